@@ -1,0 +1,50 @@
+# Everything installs itself: `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+EXAMPLES := order_api
+PYTEST_WORKERS ?= auto
+
+.PHONY: install layer runtime examples lint test test-unit demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+layer: $(STAMP)
+	$(PY) layer/build.py --json build/layer/sizes.json
+
+runtime: $(STAMP)
+	$(PY) -m otel_xray.local.sandbox --out build/lambda-runtime
+
+# Each example function packaged as Lambda would get it: code plus its requirements.
+examples: $(STAMP) $(foreach fn,$(EXAMPLES),build/examples/$(fn)/.built)
+
+build/examples/%/.built: examples/%/app.py examples/%/requirements.txt
+	rm -rf build/examples/$*
+	mkdir -p build/examples/$*
+	cp examples/$*/*.py build/examples/$*/
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile \
+	  --target build/examples/$* -r examples/$*/requirements.txt
+	touch $@
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check otel_xray tests examples layer benchmarks
+	$(VENV)/bin/mypy --strict otel_xray
+
+test: $(STAMP) layer runtime examples lint
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit tests/functional
+
+demo: $(STAMP) layer runtime examples
+	$(PY) -m examples.demo
+
+clean:
+	rm -rf build .venv .pytest_cache .mypy_cache .ruff_cache

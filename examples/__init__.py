@@ -1,0 +1,1 @@
+"""The example serverless app and the local services it talks to."""

@@ -1,0 +1,1 @@
+"""Lambda integration: the handler wrapper, event readers and the invocation flush."""

@@ -1,0 +1,145 @@
+"""Buffer the spans of an invocation and send them before it returns, within a bound.
+
+Why not the SDK's ``BatchSpanProcessor`` in Lambda: its worker thread is frozen
+between invocations (spans sit in the queue, sometimes for good), and its
+``force_flush`` ignores the timeout it is given (opentelemetry-python #4568), so a
+slow collector stalls the function. Here nothing runs in the background: spans are
+buffered as they end and sent by the wrapper at the end of the invocation, in its
+own thread, until a deadline. A retryable failure keeps the spans for the next
+flush (up to ``max_queue_size``); what cannot be kept is counted and logged once per
+sandbox, not once per span.
+
+Example:
+    >>> from otel_xray.export import ExportOutcome
+    >>> class Sink:
+    ...     def export_before(self, spans, deadline): return ExportOutcome.SENT
+    ...     def shutdown(self): pass
+    >>> processor = InvocationSpanProcessor(Sink(), max_queue_size=10)
+    >>> processor.flush(timeout_seconds=0.1)
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otel_xray.export import BoundedExporter, ExportOutcome
+
+logger = logging.getLogger("otel_xray")
+
+#: Spans per export call; keeps one OTLP request well under collector limits.
+EXPORT_CHUNK = 512
+
+
+@dataclass
+class ExportStats:
+    """What happened to the spans of this sandbox, for tests, logs and benchmarks."""
+
+    ended: int = 0
+    sent: int = 0
+    #: Deliverable but not delivered yet; still buffered.
+    retried_exports: int = 0
+    #: Lost: queue full, or rejected by the endpoint.
+    dropped: int = 0
+
+
+class InvocationSpanProcessor(SpanProcessor):
+    """Buffers sampled spans; :meth:`flush` sends them within a deadline."""
+
+    def __init__(self, exporter: BoundedExporter, max_queue_size: int = 2048) -> None:
+        self._exporter = exporter
+        self._max_queue_size = max_queue_size
+        self._queue: list[ReadableSpan] = []
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._warned: set[str] = set()
+        self.stats = ExportStats()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not span.context or not span.context.trace_flags.sampled:
+            return
+        with self._lock:
+            self.stats.ended += 1
+            if len(self._queue) < self._max_queue_size:
+                self._queue.append(span)
+                return
+            self.stats.dropped += 1
+        self._warn_once("queue", "span queue full (%d); dropping spans", self._max_queue_size)
+
+    def flush(self, timeout_seconds: float) -> bool:
+        """Send what is buffered; True when nothing is left. Never raises."""
+        deadline = time.monotonic() + max(timeout_seconds, 0.0)
+        if not self._flush_lock.acquire(timeout=max(timeout_seconds, 0.0)):
+            return False
+        try:
+            with self._lock:
+                pending, self._queue = self._queue, []
+            kept = self._send(pending, deadline)
+            if kept:
+                self._requeue(kept)
+            return not kept
+        except Exception:
+            logger.exception("otel-xray: flush failed")
+            return False
+        finally:
+            self._flush_lock.release()
+
+    def _send(self, spans: Sequence[ReadableSpan], deadline: float) -> list[ReadableSpan]:
+        for start in range(0, len(spans), EXPORT_CHUNK):
+            chunk = spans[start : start + EXPORT_CHUNK]
+            if time.monotonic() >= deadline:
+                return list(spans[start:])
+            try:
+                outcome = self._exporter.export_before(chunk, deadline)
+            except Exception:
+                logger.exception("otel-xray: exporter raised")
+                outcome = ExportOutcome.DROP
+            if outcome is ExportOutcome.SENT:
+                self.stats.sent += len(chunk)
+            elif outcome is ExportOutcome.DROP:
+                self.stats.dropped += len(chunk)
+                self._warn_once("drop", "the exporter rejected %d spans; they are lost", len(chunk))
+            else:
+                self.stats.retried_exports += 1
+                self._warn_once(
+                    "retry", "could not export spans; keeping up to %d for the next flush",
+                    self._max_queue_size,
+                )
+                return list(spans[start:])
+        return []
+
+    def _requeue(self, spans: list[ReadableSpan]) -> None:
+        with self._lock:
+            merged = spans + self._queue
+            overflow = len(merged) - self._max_queue_size
+            if overflow > 0:
+                # Keep the newest: the oldest are the likeliest to be stale by now.
+                self.stats.dropped += overflow
+                merged = merged[overflow:]
+            self._queue = merged
+
+    def _warn_once(self, kind: str, message: str, arg: int) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            logger.warning("otel-xray: " + message, arg)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.flush(timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        self.flush(0.5)
+        self._exporter.shutdown()

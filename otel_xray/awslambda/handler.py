@@ -1,0 +1,216 @@
+"""Trace each invocation of a Lambda handler, under Lambda's own function segment.
+
+Differences from opentelemetry-python-contrib's aws-lambda instrumentation, on
+purpose:
+
+* the parent is always the ``Parent`` of ``_X_AMZN_TRACE_ID`` (Lambda's
+  ``AWS::Lambda::Function`` segment); other incoming contexts become links;
+* the span kind is INTERNAL, not SERVER: X-Ray turns a SERVER span into a segment
+  of its own, an extra node named after ``service.name`` between the function and
+  its downstream calls, while an INTERNAL span is a subsegment of the function's
+  segment, which is what the service map should show;
+* ``faas.coldstart`` is set (false under provisioned concurrency);
+* spans are flushed before the handler returns within a bound taken from
+  ``context.get_remaining_time_in_millis()``, never the fixed 30 s upstream waits;
+* ``async def`` handlers are run to completion (the Lambda runtime client would
+  otherwise try to serialize a coroutine).
+
+Nothing from tracing reaches the handler: every tracing step is guarded, and the
+handler's own result or exception passes through unchanged.
+
+Example:
+    >>> import otel_xray
+    >>> @otel_xray.lambda_handler
+    ... def handler(event, context):
+    ...     return {"statusCode": 200}
+    >>> handler({}, None)
+    {'statusCode': 200}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_xray.awslambda import events
+
+logger = logging.getLogger("otel_xray")
+
+HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+#: Kept free at the end of an invocation for the runtime to post the response.
+FLUSH_SAFETY_MARGIN_MS = 50
+
+_cold_start = True
+
+
+def lambda_handler(handler: HandlerT) -> HandlerT:
+    """Decorate a Lambda handler so each invocation is traced (configures on first use).
+
+    Works for ``def`` and ``async def`` handlers; the wrapped handler keeps its name.
+    """
+    if getattr(handler, "__otel_xray_wrapped__", False):
+        return handler
+
+    @functools.wraps(handler)
+    def traced(event: Any, context: Any) -> Any:
+        return invoke(handler, event, context)
+
+    traced.__otel_xray_wrapped__ = True  # type: ignore[attr-defined]
+    return traced  # type: ignore[return-value]
+
+
+def invoke(handler: Callable[..., Any], event: Any, context: Any) -> Any:
+    """Run ``handler(event, context)`` inside an invocation span; returns what it returns."""
+    invocation = _Invocation.start(event, context)
+    try:
+        result = handler(event, context)
+        if inspect.isawaitable(result):
+            result = _run_awaitable(result)
+    except BaseException as error:
+        if invocation is not None:
+            invocation.finish(error=error)
+        raise
+    if invocation is not None:
+        invocation.finish(result=result)
+    return result
+
+
+def _run_awaitable(awaitable: Any) -> Any:
+    async def wait() -> Any:
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
+def is_cold_start() -> bool:
+    """Whether the next invocation is this sandbox's first on-demand one."""
+    return _cold_start
+
+
+def _take_cold_start() -> bool:
+    global _cold_start
+    first, _cold_start = _cold_start, False
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+        return False
+    return first
+
+
+class _Invocation:
+    """The span and context of one invocation; every method swallows its own errors."""
+
+    def __init__(self, span: trace.Span, token: object, context: Any) -> None:
+        self.span = span
+        self.token = token
+        self.context = context
+
+    @classmethod
+    def start(cls, event: Any, context: Any) -> _Invocation | None:
+        cold_start = _take_cold_start()
+        try:
+            from otel_xray.configurator import configure
+
+            tracing = configure()
+            if tracing is None:
+                return None
+            parent = _parent_context()
+            attributes = _start_attributes(event, context, cold_start)
+            span = tracing.tracer().start_span(
+                _span_name(context),
+                context=parent,
+                kind=SpanKind.INTERNAL,
+                attributes=attributes,
+                links=events.incoming_links(event),
+            )
+            token = otel_context.attach(trace.set_span_in_context(span, parent))
+            return cls(span, token, context)
+        except Exception:
+            logger.exception("otel-xray: could not start the invocation span")
+            return None
+
+    def finish(self, result: Any = None, error: BaseException | None = None) -> None:
+        try:
+            if error is not None:
+                self.span.record_exception(error, escaped=True)
+                self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            else:
+                status = events.response_status(result)
+                if status is not None:
+                    self.span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        self.span.set_status(Status(StatusCode.ERROR))
+            self.span.end()
+        except Exception:
+            logger.exception("otel-xray: could not end the invocation span")
+        finally:
+            try:
+                otel_context.detach(self.token)  # type: ignore[arg-type]
+            except Exception:
+                logger.debug("otel-xray: context detach failed", exc_info=True)
+        flush(self.context)
+
+
+def flush(context: Any = None) -> bool:
+    """Send this sandbox's buffered spans within the invocation's flush bound."""
+    try:
+        from otel_xray.configurator import current
+
+        tracing = current()
+        if tracing is None:
+            return True
+        return tracing.flush(flush_bound_seconds(tracing.settings.flush_timeout_ms, context))
+    except Exception:
+        logger.exception("otel-xray: flush failed")
+        return False
+
+
+def flush_bound_seconds(setting_ms: int, context: Any) -> float:
+    """``min(setting, remaining time - margin)``, never negative."""
+    bound = setting_ms
+    try:
+        remaining = context.get_remaining_time_in_millis()
+        if isinstance(remaining, int | float):
+            bound = min(bound, int(remaining) - FLUSH_SAFETY_MARGIN_MS)
+    except Exception:
+        pass
+    return max(bound, 0) / 1000
+
+
+def _parent_context() -> otel_context.Context:
+    from otel_xray.propagation import context_from_header, lambda_trace_header
+
+    header = lambda_trace_header()
+    return context_from_header(header) if header else otel_context.Context()
+
+
+def _span_name(context: Any) -> str:
+    name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    return name if isinstance(name, str) and name else "lambda_handler"
+
+
+def _start_attributes(event: Any, context: Any, cold_start: bool) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "faas.trigger": events.trigger(event),
+        "faas.coldstart": cold_start,
+    }
+    request_id = getattr(context, "aws_request_id", None)
+    if isinstance(request_id, str):
+        attributes["faas.invocation_id"] = request_id
+    arn = getattr(context, "invoked_function_arn", None)
+    if isinstance(arn, str) and arn.startswith("arn:"):
+        attributes["cloud.resource_id"] = arn
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            attributes["cloud.account.id"] = parts[4]
+    if attributes["faas.trigger"] == "http":
+        attributes.update(events.http_attributes(event))
+    return attributes

@@ -1,0 +1,54 @@
+"""The handler the layer's ``otel-instrument`` puts in ``_HANDLER``.
+
+The runtime imports this module during init: it configures tracing once, imports
+the user's handler named in ``ORIG_HANDLER`` exactly as the runtime would
+(``dir/sub/module.function`` included), and exposes it wrapped as ``handler``.
+No re-exec and no ``sitecustomize``: one process, one import of the SDK.
+
+An import error in the user's module is raised unchanged, so the function fails
+its init the same way it would without the layer.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+from otel_xray.awslambda.handler import lambda_handler
+from otel_xray.configurator import configure
+
+ORIG_HANDLER_ENV = "ORIG_HANDLER"
+
+
+def load_handler(name: str) -> Callable[..., Any]:
+    """Import ``module.function`` the way the Lambda runtime does."""
+    module_name, sep, function_name = name.rpartition(".")
+    if not sep or not module_name or not function_name:
+        raise ValueError(
+            f"{ORIG_HANDLER_ENV}={name!r} is not a handler name; expected module.function "
+            "(for example app.handler or src/orders/app.handler)"
+        )
+    module = importlib.import_module(module_name.replace("/", "."))
+    try:
+        handler: Callable[..., Any] = getattr(module, function_name)
+    except AttributeError:
+        raise AttributeError(
+            f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+    return handler
+
+
+def _wrapped_original() -> Callable[..., Any]:
+    name = os.environ.get(ORIG_HANDLER_ENV, "")
+    if not name:
+        raise RuntimeError(
+            f"{ORIG_HANDLER_ENV} is not set: otel-instrument sets it from _HANDLER; "
+            "run the function through the layer's otel-instrument exec wrapper"
+        )
+    return lambda_handler(load_handler(name))
+
+
+configure()
+handler = _wrapped_original()

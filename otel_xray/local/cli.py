@@ -1,0 +1,102 @@
+"""The ``otel-xray`` command: run handlers locally and look at their traces.
+
+    otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
+                     [--env KEY=VALUE]... [--segments OUT.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from otel_xray.local.sandbox import DEFAULT_DIR
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--env takes KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-xray", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    invoke = commands.add_parser("invoke", help="run a handler through the layer under awslambdaric")
+    invoke.add_argument("handler", help="MODULE.FUNCTION, as in the function's Handler setting")
+    invoke.add_argument("--code", required=True, type=Path, help="the function's code directory")
+    invoke.add_argument("--event", type=Path, help="JSON file with the event (default: {})")
+    invoke.add_argument("--times", type=int, default=1, help="invocations in one sandbox")
+    invoke.add_argument("--env", action="append", type=_key_value, default=[], metavar="KEY=VALUE")
+    invoke.add_argument("--segments", type=Path, help="write what was captured here (JSON lines)")
+    invoke.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
+    invoke.add_argument("--no-layer", action="store_true", help="run without tracing, for comparison")
+    invoke.add_argument("--runtime", type=Path, default=DEFAULT_DIR, help="local runtime (make runtime)")
+    invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
+    invoke.add_argument("--name", help="function name (default: the code directory's name)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "invoke":
+        return _invoke(args)
+    return 2
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from otel_xray.local.invoke import InitError, LocalFunction
+    from otel_xray.local.render import render_traces
+
+    if args.times < 1:
+        print("otel-xray: --times must be at least 1", file=sys.stderr)
+        return 2
+    event: Any = {}
+    if args.event is not None:
+        try:
+            event = json.loads(args.event.read_text())
+        except (OSError, ValueError) as error:
+            print(f"otel-xray: --event {args.event}: {error}", file=sys.stderr)
+            return 2
+    function = LocalFunction(
+        args.handler,
+        args.code,
+        layer_dir=args.layer,
+        use_layer=not args.no_layer,
+        runtime_dir=args.runtime,
+        env=dict(args.env),
+        function_name=args.name,
+        timeout_seconds=args.timeout,
+    )
+    captured: list[dict[str, Any]] = []
+    failed = False
+    try:
+        with function:
+            for number in range(1, args.times + 1):
+                result = function.invoke(event)
+                status = "ok" if result.ok else f"error {result.error}"
+                print(f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
+                      f"{len(result.spans)} spans (Root={result.root})")
+                if result.ok:
+                    print(f"  response: {json.dumps(result.response)[:300]}")
+                failed = failed or not result.ok
+                if result.spans:
+                    print(render_traces(result.spans))
+                captured.extend(result.spans)
+    except (FileNotFoundError, InitError) as error:
+        print(f"otel-xray: {error}", file=sys.stderr)
+        return 1
+    if args.segments is not None:
+        with args.segments.open("w") as out:
+            for span in captured:
+                out.write(json.dumps(span, sort_keys=True) + "\n")
+        print(f"wrote {len(captured)} records to {args.segments}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

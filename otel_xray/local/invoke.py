@@ -1,0 +1,262 @@
+"""Run a handler the way Lambda does, on this machine, and capture what it exports.
+
+One :class:`LocalFunction` is one sandbox: a real process started through the
+layer's ``otel-instrument`` (as ``AWS_LAMBDA_EXEC_WRAPPER``), running the real
+runtime client against :class:`~otel_xray.local.runtime_api.RuntimeAPI`, with the
+environment Lambda sets. Spans arrive at an OTLP receiver standing in for the
+collector extension. Everything started here is stopped by :meth:`LocalFunction.stop`
+(the process by its PID).
+
+Example (needs ``make layer runtime``)::
+
+    with LocalFunction("app.handler", code_dir="examples/hello") as fn:
+        result = fn.invoke({"name": "x"})
+        print(result.response, len(result.spans))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from otel_xray.local.receiver import OTLPReceiver, SpanDict
+from otel_xray.local.runtime_api import Invocation, RuntimeAPI
+from otel_xray.local.sandbox import DEFAULT_DIR, RuntimeEnv
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+def default_layer_dir() -> Path:
+    machine = os.uname().machine
+    arch = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
+    return Path("build") / "layer" / arch
+
+
+@dataclass
+class InvocationResult:
+    """What one invocation returned and exported."""
+
+    request_id: str
+    root: str
+    parent: str
+    response: Any = None
+    error: dict[str, Any] | None = None
+    duration_ms: float = 0.0
+    spans: list[SpanDict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class InitError(RuntimeError):
+    """The function failed during init (import of the handler)."""
+
+
+class LocalFunction:
+    """A local Lambda sandbox for one handler."""
+
+    def __init__(
+        self,
+        handler: str,
+        code_dir: str | Path,
+        *,
+        layer_dir: str | Path | None = None,
+        use_layer: bool = True,
+        runtime_dir: str | Path = DEFAULT_DIR,
+        env: Mapping[str, str] | None = None,
+        function_name: str | None = None,
+        timeout_seconds: float = 30.0,
+        memory_mb: int = 512,
+        otlp_endpoint: str | None = None,
+    ) -> None:
+        self.handler = handler
+        self.code_dir = Path(code_dir).resolve()
+        self.layer_dir = Path(layer_dir or default_layer_dir()).resolve() if use_layer else None
+        self.runtime = RuntimeEnv(Path(runtime_dir).resolve())
+        self.extra_env = dict(env or {})
+        self.function_name = function_name or self.code_dir.name.replace("_", "-")
+        self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
+        self._otlp_endpoint = otlp_endpoint
+        self.function_arn = (
+            f"arn:aws:lambda:{DEFAULT_REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+        )
+        self.api: RuntimeAPI | None = None
+        self.receiver: OTLPReceiver | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self.started_at = 0.0
+
+    # lifecycle ---------------------------------------------------------------
+
+    def __enter__(self) -> LocalFunction:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.runtime.check()
+        if self.layer_dir is not None and not (self.layer_dir / "otel-instrument").exists():
+            raise FileNotFoundError(
+                f"no built layer at {self.layer_dir}; build it with 'make layer'"
+            )
+        if not self.code_dir.is_dir():
+            raise FileNotFoundError(f"--code {self.code_dir} is not a directory")
+        self.api = RuntimeAPI(self.function_arn, self.timeout_seconds).start()
+        if self._otlp_endpoint is None:
+            self.receiver = OTLPReceiver().start()
+        self._spawn()
+
+    def _spawn(self) -> None:
+        assert self.api is not None
+        log = tempfile.NamedTemporaryFile(prefix="otel-xray-fn-", suffix=".log", delete=False)
+        self.log_path = Path(log.name)
+        command = [str(self.runtime.python), str(self.runtime.bootstrap)]
+        if self.layer_dir is not None:
+            command = [str(self.layer_dir / "otel-instrument"), *command]
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(
+            command,
+            env=self.environment(),
+            cwd=str(self.code_dir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def environment(self) -> dict[str, str]:
+        """The variables Lambda sets for a python3.11 function, plus the local endpoints."""
+        assert self.api is not None
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": tempfile.gettempdir(),
+            "PYTHONPATH": str(self.runtime.runtime_dir),
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "LAMBDA_RUNTIME_DIR": str(self.runtime.runtime_dir),
+            "_HANDLER": self.handler,
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
+            + os.urandom(16).hex(),
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_REGION": DEFAULT_REGION,
+            "AWS_DEFAULT_REGION": DEFAULT_REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        }
+        if self.layer_dir is not None:
+            env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.layer_dir / "otel-instrument")
+            # The collector extension announces itself like this on Lambda.
+            env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"] = str(
+                self.layer_dir / "collector-config" / "config.yaml"
+            )
+            endpoint = self._otlp_endpoint or (self.receiver.endpoint if self.receiver else "")
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        env.update(self.extra_env)
+        return env
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.process = None
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
+
+    # invoking ------------------------------------------------------------------
+
+    def invoke(self, event: Any, *, raw: bytes | None = None) -> InvocationResult:
+        """Send one event and wait for the response (or error, or timeout)."""
+        assert self.api is not None and self.process is not None
+        body = raw if raw is not None else json.dumps(event).encode()
+        invocation = self.api.submit(body)
+        self._wait(invocation)
+        result = InvocationResult(
+            request_id=invocation.request_id,
+            root=invocation.root,
+            parent=invocation.parent,
+            duration_ms=invocation.duration_ms,
+        )
+        if invocation.error is not None:
+            result.error = invocation.error
+        elif invocation.response is not None:
+            result.response = _decode(invocation.response)
+        if self.receiver is not None:
+            result.spans = self.receiver.take()
+        return result
+
+    def _wait(self, invocation: Invocation) -> None:
+        assert self.api is not None and self.process is not None
+        deadline = time.monotonic() + self.timeout_seconds + 10
+        while not invocation.done.wait(0.05):
+            if self.api.init_failed.is_set():
+                raise InitError(f"init failed: {self.api.init_error}\n{self.logs()}")
+            if self.process.poll() is not None:
+                raise InitError(
+                    f"function process exited with {self.process.returncode}\n{self.logs()}"
+                )
+            if time.monotonic() > deadline:
+                invocation.error = {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {self.timeout_seconds:.2f} seconds",
+                }
+                self.stop_process()
+                return
+
+    def stop_process(self) -> None:
+        """Kill the sandbox (as Lambda does after a timeout); the next start is cold."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+    def logs(self) -> str:
+        """What the function printed so far."""
+        if self.log_path and self.log_path.exists():
+            return self.log_path.read_text(errors="replace")
+        return ""
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")

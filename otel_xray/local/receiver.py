@@ -1,0 +1,140 @@
+"""An OTLP/HTTP (protobuf) trace receiver on 127.0.0.1, playing the collector extension.
+
+What a function exports is decoded with the OTLP protobuf definitions and kept as
+plain dicts (hex ids, nanosecond times, attribute values as Python values), the
+form the trace view, the ``--segments`` file and the tests read.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SpanDict = dict[str, Any]
+
+
+class OTLPReceiver:
+    """Collects spans POSTed to ``/v1/traces``; ``spans`` is the list so far."""
+
+    def __init__(self) -> None:
+        self.spans: list[SpanDict] = []
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> OTLPReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take(self) -> list[SpanDict]:
+        """The spans received since the last call."""
+        with self._lock:
+            spans, self.spans = self.spans, []
+        return spans
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v1/traces":
+                    self._reply(404)
+                    return
+                try:
+                    spans = decode_export_request(body)
+                except Exception:
+                    self._reply(400)
+                    return
+                with receiver._lock:
+                    receiver.spans.extend(spans)
+                    receiver.requests += 1
+                self._reply(200)
+
+            def _reply(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler
+
+
+def decode_export_request(body: bytes) -> list[SpanDict]:
+    """An ``ExportTraceServiceRequest`` as a list of span dicts."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    spans: list[SpanDict] = []
+    for resource_spans in request.resource_spans:
+        resource = _attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope.name
+            for span in scope_spans.spans:
+                spans.append(
+                    {
+                        "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(),
+                        "parent_span_id": span.parent_span_id.hex() or None,
+                        "name": span.name,
+                        "kind": _KINDS.get(span.kind, "INTERNAL"),
+                        "start_time_unix_nano": span.start_time_unix_nano,
+                        "end_time_unix_nano": span.end_time_unix_nano,
+                        "attributes": _attributes(span.attributes),
+                        "status": {"code": _STATUS.get(span.status.code, "UNSET"),
+                                   "message": span.status.message},
+                        "events": [
+                            {"name": e.name, "time_unix_nano": e.time_unix_nano,
+                             "attributes": _attributes(e.attributes)}
+                            for e in span.events
+                        ],
+                        "links": [
+                            {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
+                             "attributes": _attributes(link.attributes)}
+                            for link in span.links
+                        ],
+                        "resource": resource,
+                        "scope": scope,
+                    }
+                )
+    return spans
+
+
+_KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+def _attributes(pairs: Any) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in pairs}
+
+
+def _value(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_value(v) for v in any_value.array_value.values]
+    if kind == "kvlist_value":
+        return _attributes(any_value.kvlist_value.values)
+    return getattr(any_value, kind)

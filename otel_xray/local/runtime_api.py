@@ -1,0 +1,169 @@
+"""A local implementation of the Lambda Runtime API (2018-06-01) on 127.0.0.1.
+
+The real runtime client (awslambdaric) polls it exactly as it polls Lambda:
+``GET /runtime/invocation/next`` blocks until :meth:`RuntimeAPI.invoke` queues an
+event, and the response or error is posted back. Each invocation carries the
+headers Lambda sends, including ``Lambda-Runtime-Trace-Id`` with a fresh Root and
+Parent, which the client copies into ``_X_AMZN_TRACE_ID``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PREFIX = "/2018-06-01/runtime"
+
+
+@dataclass
+class Invocation:
+    """One event sent to the function and what came back."""
+
+    request_id: str
+    event: bytes
+    trace_header: str
+    root: str
+    parent: str
+    deadline_ms: int
+    function_arn: str
+    done: threading.Event = field(default_factory=threading.Event)
+    response: bytes | None = None
+    error: dict[str, Any] | None = None
+    error_type: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.finished - self.started) * 1000 if self.finished else 0.0
+
+
+def new_trace_ids() -> tuple[str, str]:
+    """A fresh X-Ray Root and the id of the function segment that will be its Parent."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return root, os.urandom(8).hex()
+
+
+class RuntimeAPI:
+    """Serves the Runtime API for one sandbox; start with :meth:`start`, stop with :meth:`stop`."""
+
+    def __init__(self, function_arn: str, timeout_seconds: float = 30.0) -> None:
+        self.function_arn = function_arn
+        self.timeout_seconds = timeout_seconds
+        self._pending: queue.Queue[Invocation] = queue.Queue()
+        self._by_id: dict[str, Invocation] = {}
+        self.init_error: dict[str, Any] | None = None
+        self.init_failed = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    def start(self) -> RuntimeAPI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def submit(self, event: bytes, sampled: str = "1") -> Invocation:
+        """Queue an event for the function's next poll."""
+        root, parent = new_trace_ids()
+        invocation = Invocation(
+            request_id=str(uuid.uuid4()),
+            event=event,
+            trace_header=f"Root={root};Parent={parent};Sampled={sampled}",
+            root=root,
+            parent=parent,
+            deadline_ms=0,
+            function_arn=self.function_arn,
+        )
+        self._by_id[invocation.request_id] = invocation
+        self._pending.put(invocation)
+        return invocation
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def do_GET(self) -> None:
+                if self.path != f"{PREFIX}/invocation/next":
+                    self._reply(404, b'{"errorMessage":"unknown path"}')
+                    return
+                invocation = api._pending.get()
+                invocation.started = time.monotonic()
+                invocation.deadline_ms = int((time.time() + api.timeout_seconds) * 1000)
+                self._reply(
+                    200,
+                    invocation.event,
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                        "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                        "Lambda-Runtime-Trace-Id": invocation.trace_header,
+                    },
+                )
+
+            def do_POST(self) -> None:
+                body = self._body()
+                if self.path == f"{PREFIX}/init/error":
+                    api.init_error = _json_or_text(body)
+                    api.init_failed.set()
+                    self._reply(202, b'{"status":"OK"}')
+                    return
+                parts = self.path[len(PREFIX) :].strip("/").split("/")
+                if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
+                    self._reply(404, b'{"errorMessage":"unknown path"}')
+                    return
+                invocation = api._by_id.get(parts[1])
+                if invocation is None:
+                    self._reply(400, b'{"errorMessage":"unknown request id"}')
+                    return
+                if parts[2] == "response":
+                    invocation.response = body
+                else:
+                    invocation.error = _json_or_text(body)
+                    invocation.error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+                invocation.finished = time.monotonic()
+                self._reply(202, b'{"status":"OK"}')
+                invocation.done.set()
+
+        return Handler
+
+
+def _json_or_text(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {"errorMessage": body.decode("utf-8", "replace")}
+    return value if isinstance(value, dict) else {"errorMessage": value}

@@ -1,0 +1,113 @@
+"""OTLP/HTTP protobuf export that fits inside a Lambda invocation.
+
+Why not upstream's ``OTLPSpanExporter`` in Lambda: its client retries transient
+failures with exponential backoff (1 s, 2 s, 4 s ...) until its own timeout, by
+sleeping in the calling thread. Called at the end of an invocation that sleep is
+billed to the function and can eat its timeout; called from a background thread
+the thread is frozen between invocations. Here one attempt is made under the
+invocation's deadline, and a retryable failure is handed back to the caller, which
+keeps the spans for the next flush. The protobuf encoding is upstream's.
+
+The ``requests`` dependency of the upstream exporter is not imported: the standard
+library's ``http.client`` is enough for a loopback collector and starts faster.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import time
+import urllib.parse
+from collections.abc import Mapping, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_xray.export import ExportOutcome
+
+logger = logging.getLogger("otel_xray")
+
+_RETRYABLE_STATUS = frozenset({408, 429, 502, 503, 504})
+
+
+class LambdaOTLPExporter:
+    """POSTs spans as one ``ExportTraceServiceRequest`` to an OTLP/HTTP endpoint.
+
+    Example:
+        >>> exporter = LambdaOTLPExporter("http://localhost:4318/v1/traces")
+        >>> exporter.export_before([], deadline=0.0).value
+        'sent'
+    """
+
+    def __init__(self, endpoint: str, headers: Mapping[str, str] | None = None) -> None:
+        url = urllib.parse.urlsplit(endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"OTLP endpoint {endpoint!r} is not an http(s) URL")
+        self.endpoint = endpoint
+        self._https = url.scheme == "https"
+        self._host = url.hostname
+        self._port = url.port or (443 if self._https else 80)
+        self._path = url.path or "/v1/traces"
+        self._headers = {"Content-Type": "application/x-protobuf", **dict(headers or {})}
+        self._connection: http.client.HTTPConnection | None = None
+
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+        if not spans:
+            return ExportOutcome.SENT
+        try:
+            from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+            body = encode_spans(spans).SerializeToString()
+        except Exception:
+            logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
+            return ExportOutcome.DROP
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return ExportOutcome.RETRY
+        try:
+            status = self._post(body, remaining)
+        except (OSError, http.client.HTTPException) as error:
+            self._close()
+            logger.debug("otel-xray: OTLP export to %s failed: %s", self.endpoint, error)
+            return ExportOutcome.RETRY
+        if 200 <= status < 300:
+            return ExportOutcome.SENT
+        if status in _RETRYABLE_STATUS or status >= 500:
+            return ExportOutcome.RETRY
+        logger.debug("otel-xray: OTLP endpoint %s rejected spans: HTTP %d", self.endpoint, status)
+        return ExportOutcome.DROP
+
+    def _post(self, body: bytes, timeout: float, reconnect: bool = True) -> int:
+        connection = self._connection
+        if connection is None:
+            reconnect = False
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            connection = cls(self._host, self._port, timeout=timeout)
+            self._connection = connection
+        else:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+        try:
+            connection.request("POST", self._path, body=body, headers=self._headers)
+            response = connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.CannotSendRequest):
+            # A kept-alive connection the collector closed while we were frozen.
+            self._close()
+            if not reconnect:
+                raise
+            return self._post(body, timeout, reconnect=False)
+        response.read()
+        if response.will_close:
+            self._close()
+        return response.status
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except OSError:
+                pass
+            self._connection = None
+
+    def shutdown(self) -> None:
+        self._close()

@@ -1,0 +1,264 @@
+"""Every environment variable otel-xray reads, parsed once into a typed object.
+
+Why a module of its own: upstream reads ``OTEL_*`` variables lazily all over the
+SDK and silently ignores or crashes on bad values. Tracing is a guest in the
+user's function, so here a bad value is one clear log line naming the variable,
+what was given and what is accepted, and the setting falls back to a safe
+default; it never raises.
+
+Example:
+    >>> from otel_xray.settings import Settings
+    >>> s = Settings.from_env({"OTEL_XRAY_FLUSH_TIMEOUT_MS": "250"})
+    >>> s.flush_timeout_ms
+    250
+    >>> Settings.from_env({"OTEL_XRAY_FLUSH_TIMEOUT_MS": "soon"}).errors[0].variable
+    'OTEL_XRAY_FLUSH_TIMEOUT_MS'
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+logger = logging.getLogger("otel_xray")
+
+#: Instrumentations otel-xray knows how to load, in load order.
+KNOWN_INSTRUMENTATIONS: tuple[str, ...] = ("botocore", "requests", "urllib3")
+KNOWN_EXPORTERS: tuple[str, ...] = ("xray-udp", "otlp", "console", "none")
+KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")
+KNOWN_SAMPLERS: tuple[str, ...] = (
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+    "always_on",
+    "always_off",
+    "traceidratio",
+)
+DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
+DEFAULT_DAEMON_ADDRESS = "127.0.0.1:2000"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class SettingError:
+    """One rejected value: what was given, what is accepted, what is used instead."""
+
+    variable: str
+    value: str
+    accepted: str
+    fallback: str
+
+    def __str__(self) -> str:
+        return (
+            f"otel-xray: {self.variable}={self.value!r} is not valid; "
+            f"accepted: {self.accepted}; using {self.fallback}"
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration of one process, read from its environment.
+
+    Only ``from_env`` should build one; every field has a safe default.
+    """
+
+    sdk_disabled: bool = False
+    in_lambda: bool = False
+    service_name: str | None = None
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    exporter: str = "otlp"
+    otlp_endpoint: str = DEFAULT_OTLP_ENDPOINT
+    otlp_headers: dict[str, str] = field(default_factory=dict)
+    daemon_udp_address: tuple[str, int] = ("127.0.0.1", 2000)
+    propagators: tuple[str, ...] = ("tracecontext", "xray")
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float = 1.0
+    instrumentations: tuple[str, ...] = KNOWN_INSTRUMENTATIONS
+    flush_timeout_ms: int = 1000
+    max_queue_size: int = 2048
+    errors: tuple[SettingError, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse ``environ`` (default ``os.environ``); never raises."""
+        env = os.environ if environ is None else environ
+        parser = _Parser(env)
+        in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+        collector_configured = bool(env.get("OPENTELEMETRY_COLLECTOR_CONFIG_URI"))
+        # DESIGN.md: in Lambda the X-Ray daemon is there with active tracing; the OTLP
+        # path needs the collector extension, which announces itself by its config URI.
+        default_exporter = "xray-udp" if in_lambda and not collector_configured else "otlp"
+
+        disabled = set(parser.name_list("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", None, ()))
+        enabled = parser.name_list(
+            "OTEL_XRAY_INSTRUMENTATIONS", KNOWN_INSTRUMENTATIONS, KNOWN_INSTRUMENTATIONS
+        )
+        settings = cls(
+            sdk_disabled=parser.boolean("OTEL_SDK_DISABLED", False),
+            in_lambda=in_lambda,
+            service_name=env.get("OTEL_SERVICE_NAME") or env.get("AWS_LAMBDA_FUNCTION_NAME"),
+            resource_attributes=parser.key_values("OTEL_RESOURCE_ATTRIBUTES"),
+            exporter=parser.choice("OTEL_TRACES_EXPORTER", KNOWN_EXPORTERS, default_exporter),
+            otlp_endpoint=_otlp_endpoint(env),
+            otlp_headers=parser.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+            or parser.key_values("OTEL_EXPORTER_OTLP_HEADERS"),
+            daemon_udp_address=parser.daemon_address(),
+            propagators=parser.name_list(
+                "OTEL_PROPAGATORS", KNOWN_PROPAGATORS, ("tracecontext", "xray")
+            ),
+            sampler=parser.choice("OTEL_TRACES_SAMPLER", KNOWN_SAMPLERS, "parentbased_always_on"),
+            sampler_arg=parser.number("OTEL_TRACES_SAMPLER_ARG", float, 1.0, 0.0, 1.0),
+            instrumentations=tuple(name for name in enabled if name not in disabled),
+            flush_timeout_ms=parser.number("OTEL_XRAY_FLUSH_TIMEOUT_MS", int, 1000, 0, 900_000),
+            max_queue_size=parser.number("OTEL_XRAY_MAX_QUEUE_SIZE", int, 2048, 1, 1_000_000),
+            errors=tuple(parser.errors),
+        )
+        for error in settings.errors:
+            logger.error("%s", error)
+        return settings
+
+
+def _otlp_endpoint(env: Mapping[str, str]) -> str:
+    traces = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces:
+        return traces
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    if base:
+        return base.rstrip("/") + "/v1/traces"
+    return DEFAULT_OTLP_ENDPOINT
+
+
+class _Parser:
+    """Reads one variable at a time and records what it had to reject."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.errors: list[SettingError] = []
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    def _reject(self, name: str, value: str, accepted: str, fallback: object) -> None:
+        self.errors.append(SettingError(name, value, accepted, repr(fallback)))
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        self._reject(name, raw, "true or false", default)
+        return default
+
+    def choice(self, name: str, accepted: tuple[str, ...], default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in accepted:
+            return lowered
+        self._reject(name, raw, "one of " + ", ".join(accepted), default)
+        return default
+
+    def name_list(
+        self, name: str, accepted: tuple[str, ...] | None, default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        names = tuple(dict.fromkeys(p.strip().lower() for p in raw.split(",") if p.strip()))
+        if accepted is None:
+            return names
+        unknown = [n for n in names if n not in accepted]
+        if unknown:
+            self.errors.append(
+                SettingError(
+                    name,
+                    raw,
+                    "a comma-separated list of " + ", ".join(accepted),
+                    f"{default!r} (unknown: {', '.join(unknown)})",
+                )
+            )
+            return default
+        return names
+
+    def number(
+        self, name: str, kind: Callable[[str], _T], default: _T, low: float, high: float
+    ) -> _T:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:  # type: ignore[operator]
+            self._reject(name, raw, f"a number from {low:g} to {high:g}", default)
+            return default
+        return value
+
+    def key_values(self, name: str) -> dict[str, str]:
+        raw = self._raw(name)
+        if raw is None:
+            return {}
+        result: dict[str, str] = {}
+        for pair in raw.split(","):
+            if not pair.strip():
+                continue
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                self._reject(name, pair, "key=value pairs separated by commas", "the other pairs")
+                continue
+            result[key.strip()] = value.strip()
+        return result
+
+    def daemon_address(self) -> tuple[str, int]:
+        """``AWS_XRAY_DAEMON_ADDRESS``: ``host:port`` or ``tcp:h:p udp:h:p`` in either order."""
+        name = "AWS_XRAY_DAEMON_ADDRESS"
+        default = ("127.0.0.1", 2000)
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        parsed = parse_daemon_address(raw)
+        if parsed is None:
+            self._reject(
+                name, raw, "host:port or 'tcp:host:port udp:host:port'", DEFAULT_DAEMON_ADDRESS
+            )
+            return default
+        return parsed
+
+
+def parse_daemon_address(raw: str) -> tuple[str, int] | None:
+    """The UDP address in an ``AWS_XRAY_DAEMON_ADDRESS`` value, or None if malformed.
+
+    >>> parse_daemon_address("tcp:127.0.0.1:2000 udp:169.254.79.129:2000")
+    ('169.254.79.129', 2000)
+    """
+    tokens = raw.split()
+    if len(tokens) == 1:
+        return _host_port(tokens[0])
+    if len(tokens) == 2:
+        by_proto = {}
+        for token in tokens:
+            proto, _, address = token.partition(":")
+            by_proto[proto.lower()] = address
+        if set(by_proto) == {"tcp", "udp"} and _host_port(by_proto["tcp"]):
+            return _host_port(by_proto["udp"])
+    return None
+
+
+def _host_port(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]"), int(port)
