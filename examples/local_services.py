@@ -64,7 +64,7 @@ class LocalServices:
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
         threading.Thread(target=self._payments.serve_forever, daemon=True).start()
-        self.payment_url = "http://127.0.0.1:%d/charges" % self._payments.server_address[1]
+        self.payment_url = f"http://127.0.0.1:{self._payments.server_address[1]}/charges"
         session = boto3.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         )

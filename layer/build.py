@@ -32,7 +32,15 @@ PLATFORMS = {
 }
 PYTHON_VERSION = "3.11"
 #: Never in the layer: the runtime provides them and the function's copies must win.
-EXCLUDED_TOP_LEVEL = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3"}
+EXCLUDED_TOP_LEVEL = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "six.py",
+    "urllib3",
+}
 #: Not needed at run time in a read-only /opt.
 PRUNED_DIRS = {"tests", "test", "__pycache__"}
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -61,17 +69,32 @@ def build(arch: str, out: Path) -> Path:
     platform_args = [arg for tag in PLATFORMS[arch] for arg in ("--platform", tag)]
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-compile", "--target", str(python_dir), "--implementation", "cp",
-            "--python-version", PYTHON_VERSION, "--only-binary=:all:", *platform_args,
-            "-r", str(ROOT / "layer" / "requirements.txt"),
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-compile",
+            "--target",
+            str(python_dir),
+            "--implementation",
+            "cp",
+            "--python-version",
+            PYTHON_VERSION,
+            "--only-binary=:all:",
+            *platform_args,
+            "-r",
+            str(ROOT / "layer" / "requirements.txt"),
         ],
         check=True,
     )
     _copy_runtime_package(python_dir / "otel_xray")
     _prune(python_dir)
     compileall.compile_dir(
-        str(python_dir), quiet=1, workers=0,
+        str(python_dir),
+        quiet=1,
+        workers=0,
         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     shutil.copy2(ROOT / "layer" / "otel-instrument", root / "otel-instrument")
@@ -96,7 +119,9 @@ def _prune(python_dir: Path) -> None:
     for entry in list(python_dir.iterdir()):
         name = entry.name
         base = name.split("-")[0].lower()
-        if name in EXCLUDED_TOP_LEVEL or (name.endswith(".dist-info") and base in EXCLUDED_TOP_LEVEL):
+        if name in EXCLUDED_TOP_LEVEL or (
+            name.endswith(".dist-info") and base in EXCLUDED_TOP_LEVEL
+        ):
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     bin_dir = python_dir / "bin"
     if bin_dir.exists():
@@ -125,9 +150,13 @@ def tree_size(root: Path) -> int:
 def _inputs_digest(arch: str) -> str:
     digest = hashlib.sha256(arch.encode())
     for path in sorted(
-        [*(ROOT / "otel_xray").rglob("*.py"), ROOT / "layer" / "requirements.txt",
-         ROOT / "layer" / "otel-instrument", ROOT / "layer" / "build.py",
-         ROOT / "collector" / "config.yaml"]
+        [
+            *(ROOT / "otel_xray").rglob("*.py"),
+            ROOT / "layer" / "requirements.txt",
+            ROOT / "layer" / "otel-instrument",
+            ROOT / "layer" / "build.py",
+            ROOT / "collector" / "config.yaml",
+        ]
     ):
         if "local" in path.relative_to(ROOT).parts:
             continue

@@ -151,7 +151,9 @@ def _build_processor(settings: Settings, exporter: BoundedExporter | None) -> Sp
     if settings.in_lambda:
         from otel_xray.awslambda.flush import InvocationSpanProcessor
 
-        return InvocationSpanProcessor(exporter or _build_exporter(settings), settings.max_queue_size)
+        return InvocationSpanProcessor(
+            exporter or _build_exporter(settings), settings.max_queue_size
+        )
 
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
@@ -170,10 +172,6 @@ def _build_processor(settings: Settings, exporter: BoundedExporter | None) -> Sp
 
 
 def _build_exporter(settings: Settings) -> BoundedExporter:
-    if settings.exporter == "xray-udp":
-        from otel_xray.xray.udp import XRayUdpExporter
-
-        return XRayUdpExporter(settings.daemon_udp_address)
     if settings.exporter == "console":
         from otel_xray.export import ConsoleExporter
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 
 class ExportOutcome(enum.Enum):
@@ -37,8 +37,8 @@ class BoundedExporter(Protocol):
         """Release sockets; idempotent."""
 
 
-class SpanExporterAdapter:
-    """Presents a :class:`BoundedExporter` as an SDK ``SpanExporter`` (for ``BatchSpanProcessor``)."""
+class SpanExporterAdapter(SpanExporter):
+    """A :class:`BoundedExporter` as an SDK ``SpanExporter``, for ``BatchSpanProcessor``."""
 
     def __init__(self, exporter: BoundedExporter, timeout_millis: int) -> None:
         self._exporter = exporter
@@ -48,7 +48,9 @@ class SpanExporterAdapter:
         import time
 
         outcome = self._exporter.export_before(spans, time.monotonic() + self._timeout)
-        return SpanExportResult.SUCCESS if outcome is ExportOutcome.SENT else SpanExportResult.FAILURE
+        return (
+            SpanExportResult.SUCCESS if outcome is ExportOutcome.SENT else SpanExportResult.FAILURE
+        )
 
     def shutdown(self) -> None:
         self._exporter.shutdown()

@@ -14,6 +14,7 @@ library's ``http.client`` is enough for a loopback collector and starts faster.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import time
@@ -103,10 +104,8 @@ class LambdaOTLPExporter:
 
     def _close(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._connection.close()
-            except OSError:
-                pass
             self._connection = None
 
     def shutdown(self) -> None:

@@ -155,7 +155,7 @@ class XRayPropagator(TextMapPropagator):
         self,
         carrier: CarrierT,
         context: otel_context.Context | None = None,
-        getter: Getter[CarrierT] = default_getter,  # type: ignore[assignment]
+        getter: Getter[CarrierT] = default_getter,
     ) -> otel_context.Context:
         try:
             header = parse_trace_header(_get_case_insensitive(carrier, getter, TRACE_HEADER_NAME))
@@ -170,7 +170,7 @@ class XRayPropagator(TextMapPropagator):
         self,
         carrier: CarrierT,
         context: otel_context.Context | None = None,
-        setter: Setter[CarrierT] = default_setter,  # type: ignore[assignment]
+        setter: Setter[CarrierT] = default_setter,
     ) -> None:
         span_context = trace.get_current_span(context).get_span_context()
         if not span_context.is_valid:
@@ -200,7 +200,7 @@ class XRayLambdaPropagator(XRayPropagator):
         self,
         carrier: CarrierT,
         context: otel_context.Context | None = None,
-        getter: Getter[CarrierT] = default_getter,  # type: ignore[assignment]
+        getter: Getter[CarrierT] = default_getter,
     ) -> otel_context.Context:
         ctx = super().extract(carrier, context, getter)
         if trace.get_current_span(ctx).get_span_context().is_valid:

@@ -40,6 +40,10 @@ def handler(event, context):
     )
     charge = requests.post(PAYMENT_URL, json={"order_id": order_id, "amount": amount}, timeout=5)
     if charge.status_code != 200:
-        raise PaymentDeclinedError(f"payment for order {order_id} declined: HTTP {charge.status_code}")
-    sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=json.dumps({"order_id": order_id, "items": items}))
+        raise PaymentDeclinedError(
+            f"payment for order {order_id} declined: HTTP {charge.status_code}"
+        )
+    sqs.send_message(
+        QueueUrl=QUEUE_URL, MessageBody=json.dumps({"order_id": order_id, "items": items})
+    )
     return {"statusCode": 201, "body": json.dumps({"order_id": order_id})}

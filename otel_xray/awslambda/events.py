@@ -49,9 +49,16 @@ def _records(event: object) -> list[Mapping[str, Any]]:
 def is_http_event(event: object) -> bool:
     """API Gateway (REST or HTTP API), ALB or a function URL."""
     body = _mapping(event)
-    return "httpMethod" in body or "routeKey" in body or "requestContext" in body and (
-        "http" in _mapping(body.get("requestContext"))
-        or "elb" in _mapping(body.get("requestContext"))
+    return (
+        "httpMethod" in body
+        or "routeKey" in body
+        or (
+            "requestContext" in body
+            and (
+                "http" in _mapping(body.get("requestContext"))
+                or "elb" in _mapping(body.get("requestContext"))
+            )
+        )
     )
 
 

@@ -112,7 +112,8 @@ class InvocationSpanProcessor(SpanProcessor):
             else:
                 self.stats.retried_exports += 1
                 self._warn_once(
-                    "retry", "could not export spans; keeping up to %d for the next flush",
+                    "retry",
+                    "could not export spans; keeping up to %d for the next flush",
                     self._max_queue_size,
                 )
                 return list(spans[start:])

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import inspect
 import logging
 import os
@@ -214,3 +215,21 @@ def _start_attributes(event: Any, context: Any, cold_start: bool) -> dict[str, A
     if attributes["faas.trigger"] == "http":
         attributes.update(events.http_attributes(event))
     return attributes
+
+
+def load_handler(name: str) -> Callable[..., Any]:
+    """Import ``module.function`` the way the Lambda runtime does."""
+    module_name, sep, function_name = name.rpartition(".")
+    if not sep or not module_name or not function_name:
+        raise ValueError(
+            f"handler {name!r} is not a handler name; expected module.function "
+            "(for example app.handler or src/orders/app.handler)"
+        )
+    module = importlib.import_module(module_name.replace("/", "."))
+    try:
+        handler: Callable[..., Any] = getattr(module, function_name)
+    except AttributeError:
+        raise AttributeError(
+            f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+    return handler

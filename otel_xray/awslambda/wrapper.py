@@ -11,33 +11,14 @@ its init the same way it would without the layer.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from typing import Any
 
-from otel_xray.awslambda.handler import lambda_handler
+from otel_xray.awslambda.handler import lambda_handler, load_handler
 from otel_xray.configurator import configure
 
 ORIG_HANDLER_ENV = "ORIG_HANDLER"
-
-
-def load_handler(name: str) -> Callable[..., Any]:
-    """Import ``module.function`` the way the Lambda runtime does."""
-    module_name, sep, function_name = name.rpartition(".")
-    if not sep or not module_name or not function_name:
-        raise ValueError(
-            f"{ORIG_HANDLER_ENV}={name!r} is not a handler name; expected module.function "
-            "(for example app.handler or src/orders/app.handler)"
-        )
-    module = importlib.import_module(module_name.replace("/", "."))
-    try:
-        handler: Callable[..., Any] = getattr(module, function_name)
-    except AttributeError:
-        raise AttributeError(
-            f"Handler '{function_name}' missing on module '{module_name}'"
-        ) from None
-    return handler
 
 
 def _wrapped_original() -> Callable[..., Any]:

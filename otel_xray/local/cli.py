@@ -1,7 +1,7 @@
 """The ``otel-xray`` command: run handlers locally and look at their traces.
 
-    otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
-                     [--env KEY=VALUE]... [--segments OUT.jsonl]
+otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
+                 [--env KEY=VALUE]... [--segments OUT.jsonl]
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otel-xray", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    invoke = commands.add_parser("invoke", help="run a handler through the layer under awslambdaric")
+    invoke = commands.add_parser(
+        "invoke", help="run a handler through the layer under awslambdaric"
+    )
     invoke.add_argument("handler", help="MODULE.FUNCTION, as in the function's Handler setting")
     invoke.add_argument("--code", required=True, type=Path, help="the function's code directory")
     invoke.add_argument("--event", type=Path, help="JSON file with the event (default: {})")
@@ -34,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--env", action="append", type=_key_value, default=[], metavar="KEY=VALUE")
     invoke.add_argument("--segments", type=Path, help="write what was captured here (JSON lines)")
     invoke.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
-    invoke.add_argument("--no-layer", action="store_true", help="run without tracing, for comparison")
-    invoke.add_argument("--runtime", type=Path, default=DEFAULT_DIR, help="local runtime (make runtime)")
+    invoke.add_argument(
+        "--no-layer", action="store_true", help="run without tracing, for comparison"
+    )
+    invoke.add_argument(
+        "--runtime", type=Path, default=DEFAULT_DIR, help="local runtime (make runtime)"
+    )
     invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
     invoke.add_argument("--name", help="function name (default: the code directory's name)")
     return parser
@@ -79,8 +85,10 @@ def _invoke(args: argparse.Namespace) -> int:
             for number in range(1, args.times + 1):
                 result = function.invoke(event)
                 status = "ok" if result.ok else f"error {result.error}"
-                print(f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
-                      f"{len(result.spans)} spans (Root={result.root})")
+                print(
+                    f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
+                    f"{len(result.spans)} spans (Root={result.root})"
+                )
                 if result.ok:
                     print(f"  response: {json.dumps(result.response)[:300]}")
                 failed = failed or not result.ok

@@ -16,6 +16,7 @@ Example (needs ``make layer runtime``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -105,7 +106,10 @@ class LocalFunction:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -124,7 +128,9 @@ class LocalFunction:
 
     def _spawn(self) -> None:
         assert self.api is not None
-        log = tempfile.NamedTemporaryFile(prefix="otel-xray-fn-", suffix=".log", delete=False)
+        log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the child process)
+            prefix="otel-xray-fn-", suffix=".log", delete=False
+        )
         self.log_path = Path(log.name)
         command = [str(self.runtime.python), str(self.runtime.bootstrap)]
         if self.layer_dir is not None:
@@ -182,10 +188,8 @@ class LocalFunction:
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:

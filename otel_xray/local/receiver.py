@@ -27,7 +27,8 @@ class OTLPReceiver:
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.server_address[0], self._server.server_address[1]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
     def start(self) -> OTLPReceiver:
@@ -102,16 +103,24 @@ def decode_export_request(body: bytes) -> list[SpanDict]:
                         "start_time_unix_nano": span.start_time_unix_nano,
                         "end_time_unix_nano": span.end_time_unix_nano,
                         "attributes": _attributes(span.attributes),
-                        "status": {"code": _STATUS.get(span.status.code, "UNSET"),
-                                   "message": span.status.message},
+                        "status": {
+                            "code": _STATUS.get(span.status.code, "UNSET"),
+                            "message": span.status.message,
+                        },
                         "events": [
-                            {"name": e.name, "time_unix_nano": e.time_unix_nano,
-                             "attributes": _attributes(e.attributes)}
+                            {
+                                "name": e.name,
+                                "time_unix_nano": e.time_unix_nano,
+                                "attributes": _attributes(e.attributes),
+                            }
                             for e in span.events
                         ],
                         "links": [
-                            {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
-                             "attributes": _attributes(link.attributes)}
+                            {
+                                "trace_id": link.trace_id.hex(),
+                                "span_id": link.span_id.hex(),
+                                "attributes": _attributes(link.attributes),
+                            }
                             for link in span.links
                         ],
                         "resource": resource,

@@ -43,12 +43,16 @@ def render_trace(spans: list[SpanDict]) -> str:
 
     def walk(span: SpanDict, prefix: str, last: bool) -> None:
         offset = int((span["start_time_unix_nano"] - start) / total * BAR_WIDTH)
-        width = max(1, int((span["end_time_unix_nano"] - span["start_time_unix_nano"]) / total * BAR_WIDTH))
+        width = max(
+            1, int((span["end_time_unix_nano"] - span["start_time_unix_nano"]) / total * BAR_WIDTH)
+        )
         bar = (" " * offset + "█" * width).ljust(BAR_WIDTH)[:BAR_WIDTH]
         error = "  ERROR" if span["status"]["code"] == "ERROR" else ""
         exceptions = [e for e in span["events"] if e["name"] == "exception"]
         label = f"{prefix}{'└─ ' if last else '├─ '}{span['name']}"
-        details = [f"{k}={span['attributes'][k]}" for k in _SHOWN_ATTRIBUTES if k in span["attributes"]]
+        details = [
+            f"{k}={span['attributes'][k]}" for k in _SHOWN_ATTRIBUTES if k in span["attributes"]
+        ]
         lines.append(
             f"{label:<48} {_duration_ms(span):>9.1f} ms |{bar}|{error}"
             + (f"  {' '.join(details)}" if details else "")

@@ -67,7 +67,8 @@ class RuntimeAPI:
 
     @property
     def address(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.server_address[0], self._server.server_address[1]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"{host}:{port}"
 
     def start(self) -> RuntimeAPI:
@@ -103,7 +104,9 @@ class RuntimeAPI:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-            def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -142,7 +145,11 @@ class RuntimeAPI:
                     self._reply(202, b'{"status":"OK"}')
                     return
                 parts = self.path[len(PREFIX) :].strip("/").split("/")
-                if len(parts) != 3 or parts[0] != "invocation" or parts[2] not in ("response", "error"):
+                if (
+                    len(parts) != 3
+                    or parts[0] != "invocation"
+                    or parts[2] not in ("response", "error")
+                ):
                     self._reply(404, b'{"errorMessage":"unknown path"}')
                     return
                 invocation = api._by_id.get(parts[1])

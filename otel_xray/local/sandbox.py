@@ -67,8 +67,15 @@ def build_runtime(root: Path) -> RuntimeEnv:
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(root / "lang")
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(env.runtime_dir), *RUNTIME_PACKAGES,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(env.runtime_dir),
+            *RUNTIME_PACKAGES,
         ],
         check=True,
         env={**os.environ, "PIP_NO_WARN_SCRIPT_LOCATION": "1"},

@@ -1,0 +1,189 @@
+"""The handler wrapper in-process with the real SDK: parents, attributes, errors, flush."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from opentelemetry.trace import SpanKind, StatusCode
+
+import otel_xray
+from otel_xray.awslambda import handler as handler_module
+from otel_xray.awslambda.handler import load_handler
+from otel_xray.configurator import Tracing
+from otel_xray.testing import InMemoryExporter
+from tests.conftest import PARENT, ROOT, LambdaContext
+
+TRACE_ID = int(ROOT[2:10] + ROOT[11:], 16)
+
+
+class OrderFailedError(Exception):
+    pass
+
+
+def test_invocation_span_is_a_child_of_lambdas_segment(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    @otel_xray.lambda_handler
+    def handler(event: dict[str, object], ctx: object) -> dict[str, object]:
+        return {"statusCode": 200}
+
+    assert handler({}, context) == {"statusCode": 200}
+    [span] = exporter.spans
+    assert span.context.trace_id == TRACE_ID
+    assert span.parent is not None and span.parent.span_id == int(PARENT, 16)
+    assert span.kind is SpanKind.INTERNAL
+    assert span.name == "my-function"
+    attrs = dict(span.attributes or {})
+    assert attrs["faas.invocation_id"] == context.aws_request_id
+    assert attrs["cloud.resource_id"] == context.invoked_function_arn
+    assert attrs["cloud.account.id"] == "123456789012"
+    assert span.resource.attributes["cloud.platform"] == "aws_lambda"
+    assert span.resource.attributes["service.name"] == "my-function"
+
+
+def test_cold_start_is_true_only_for_the_first_invocation(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    handler = otel_xray.lambda_handler(lambda event, ctx: None)
+    handler({}, context)
+    handler({}, context)
+    assert [s.attributes["faas.coldstart"] for s in exporter.spans] == [True, False]
+
+
+def test_provisioned_concurrency_is_never_a_cold_start(
+    lambda_tracing: Tracing,
+    exporter: InMemoryExporter,
+    context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    otel_xray.lambda_handler(lambda event, ctx: None)({}, context)
+    assert exporter.spans[0].attributes["faas.coldstart"] is False
+
+
+def test_children_created_in_the_handler_are_parented_to_it(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    @otel_xray.lambda_handler
+    def handler(event: object, ctx: object) -> None:
+        with lambda_tracing.tracer().start_as_current_span("work"):
+            pass
+
+    handler({}, context)
+    work, invocation = exporter.spans
+    assert work.parent is not None and work.parent.span_id == invocation.context.span_id
+
+
+def test_an_exception_is_recorded_and_reraised_unchanged(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    error = OrderFailedError("card declined")
+
+    @otel_xray.lambda_handler
+    def handler(event: object, ctx: object) -> None:
+        raise error
+
+    with pytest.raises(OrderFailedError) as raised:
+        handler({}, context)
+    assert raised.value is error
+    [span] = exporter.spans
+    assert span.status.status_code is StatusCode.ERROR
+    [event] = span.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"].endswith("OrderFailedError")
+    assert event.attributes["exception.message"] == "card declined"
+    assert "raise error" in event.attributes["exception.stacktrace"]
+
+
+def test_http_status_from_the_response(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    event = {"httpMethod": "POST", "path": "/orders", "resource": "/orders", "headers": {}}
+    otel_xray.lambda_handler(lambda e, c: {"statusCode": 502})(event, context)
+    [span] = exporter.spans
+    assert span.attributes["faas.trigger"] == "http"
+    assert span.attributes["http.response.status_code"] == 502
+    assert span.status.status_code is StatusCode.ERROR
+
+
+def test_async_handlers_are_awaited_and_timed(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    @otel_xray.lambda_handler
+    async def handler(event: object, ctx: object) -> str:
+        await asyncio.sleep(0.02)
+        return "done"
+
+    assert handler({}, context) == "done"
+    [span] = exporter.spans
+    assert (span.end_time or 0) - (span.start_time or 0) >= 20_000_000
+
+
+def test_incoming_contexts_are_links_and_lambda_stays_the_parent(
+    lambda_tracing: Tracing, exporter: InMemoryExporter, context: LambdaContext
+) -> None:
+    event = {
+        "httpMethod": "GET",
+        "headers": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    }
+    otel_xray.lambda_handler(lambda e, c: None)(event, context)
+    [span] = exporter.spans
+    assert span.parent is not None and span.parent.span_id == int(PARENT, 16)
+    assert [f"{link.context.span_id:016x}" for link in span.links] == ["b7ad6b7169203331"]
+
+
+def test_not_sampled_invocations_export_nothing(
+    lambda_tracing: Tracing,
+    exporter: InMemoryExporter,
+    context: LambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=0")
+    assert otel_xray.lambda_handler(lambda e, c: 7)({}, context) == 7
+    assert exporter.spans == []
+
+
+def test_tracing_failures_never_reach_the_handler(
+    lambda_tracing: Tracing, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("tracing is broken")
+
+    monkeypatch.setattr(lambda_tracing, "tracer", broken)
+    monkeypatch.setattr(lambda_tracing, "flush", broken)
+    assert otel_xray.lambda_handler(lambda e, c: "still works")({}, context) == "still works"
+
+
+def test_flush_bound_follows_the_remaining_time() -> None:
+    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=30_000)) == 1.0
+    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=250)) == 0.2
+    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=10)) == 0.0
+    assert handler_module.flush_bound_seconds(1000, object()) == 1.0
+
+
+def test_handlers_in_subdirectories_load_like_the_runtime_loads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "src" / "orders"
+    package.mkdir(parents=True)
+    (package / "app.py").write_text("def handler(event, context):\n    return 'nested'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "src", raising=False)
+    assert load_handler("src/orders/app.handler")({}, None) == "nested"
+    with pytest.raises(AttributeError, match="Handler 'nope' missing"):
+        load_handler("src/orders/app.nope")
+    with pytest.raises(ValueError, match=r"expected module\.function"):
+        load_handler("handler")
+
+
+def test_sdk_disabled_runs_the_handler_untraced(
+    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+) -> None:
+    from otel_xray import configurator
+
+    monkeypatch.setattr(configurator, "_tracing", None)
+    assert configurator.configure(environ={"OTEL_SDK_DISABLED": "true"}) is None
+    assert otel_xray.lambda_handler(lambda e, c: 1)({}, context) == 1

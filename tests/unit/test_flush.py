@@ -1,0 +1,95 @@
+"""The invocation flush: bounded, keeps what can be retried, counts what is lost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+
+from otel_xray.awslambda.flush import InvocationSpanProcessor
+from otel_xray.export import ExportOutcome
+from otel_xray.testing import InMemoryExporter
+
+
+def _spans(processor: InvocationSpanProcessor, count: int) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    for i in range(count):
+        tracer.start_span(f"s{i}").end()
+
+
+def test_spans_are_buffered_until_flush() -> None:
+    exporter = InMemoryExporter()
+    processor = InvocationSpanProcessor(exporter, max_queue_size=100)
+    _spans(processor, 3)
+    assert exporter.spans == [] and processor.queued == 3
+    assert processor.flush(1.0) is True
+    assert [s.name for s in exporter.spans] == ["s0", "s1", "s2"]
+    assert processor.stats.sent == 3
+
+
+def test_retryable_failure_keeps_spans_for_the_next_flush() -> None:
+    exporter = InMemoryExporter(ExportOutcome.RETRY)
+    processor = InvocationSpanProcessor(exporter, max_queue_size=100)
+    _spans(processor, 5)
+    assert processor.flush(1.0) is False
+    assert processor.queued == 5 and processor.stats.dropped == 0
+    exporter.outcome = ExportOutcome.SENT
+    assert processor.flush(1.0) is True
+    assert len(exporter.spans) == 5
+
+
+def test_queue_overflow_drops_and_counts_and_warns_once(caplog) -> None:  # type: ignore[no-untyped-def]
+    exporter = InMemoryExporter(ExportOutcome.RETRY)
+    processor = InvocationSpanProcessor(exporter, max_queue_size=4)
+    with caplog.at_level("WARNING", logger="otel_xray"):
+        _spans(processor, 10)
+        processor.flush(0.1)
+        _spans(processor, 10)
+        processor.flush(0.1)
+    assert processor.queued == 4
+    assert processor.stats.dropped == 16
+    assert len([r for r in caplog.records if "queue full" in r.getMessage()]) == 1
+
+
+def test_rejected_spans_are_dropped_not_retried() -> None:
+    exporter = InMemoryExporter(ExportOutcome.DROP)
+    processor = InvocationSpanProcessor(exporter, max_queue_size=100)
+    _spans(processor, 3)
+    processor.flush(1.0)
+    assert processor.queued == 0 and processor.stats.dropped == 3
+
+
+class _SlowExporter:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+        time.sleep(min(self.seconds, max(deadline - time.monotonic(), 0)))
+        return ExportOutcome.RETRY if time.monotonic() >= deadline else ExportOutcome.SENT
+
+    def shutdown(self) -> None:
+        return None
+
+
+def test_an_expired_deadline_sends_nothing_and_keeps_everything() -> None:
+    processor = InvocationSpanProcessor(_SlowExporter(0), max_queue_size=10_000)
+    _spans(processor, 1200)
+    assert processor.flush(0.0) is False
+    assert processor.queued == 1200
+
+
+def test_an_exporter_that_raises_is_contained() -> None:
+    class Raising:
+        def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+            raise RuntimeError("boom")
+
+        def shutdown(self) -> None:
+            return None
+
+    processor = InvocationSpanProcessor(Raising(), max_queue_size=10)
+    _spans(processor, 2)
+    assert processor.flush(1.0) is True
+    assert processor.stats.dropped == 2

@@ -1,0 +1,135 @@
+"""Every setting: defaults, valid values, and a clear error plus fallback for bad ones."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_xray.settings import KNOWN_INSTRUMENTATIONS, Settings
+
+
+def test_defaults_outside_lambda() -> None:
+    s = Settings.from_env({})
+    assert (s.in_lambda, s.exporter, s.sampler, s.flush_timeout_ms) == (
+        False,
+        "otlp",
+        "parentbased_always_on",
+        1000,
+    )
+    assert s.instrumentations == KNOWN_INSTRUMENTATIONS
+    assert s.propagators == ("tracecontext", "xray")
+    assert s.errors == ()
+
+
+def test_lambda_is_detected_and_names_the_service() -> None:
+    s = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "orders"})
+    assert s.in_lambda and s.service_name == "orders"
+    assert (
+        Settings.from_env(
+            {"AWS_LAMBDA_FUNCTION_NAME": "orders", "OTEL_SERVICE_NAME": "api"}
+        ).service_name
+        == "api"
+    )
+
+
+def test_otlp_endpoint_precedence() -> None:
+    assert Settings.from_env({}).otlp_endpoint == "http://localhost:4318/v1/traces"
+    assert (
+        Settings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318/"}).otlp_endpoint
+        == "http://c:4318/v1/traces"
+    )
+    both = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://t/x",
+    }
+    assert Settings.from_env(both).otlp_endpoint == "http://t/x"
+
+
+def test_disabled_instrumentations_are_removed() -> None:
+    s = Settings.from_env({"OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "requests, URLLIB3"})
+    assert s.instrumentations == ("botocore",)
+    only = Settings.from_env({"OTEL_XRAY_INSTRUMENTATIONS": "requests"})
+    assert only.instrumentations == ("requests",)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted_fragment", "field", "fallback"),
+    [
+        ("OTEL_XRAY_FLUSH_TIMEOUT_MS", "soon", "a number from 0", "flush_timeout_ms", 1000),
+        ("OTEL_XRAY_FLUSH_TIMEOUT_MS", "-5", "a number from 0", "flush_timeout_ms", 1000),
+        ("OTEL_XRAY_MAX_QUEUE_SIZE", "0", "a number from 1", "max_queue_size", 2048),
+        ("OTEL_TRACES_EXPORTER", "jaeger", "one of otlp", "exporter", "otlp"),
+        (
+            "OTEL_TRACES_SAMPLER",
+            "sometimes",
+            "one of parentbased_always_on",
+            "sampler",
+            "parentbased_always_on",
+        ),
+        ("OTEL_TRACES_SAMPLER_ARG", "2", "a number from 0 to 1", "sampler_arg", 1.0),
+        (
+            "OTEL_PROPAGATORS",
+            "tracecontext,b3",
+            "comma-separated list of xray",
+            "propagators",
+            ("tracecontext", "xray"),
+        ),
+        (
+            "OTEL_XRAY_INSTRUMENTATIONS",
+            "flask",
+            "comma-separated list of botocore",
+            "instrumentations",
+            KNOWN_INSTRUMENTATIONS,
+        ),
+        ("OTEL_SDK_DISABLED", "maybe", "true or false", "sdk_disabled", False),
+        ("OTEL_RESOURCE_ATTRIBUTES", "team", "key=value pairs", "resource_attributes", {}),
+    ],
+)
+def test_bad_values_name_the_variable_and_fall_back(
+    caplog: pytest.LogCaptureFixture,
+    variable: str,
+    value: str,
+    accepted_fragment: str,
+    field: str,
+    fallback: object,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="otel_xray"):
+        s = Settings.from_env({variable: value})
+    assert getattr(s, field) == fallback
+    [error] = s.errors
+    assert error.variable == variable
+    message = caplog.records[-1].getMessage()
+    assert variable in message and repr(value) in message and accepted_fragment in message
+
+
+def test_resource_attributes_keep_good_pairs() -> None:
+    s = Settings.from_env({"OTEL_RESOURCE_ATTRIBUTES": "team=payments,broken,env = prod"})
+    assert s.resource_attributes == {"team": "payments", "env": "prod"}
+    assert len(s.errors) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "OTEL_XRAY_FLUSH_TIMEOUT_MS",
+                "OTEL_TRACES_EXPORTER",
+                "OTEL_PROPAGATORS",
+                "OTEL_TRACES_SAMPLER",
+                "OTEL_TRACES_SAMPLER_ARG",
+                "OTEL_SDK_DISABLED",
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS",
+                "OTEL_XRAY_MAX_QUEUE_SIZE",
+                "OTEL_EXPORTER_OTLP_HEADERS",
+            ]
+        ),
+        st.text(max_size=40),
+    )
+)
+def test_no_environment_makes_parsing_raise(env: dict[str, str]) -> None:
+    Settings.from_env(env)
