@@ -46,5 +46,9 @@ test-unit: $(STAMP)
 demo: $(STAMP) layer runtime examples
 	$(PY) -m examples.demo
 
+bench: $(STAMP) layer runtime examples
+	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
+	@cat build/layer/sizes.json
+
 clean:
 	rm -rf build .venv .pytest_cache .mypy_cache .ruff_cache
