@@ -22,14 +22,22 @@ OUT = Path("build") / "demo-spans.jsonl"
 def main() -> int:
     declined = {**EVENT, "body": json.dumps({"amount": 25_000, "items": ["piano"]})}
     captured = []
-    with LocalServices() as services, LocalFunction(
-        "app.handler", BUILD / "order_api", env=services.function_env(), function_name="order-api"
-    ) as function:
+    with (
+        LocalServices() as services,
+        LocalFunction(
+            "app.handler",
+            BUILD / "order_api",
+            env=services.function_env(),
+            function_name="order-api",
+        ) as function,
+    ):
         for title, event in (("order accepted", EVENT), ("payment declined", declined)):
             result = function.invoke(event)
             outcome = result.response if result.ok else result.error
             print(f"\n== {title}: {json.dumps(outcome)[:160]}")
-            print(f"   _X_AMZN_TRACE_ID Root={result.root} Parent={result.parent} (Lambda's segment)")
+            print(
+                f"   _X_AMZN_TRACE_ID Root={result.root} Parent={result.parent} (Lambda's segment)"
+            )
             print(render_traces(result.spans))
             captured.extend(result.spans)
     OUT.parent.mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""The zero-code path for real: the built layer's otel-instrument, awslambdaric, a local Runtime API."""
+"""The zero-code path for real: the built layer, awslambdaric, a local Runtime API."""
 
 from __future__ import annotations
 
@@ -23,13 +23,19 @@ def order_event(amount: float) -> dict[str, object]:
 
 def local_function(code: Path, handler: str = "app.handler", **kwargs: object) -> LocalFunction:
     return LocalFunction(
-        handler, code, layer_dir=ROOT / default_layer_dir(), runtime_dir=RUNTIME, **kwargs  # type: ignore[arg-type]
+        handler,
+        code,
+        layer_dir=ROOT / default_layer_dir(),
+        runtime_dir=RUNTIME,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture(scope="module")
 def order_api(services: LocalServices) -> Iterator[LocalFunction]:
-    with local_function(BUILD / "order_api", env=services.function_env(), function_name="order-api") as fn:
+    with local_function(
+        BUILD / "order_api", env=services.function_env(), function_name="order-api"
+    ) as fn:
         yield fn
 
 
@@ -71,7 +77,9 @@ def test_an_unanswering_collector_cannot_hold_the_invocation(services: LocalServ
         blackhole.listen(16)
         endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
         env = {**services.function_env(), "OTEL_XRAY_FLUSH_TIMEOUT_MS": "300"}
-        with local_function(BUILD / "order_api", env=env, function_name="order-api", otlp_endpoint=endpoint) as fn:
+        with local_function(
+            BUILD / "order_api", env=env, function_name="order-api", otlp_endpoint=endpoint
+        ) as fn:
             durations = []
             for _ in range(3):
                 result = fn.invoke(order_event(5))
@@ -86,7 +94,12 @@ def test_closed_collector_adds_next_to_nothing(services: LocalServices) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = services.function_env()
-    with local_function(BUILD / "order_api", env=env, function_name="order-api", otlp_endpoint=f"http://127.0.0.1:{port}") as fn:
+    with local_function(
+        BUILD / "order_api",
+        env=env,
+        function_name="order-api",
+        otlp_endpoint=f"http://127.0.0.1:{port}",
+    ) as fn:
         fn.invoke(order_event(5))  # cold
         result = fn.invoke(order_event(5))
     assert result.ok and result.duration_ms < 500
@@ -104,14 +117,20 @@ def test_the_functions_own_packages_come_first(tmp_path: Path) -> None:
     assert result.ok, result.error
     path = result.response["path"]
     layer_python = str((ROOT / default_layer_dir() / "python").resolve())
-    assert path.index(str(tmp_path.resolve())) < path.index(layer_python) < path.index(str(RUNTIME.resolve() / "runtime"))
+    assert (
+        path.index(str(tmp_path.resolve()))
+        < path.index(layer_python)
+        < path.index(str(RUNTIME.resolve() / "runtime"))
+    )
     assert result.response["botocore"].startswith(str(RUNTIME.resolve() / "runtime"))
     assert result.response["sdk"].startswith(layer_python)
 
 
 def test_a_handler_in_a_subdirectory_works_through_the_layer(tmp_path: Path) -> None:
     (tmp_path / "src" / "orders").mkdir(parents=True)
-    (tmp_path / "src" / "orders" / "app.py").write_text("def handler(event, context):\n    return 'nested'\n")
+    (tmp_path / "src" / "orders" / "app.py").write_text(
+        "def handler(event, context):\n    return 'nested'\n"
+    )
     with local_function(tmp_path, "src/orders/app.handler") as fn:
         result = fn.invoke({})
     assert result.response == "nested"
@@ -126,10 +145,15 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     assert (infos["otel-instrument"].external_attr >> 16) & 0o111
     assert "python/otel_xray/awslambda/wrapper.py" in names
     assert "collector-config/config.yaml" in names
-    assert any(n.startswith("python/otel_xray/__pycache__/") and n.endswith(".cpython-311.pyc") for n in names)
+    assert any(
+        n.startswith("python/otel_xray/__pycache__/") and n.endswith(".cpython-311.pyc")
+        for n in names
+    )
     tops = {n.split("/")[1] for n in names if n.startswith("python/")}
     assert not tops & {"boto3", "botocore", "urllib3", "requests", "grpc", "s3transfer"}
-    assert not any(n.startswith("python/otel_xray/local/") or n == "python/otel_xray/testing.py" for n in names)
+    assert not any(
+        n.startswith("python/otel_xray/local/") or n == "python/otel_xray/testing.py" for n in names
+    )
     assert sum(info.file_size for info in infos.values()) <= 10 * 1024 * 1024
     # Every native extension is built for the layer's architecture (ELF e_machine).
     expected_machine = {"x86_64": 0x3E, "arm64": 0xB7}[arch]
