@@ -7,6 +7,7 @@ stopped by :meth:`LocalServices.stop`.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,12 +55,15 @@ class LocalServices:
         self.aws_endpoint = ""
         self.payment_url = ""
         self.queue_url = ""
-        self.table = "orders"
-        self.bucket = "order-receipts"
+        # moto keeps one backend per process: names are unique per instance.
+        suffix = os.urandom(4).hex()
+        self.table = f"orders-{suffix}"
+        self.bucket = f"order-receipts-{suffix}"
 
     def start(self) -> LocalServices:
         import boto3
 
+        suffix = self.table.rpartition("-")[2]
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self.aws_endpoint = f"http://{host}:{port}"
@@ -75,7 +79,7 @@ class LocalServices:
             BillingMode="PAY_PER_REQUEST",
         )
         self.queue_url = session.client("sqs", endpoint_url=self.aws_endpoint).create_queue(
-            QueueName="orders"
+            QueueName=f"orders-{suffix}"
         )["QueueUrl"]
         session.client("s3", endpoint_url=self.aws_endpoint).create_bucket(Bucket=self.bucket)
         return self

@@ -21,7 +21,7 @@ def _built() -> None:
         pytest.fail(f"run 'make layer runtime examples' first; missing: {missing}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def services() -> Iterator[LocalServices]:
     with LocalServices() as running:
         yield running

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
+import subprocess
+import sys
 import time
 
 from otel_xray.ids import XRayIdGenerator, format_xray_trace_id
@@ -24,38 +25,50 @@ def test_span_ids_are_never_zero_and_fit_64_bits() -> None:
     assert all(0 < i < 2**64 for i in ids)
 
 
-def _ids_from_forked_children(children: int) -> list[set[int]]:
-    gen = XRayIdGenerator()
-    gen.generate_span_id()  # "seeded" before the fork, as at init before a snapshot
-    results: list[set[int]] = []
-    for _ in range(children):
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child
-            os.close(read_fd)
-            payload = ",".join(
-                str(gen.generate_trace_id() & (2**96 - 1)) + ":" + str(gen.generate_span_id())
-                for _ in range(IDS_PER_PROCESS)
-            )
-            os.write(write_fd, payload.encode())
-            os._exit(0)
-        os.close(write_fd)
-        chunks = []
-        while chunk := os.read(read_fd, 1 << 16):
-            chunks.append(chunk)
-        os.close(read_fd)
-        os.waitpid(pid, 0)
-        results.append(
-            {int(x) for pair in b"".join(chunks).decode().split(",") for x in pair.split(":")}
-        )
-    return results
+#: Run in a fresh interpreter: forking pytest's own process (threads, and the SDK's
+#: at-fork hook on every TracerProvider created so far) can deadlock the child.
+FORK_SCRIPT = """
+import os, sys
+from otel_xray.ids import XRayIdGenerator
+gen = XRayIdGenerator()
+gen.generate_span_id()  # used before the fork, as at init before a snapshot
+children = int(sys.argv[1]); per_child = int(sys.argv[2])
+pipes = []
+for _ in range(children):
+    read_fd, write_fd = os.pipe()
+    if os.fork() == 0:
+        status = 1
+        try:
+            ids = [str(gen.generate_trace_id() & (2**96 - 1)) for _ in range(per_child)]
+            ids += [str(gen.generate_span_id()) for _ in range(per_child)]
+            with os.fdopen(write_fd, "w") as out:
+                out.write(",".join(ids))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    pipes.append(read_fd)
+for read_fd in pipes:
+    with os.fdopen(read_fd) as source:
+        print(source.read())
+for _ in pipes:
+    assert os.wait()[1] == 0
+"""
 
 
 def test_forked_processes_never_repeat_ids() -> None:
-    sets = _ids_from_forked_children(4)
+    children = 4
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(children), str(IDS_PER_PROCESS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    sets = [{int(x) for x in line.split(",")} for line in done.stdout.split()]
+    assert len(sets) == children
     assert all(len(s) == 2 * IDS_PER_PROCESS for s in sets)
-    union = set().union(*sets)
-    assert len(union) == sum(len(s) for s in sets)
+    assert len(set().union(*sets)) == children * 2 * IDS_PER_PROCESS
 
 
 def test_a_cloned_random_state_does_not_repeat_ids() -> None:
