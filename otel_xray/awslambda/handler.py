@@ -93,11 +93,6 @@ def _run_awaitable(awaitable: Any) -> Any:
     return asyncio.run(wait())
 
 
-def is_cold_start() -> bool:
-    """Whether the next invocation is this sandbox's first on-demand one."""
-    return _cold_start
-
-
 def _take_cold_start() -> bool:
     global _cold_start
     first, _cold_start = _cold_start, False
