@@ -8,36 +8,26 @@ form the trace view, the ``--segments`` file and the tests read.
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from otel_xray.local.loopback import LoopbackServer
 
 SpanDict = dict[str, Any]
 
 
-class OTLPReceiver:
+class OTLPReceiver(LoopbackServer):
     """Collects spans POSTed to ``/v1/traces``; ``spans`` is the list so far."""
 
     def __init__(self) -> None:
         self.spans: list[SpanDict] = []
         self.requests = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler_class())
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[0], self._server.server_address[1]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"http://{host}:{port}"
-
-    def start(self) -> OTLPReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://{self.address}"
 
     def take(self) -> list[SpanDict]:
         """The spans received since the last call."""

@@ -16,8 +16,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from otel_xray.local.loopback import LoopbackServer
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -51,7 +53,7 @@ def new_trace_ids() -> tuple[str, str]:
     return root, os.urandom(8).hex()
 
 
-class RuntimeAPI:
+class RuntimeAPI(LoopbackServer):
     """Serves the Runtime API for one sandbox; start with :meth:`start`, stop with :meth:`stop`."""
 
     def __init__(self, function_arn: str, timeout_seconds: float = 30.0) -> None:
@@ -61,23 +63,7 @@ class RuntimeAPI:
         self._by_id: dict[str, Invocation] = {}
         self.init_error: dict[str, Any] | None = None
         self.init_failed = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        host, port = self._server.server_address[0], self._server.server_address[1]
-        host = host.decode() if isinstance(host, bytes) else host
-        return f"{host}:{port}"
-
-    def start(self) -> RuntimeAPI:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler_class())
 
     def submit(self, event: bytes, sampled: str = "1") -> Invocation:
         """Queue an event for the function's next poll."""

@@ -1,0 +1,32 @@
+"""An HTTP server on 127.0.0.1, on a free port, served from a daemon thread.
+
+The local Runtime API and the OTLP receiver are both one of these; tests bind
+port 0 so they run in parallel without clashing.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
+
+
+class LoopbackServer:
+    """Start with :meth:`start`, stop with :meth:`stop`; ``address`` is ``127.0.0.1:PORT``."""
+
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler]) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
