@@ -67,6 +67,9 @@ class Tracing:
 
 
 _tracing: Tracing | None = None
+#: Set once configure() has run, so a disabled or failed set-up is not retried
+#: (and its errors not logged again) on every invocation.
+_attempted = False
 _lock = threading.Lock()
 
 
@@ -85,14 +88,16 @@ def configure(
         set_global: register the provider and propagator as OpenTelemetry's globals.
         instrument: load the instrumentations the settings name.
 
-    A second call returns the first result unless ``exporter`` is given, in which
-    case the pipeline is rebuilt (the way tests swap in an in-memory exporter).
+    A second call returns the first result, even when that was None (disabled, or
+    set-up failed); passing ``environ`` or ``exporter`` rebuilds the pipeline (the
+    way tests swap in an in-memory exporter).
     Never raises: a failure logs and returns None, and the function runs untraced.
     """
-    global _tracing
+    global _tracing, _attempted
     with _lock:
-        if _tracing is not None and exporter is None and environ is None:
+        if _attempted and exporter is None and environ is None:
             return _tracing
+        _attempted = True
         try:
             if _tracing is not None:
                 _tracing.shutdown()

@@ -187,3 +187,25 @@ def test_sdk_disabled_runs_the_handler_untraced(
     monkeypatch.setattr(configurator, "_tracing", None)
     assert configurator.configure(environ={"OTEL_SDK_DISABLED": "true"}) is None
     assert otel_xray.lambda_handler(lambda e, c: 1)({}, context) == 1
+
+
+def test_a_disabled_setup_is_decided_once_per_sandbox(
+    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+) -> None:
+    from otel_xray import configurator
+    from otel_xray.settings import Settings
+
+    parses = []
+    original = Settings.from_env.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Settings], environ: object = None) -> Settings:
+        parses.append(1)
+        return original(cls, environ)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Settings, "from_env", classmethod(counting))
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    monkeypatch.setattr(configurator, "_tracing", None)
+    monkeypatch.setattr(configurator, "_attempted", False)
+    handler = otel_xray.lambda_handler(lambda e, c: "ok")
+    assert [handler({}, context) for _ in range(3)] == ["ok"] * 3
+    assert len(parses) == 1
