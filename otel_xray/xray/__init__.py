@@ -1,0 +1,1 @@
+"""X-Ray segment documents (the translation from OpenTelemetry spans)."""

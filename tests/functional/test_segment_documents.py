@@ -1,0 +1,214 @@
+"""Real SDK spans as X-Ray documents, each validated against the official schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_xray.ids import XRayIdGenerator
+from otel_xray.xray.segment import MAX_DOCUMENT_BYTES, encode, span_to_document
+
+SCHEMA = json.loads(
+    (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
+)
+LAMBDA_SEGMENT = trace.SpanContext(
+    0x6B069E856C663EBA378038F66131E4F2,
+    0x6FF7291EA17A501A,
+    is_remote=True,
+    trace_flags=trace.TraceFlags(1),
+)
+provider = TracerProvider(
+    id_generator=XRayIdGenerator(),
+    resource=Resource({"service.name": "order-api", "cloud.platform": "aws_lambda"}),
+)
+tracer = provider.get_tracer("test")
+
+
+def valid(document: dict[str, Any]) -> dict[str, Any]:
+    jsonschema.validate(json.loads(encode(document)), SCHEMA)
+    return document
+
+
+def finished(
+    name: str,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: dict[str, Any] | None = None,
+    parent: trace.SpanContext | None = LAMBDA_SEGMENT,
+    error: Exception | None = None,
+) -> ReadableSpan:
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(parent)) if parent else None
+    span = tracer.start_span(name, context=ctx, kind=kind, attributes=attributes)
+    if error is not None:
+        try:
+            raise error
+        except Exception as raised:
+            span.record_exception(raised)
+            span.set_status(Status(StatusCode.ERROR))
+    span.end()
+    return span  # type: ignore[return-value]
+
+
+def test_the_invocation_span_is_a_subsegment_of_lambdas_function_segment() -> None:
+    doc = valid(span_to_document(finished("order-api", attributes={"faas.coldstart": True})))
+    assert doc["type"] == "subsegment"
+    assert doc["parent_id"] == "6ff7291ea17a501a"
+    assert doc["trace_id"] == "1-6b069e85-6c663eba378038f66131e4f2"
+    assert doc["name"] == "order-api"
+    assert doc["metadata"]["default"]["faas.coldstart"] is True
+
+
+def test_even_a_server_span_under_lambda_stays_a_subsegment() -> None:
+    doc = valid(span_to_document(finished("handler", SpanKind.SERVER)))
+    assert doc["type"] == "subsegment"
+
+
+def test_a_server_span_without_parent_is_a_segment_named_after_the_service() -> None:
+    doc = valid(span_to_document(finished("GET /orders", SpanKind.SERVER, parent=None)))
+    assert "type" not in doc and "parent_id" not in doc
+    assert doc["name"] == "order-api"
+
+
+def test_botocore_span_becomes_an_aws_subsegment() -> None:
+    attributes = {
+        "rpc.system": "aws-api",
+        "rpc.service": "DynamoDB",
+        "rpc.method": "PutItem",
+        "aws.request_id": "REQ1",
+        "aws.dynamodb.table_names": ("orders",),
+        "cloud.region": "us-east-1",
+        "http.status_code": 200,
+        "server.address": "127.0.0.1",
+    }
+    doc = valid(span_to_document(finished("DynamoDB.PutItem", SpanKind.CLIENT, attributes)))
+    assert (doc["name"], doc["namespace"]) == ("DynamoDB", "aws")
+    assert doc["aws"] == {
+        "operation": "PutItem",
+        "request_id": "REQ1",
+        "region": "us-east-1",
+        "table_name": "orders",
+    }
+    assert doc["http"]["response"]["status"] == 200
+
+
+def test_http_client_span_becomes_a_remote_subsegment_named_after_the_host() -> None:
+    attributes = {
+        "http.method": "POST",
+        "http.url": "http://payments.internal:8080/charges",
+        "http.status_code": 402,
+    }
+    doc = valid(span_to_document(finished("POST", SpanKind.CLIENT, attributes)))
+    assert (doc["name"], doc["namespace"]) == ("payments.internal", "remote")
+    assert doc["http"]["request"] == {
+        "method": "POST",
+        "url": "http://payments.internal:8080/charges",
+    }
+    assert doc["error"] is True and "fault" not in doc
+
+
+@pytest.mark.parametrize(
+    ("status", "flags"),
+    [(429, {"throttle", "error"}), (404, {"error"}), (503, {"fault"}), (200, set())],
+)
+def test_fault_error_throttle_from_http_status(status: int, flags: set[str]) -> None:
+    doc = valid(span_to_document(finished("GET", SpanKind.CLIENT, {"http.status_code": status})))
+    assert {k for k in ("fault", "error", "throttle") if doc.get(k)} == flags
+
+
+def test_exceptions_become_a_cause_with_python_frames() -> None:
+    doc = valid(
+        span_to_document(finished("order-api", error=ValueError("amount must be positive")))
+    )
+    assert doc["fault"] is True
+    [exception] = doc["cause"]["exceptions"]
+    assert exception["type"] == "ValueError" and exception["message"] == "amount must be positive"
+    assert exception["stack"][0]["label"] == "finished"
+    assert exception["stack"][0]["path"].endswith("test_segment_documents.py")
+
+
+def test_listed_annotations_are_indexed_and_the_rest_is_metadata() -> None:
+    attributes = {
+        "aws.xray.annotations": ("user_id", "transaction.type", "order_total", "missing"),
+        "user_id": "u-123",
+        "transaction.type": "checkout",
+        "order_total": 42.5,
+        "note": "kept as metadata",
+    }
+    doc = valid(span_to_document(finished("work", attributes=attributes)))
+    assert doc["annotations"] == {
+        "user_id": "u-123",
+        "transaction_type": "checkout",
+        "order_total": 42.5,
+    }
+    assert doc["metadata"]["default"] == {"note": "kept as metadata"}
+
+
+def test_names_are_sanitized_for_xray() -> None:
+    doc = valid(span_to_document(finished("weird<name>!" + "x" * 300)))
+    assert doc["name"].startswith("weirdname") and len(doc["name"]) == 200
+
+
+def test_an_oversized_span_yields_a_valid_truncated_document() -> None:
+    attributes = {f"attribute_{i}": "x" * 5000 for i in range(40)}
+    error = RuntimeError("m" * 100_000)
+    doc = valid(span_to_document(finished("big", attributes=attributes, error=error)))
+    assert len(encode(doc)) <= MAX_DOCUMENT_BYTES
+    assert doc["metadata"] == {"otel_xray": {"truncated": True}}
+    assert doc["cause"]["exceptions"][0]["message"].startswith("mmmm")
+
+
+attribute_values = st.one_of(
+    st.text(max_size=200),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.lists(st.text(max_size=20), max_size=5).map(tuple),
+    st.lists(st.floats(), max_size=5).map(tuple),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=st.text(max_size=300),
+    kind=st.sampled_from(list(SpanKind)),
+    attributes=st.dictionaries(
+        st.one_of(
+            st.text(min_size=1, max_size=30),
+            st.sampled_from(["http.status_code", "rpc.system", "aws.xray.annotations", "http.url"]),
+        ),
+        attribute_values,
+        max_size=12,
+    ),
+    has_parent=st.booleans(),
+)
+def test_any_span_yields_a_schema_valid_document(
+    name: str, kind: SpanKind, attributes: dict[str, Any], has_parent: bool
+) -> None:
+    span = finished(name, kind, attributes, parent=LAMBDA_SEGMENT if has_parent else None)
+    valid(span_to_document(span))
+
+
+def test_accented_and_foreign_characters_fold_to_a_valid_name() -> None:
+    assert valid(span_to_document(finished("Bestellübersicht 𐂀")))["name"] == "Bestellubersicht"
+    assert valid(span_to_document(finished("\r\n\t")))["name"] == "span"
+
+
+def test_non_finite_and_huge_numbers_never_break_the_document() -> None:
+    attributes = {
+        "aws.xray.annotations": ("nan", "huge"),
+        "nan": float("nan"),
+        "huge": 10**400,
+        "inf": float("inf"),
+    }
+    doc = valid(span_to_document(finished("numbers", attributes=attributes)))
+    assert doc["annotations"] == {"huge": 10**400}
+    assert doc["metadata"]["default"]["inf"] == "inf"
