@@ -177,6 +177,10 @@ def _build_processor(settings: Settings, exporter: BoundedExporter | None) -> Sp
 
 
 def _build_exporter(settings: Settings) -> BoundedExporter:
+    if settings.exporter == "xray-udp":
+        from otel_xray.xray.udp import XRayUdpExporter
+
+        return XRayUdpExporter(settings.daemon_udp_address)
     if settings.exporter == "console":
         from otel_xray.export import ConsoleExporter
 

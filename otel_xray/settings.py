@@ -27,7 +27,7 @@ logger = logging.getLogger("otel_xray")
 
 #: Instrumentations otel-xray knows how to load, in load order.
 KNOWN_INSTRUMENTATIONS: tuple[str, ...] = ("botocore", "requests", "urllib3")
-KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "console", "none")
+KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "console", "none")
 KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")
 KNOWN_SAMPLERS: tuple[str, ...] = (
     "parentbased_always_on",
@@ -72,6 +72,7 @@ class Settings:
     exporter: str = "otlp"
     otlp_endpoint: str = DEFAULT_OTLP_ENDPOINT
     otlp_headers: dict[str, str] = field(default_factory=dict)
+    daemon_udp_address: tuple[str, int] = ("127.0.0.1", 2000)
     propagators: tuple[str, ...] = ("tracecontext", "xray")
     sampler: str = "parentbased_always_on"
     sampler_arg: float = 1.0
@@ -102,6 +103,7 @@ class Settings:
             otlp_endpoint=_otlp_endpoint(env),
             otlp_headers=parser.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
             or parser.key_values("OTEL_EXPORTER_OTLP_HEADERS"),
+            daemon_udp_address=parser.daemon_address(),
             propagators=parser.name_list(
                 "OTEL_PROPAGATORS", KNOWN_PROPAGATORS, ("tracecontext", "xray")
             ),
@@ -216,3 +218,43 @@ class _Parser:
                 continue
             result[key.strip()] = value.strip()
         return result
+
+    def daemon_address(self) -> tuple[str, int]:
+        """``AWS_XRAY_DAEMON_ADDRESS``: ``host:port``, or ``tcp:h:p udp:h:p`` in either order."""
+        name, default = "AWS_XRAY_DAEMON_ADDRESS", ("127.0.0.1", 2000)
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        parsed = parse_daemon_address(raw)
+        if parsed is None:
+            self._reject(name, raw, "host:port or 'tcp:host:port udp:host:port'", "127.0.0.1:2000")
+            return default
+        return parsed
+
+
+def parse_daemon_address(raw: str) -> tuple[str, int] | None:
+    """The UDP address in an ``AWS_XRAY_DAEMON_ADDRESS`` value, or None if malformed.
+
+    >>> parse_daemon_address("tcp:127.0.0.1:2000 udp:169.254.79.129:2000")
+    ('169.254.79.129', 2000)
+    """
+    tokens = raw.split()
+    if len(tokens) == 1:
+        return _host_port(tokens[0])
+    if len(tokens) == 2:
+        by_protocol = {}
+        for token in tokens:
+            protocol, _, address = token.partition(":")
+            by_protocol[protocol.lower()] = address
+        if set(by_protocol) == {"tcp", "udp"} and _host_port(by_protocol["tcp"]):
+            return _host_port(by_protocol["udp"])
+    return None
+
+
+def _host_port(text: str) -> tuple[str, int] | None:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1], int(port)
+    return (host, int(port)) if ":" not in host else None
