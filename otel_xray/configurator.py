@@ -41,6 +41,7 @@ class Tracing:
     instrumented: list[str] = field(default_factory=list)
 
     def tracer(self) -> trace.Tracer:
+        """The tracer of otel-xray's own spans (the SDK caches it per scope)."""
         from otel_xray.version import __version__
 
         return self.provider.get_tracer("otel_xray", __version__)
@@ -50,10 +51,6 @@ class Tracing:
         if self.processor is None:
             return True
         try:
-            from otel_xray.awslambda.flush import InvocationSpanProcessor
-
-            if isinstance(self.processor, InvocationSpanProcessor):
-                return self.processor.flush(timeout_seconds)
             return self.processor.force_flush(int(timeout_seconds * 1000))
         except Exception:
             logger.exception("otel-xray: flush failed")

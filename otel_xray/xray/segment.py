@@ -4,9 +4,11 @@ Follows the ADOT collector's awsxray exporter (``translator/segment.go``) so a s
 reads the same whether it goes through the collector or straight to the daemon:
 name precedence, ``aws``/``remote`` namespace, the ``http``, ``aws`` and ``cause``
 blocks, annotations from ``aws.xray.annotations``, the rest in ``metadata.default``,
-``enduser.id`` as ``user``. One deliberate difference: a span whose parent is
-remote (Lambda's ``AWS::Lambda::Function`` segment, from ``_X_AMZN_TRACE_ID``) is
-a subsegment of it whatever its kind, so the service map shows no extra node.
+``enduser.id`` as ``user``. One deliberate difference: in a Lambda function
+(resource ``cloud.platform=aws_lambda``) a span whose parent is remote, i.e.
+Lambda's ``AWS::Lambda::Function`` segment from ``_X_AMZN_TRACE_ID``, is a
+subsegment of it whatever its kind, so the service map shows no extra node.
+Elsewhere a SERVER span continuing a caller's trace stays a segment of its own.
 
 Every document is an independent document: subsegments carry ``type``,
 ``parent_id`` and ``trace_id``, as the daemon protocol requires.
@@ -50,13 +52,6 @@ _CONSUMED = frozenset(
     {
         ANNOTATIONS_ATTRIBUTE,
         "enduser.id",
-        "rpc.method",
-        "rpc.service",
-        "rpc.system",
-        "aws.request_id",
-        "aws.queue_url",
-        "aws.dynamodb.table_names",
-        "aws.operation",
         "http.method",
         "http.request.method",
         "http.url",
@@ -65,6 +60,18 @@ _CONSUMED = frozenset(
         "http.response.status_code",
         "http.user_agent",
         "user_agent.original",
+    }
+)
+# Consumed only by the ``aws`` block, so only where there is one.
+_AWS_CONSUMED = frozenset(
+    {
+        "rpc.method",
+        "rpc.service",
+        "rpc.system",
+        "aws.request_id",
+        "aws.queue_url",
+        "aws.dynamodb.table_names",
+        "aws.operation",
         "cloud.region",
         "cloud.account.id",
     }
@@ -78,7 +85,12 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     if context is None:
         raise ValueError("a span without a context has no X-Ray document")
     parent = span.parent
-    is_subsegment = parent is not None and (parent.is_remote or span.kind is not SpanKind.SERVER)
+    # ADOT: a subsegment iff not SERVER and parented. In Lambda a remote parent is the
+    # function segment Lambda emits, so any span under it is a subsegment (no extra node).
+    in_lambda = span.resource.attributes.get("cloud.platform") == "aws_lambda"
+    is_subsegment = parent is not None and (
+        span.kind is not SpanKind.SERVER or (parent.is_remote and in_lambda)
+    )
     document: dict[str, Any] = {
         "name": _segment_name(span, attributes, is_subsegment),
         "id": format_span_id(context.span_id),
@@ -112,8 +124,9 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     annotations, annotated = _annotations(attributes)
     if annotations:
         document["annotations"] = annotations
+    consumed = _CONSUMED | _AWS_CONSUMED if aws else _CONSUMED
     metadata = {
-        k: _json_safe(v) for k, v in attributes.items() if k not in _CONSUMED and k not in annotated
+        k: _json_safe(v) for k, v in attributes.items() if k not in consumed and k not in annotated
     }
     if metadata:
         document["metadata"] = {"default": metadata}

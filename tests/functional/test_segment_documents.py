@@ -212,3 +212,22 @@ def test_non_finite_and_huge_numbers_never_break_the_document() -> None:
     doc = valid(span_to_document(finished("numbers", attributes=attributes)))
     assert doc["annotations"] == {"huge": 10**400}
     assert doc["metadata"]["default"]["inf"] == "inf"
+
+
+def test_outside_lambda_a_server_span_continuing_a_callers_trace_is_its_own_segment() -> None:
+    service = TracerProvider(
+        id_generator=XRayIdGenerator(), resource=Resource({"service.name": "checkout"})
+    )
+    ctx = trace.set_span_in_context(trace.NonRecordingSpan(LAMBDA_SEGMENT))
+    span = service.get_tracer("t").start_span("GET /cart", context=ctx, kind=SpanKind.SERVER)
+    span.end()
+    doc = valid(span_to_document(span))  # type: ignore[arg-type]
+    assert "type" not in doc and doc["name"] == "checkout"
+    assert doc["parent_id"] == f"{LAMBDA_SEGMENT.span_id:016x}"
+
+
+def test_aws_attributes_stay_in_metadata_when_there_is_no_aws_block() -> None:
+    attributes = {"cloud.region": "eu-west-1", "rpc.system": "grpc", "rpc.method": "Get"}
+    doc = valid(span_to_document(finished("Get", SpanKind.CLIENT, attributes)))
+    assert "aws" not in doc
+    assert doc["metadata"]["default"] == attributes
