@@ -36,6 +36,10 @@ def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[st
             instrumentor = getattr(module, class_name)()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=tracer_provider, skip_dep_check=True)
+            if name == "botocore":
+                from otel_xray import aws_sdk_header
+
+                aws_sdk_header.install()  # wraps outside the instrumentation's own wrapper
             done.append(name)
         except ImportError as error:
             logger.debug("otel-xray: %s not instrumented: %s", name, error)
@@ -49,6 +53,10 @@ def uninstrument(names: Iterable[str]) -> None:
     for name in names:
         module_name, class_name = INSTRUMENTORS[name]
         try:
+            if name == "botocore":
+                from otel_xray import aws_sdk_header
+
+                aws_sdk_header.uninstall()
             getattr(importlib.import_module(module_name), class_name)().uninstrument()
         except Exception:
             logger.debug("otel-xray: uninstrumenting %s failed", name, exc_info=True)

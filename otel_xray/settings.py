@@ -87,8 +87,10 @@ class Settings:
         env = os.environ if environ is None else environ
         parser = _Parser(env)
         in_lambda = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
-        # OTLP/HTTP to the collector extension (or any collector) on localhost:4318.
-        default_exporter = "otlp"
+        # Lambda with the collector extension: OTLP to it. Lambda without one: straight
+        # to Lambda's X-Ray daemon over UDP. Elsewhere: OTLP to a collector.
+        collector = bool(env.get("OPENTELEMETRY_COLLECTOR_CONFIG_URI", "").strip())
+        default_exporter = "xray-udp" if in_lambda and not collector else "otlp"
 
         disabled = set(parser.name_list("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", None, ()))
         enabled = parser.name_list(

@@ -4,7 +4,7 @@ Follows the ADOT collector's awsxray exporter (``translator/segment.go``) so a s
 reads the same whether it goes through the collector or straight to the daemon:
 name precedence, ``aws``/``remote`` namespace, the ``http``, ``aws`` and ``cause``
 blocks, annotations from ``aws.xray.annotations``, the rest in ``metadata.default``,
-``enduser.id`` as ``user``. One deliberate difference: in a Lambda function
+``enduser.id`` as ``user``, span links as ``links``. One deliberate difference: in a Lambda function
 (resource ``cloud.platform=aws_lambda``) a span whose parent is remote, i.e.
 Lambda's ``AWS::Lambda::Function`` segment from ``_X_AMZN_TRACE_ID``, is a
 subsegment of it whatever its kind, so the service map shows no extra node.
@@ -41,6 +41,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 - 64
 MAX_NAME_LENGTH = 200
 MAX_ANNOTATION_VALUE = 1000
 MAX_STACK_FRAMES = 50
+MAX_LINKS = 20
 ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
@@ -121,6 +122,9 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     cause = _cause(span)
     if cause:
         document["cause"] = cause
+    links = _links(span)
+    if links:
+        document["links"] = links
     annotations, annotated = _annotations(attributes)
     if annotations:
         document["annotations"] = annotations
@@ -286,6 +290,20 @@ def _cause(span: ReadableSpan) -> dict[str, Any] | None:
     if not exceptions:
         return None
     return {"working_directory": os.getcwd(), "exceptions": exceptions}
+
+
+def _links(span: ReadableSpan) -> list[dict[str, Any]]:
+    """Span links as the collector writes them: ``trace_id``, ``id``, ``attributes``."""
+    links = []
+    for link in span.links[:MAX_LINKS]:
+        entry: dict[str, Any] = {
+            "trace_id": format_xray_trace_id(link.context.trace_id),
+            "id": format_span_id(link.context.span_id),
+        }
+        if link.attributes:
+            entry["attributes"] = {k: _json_safe(v) for k, v in link.attributes.items()}
+        links.append(entry)
+    return links
 
 
 def _python_stack(stacktrace: str) -> list[dict[str, Any]]:

@@ -231,3 +231,21 @@ def test_aws_attributes_stay_in_metadata_when_there_is_no_aws_block() -> None:
     doc = valid(span_to_document(finished("Get", SpanKind.CLIENT, attributes)))
     assert "aws" not in doc
     assert doc["metadata"]["default"] == attributes
+
+
+def test_links_are_written_as_the_collector_writes_them() -> None:
+    producer = trace.SpanContext(
+        0x6B069E856C663EBA378038F66131E4F3, 0x1111222233334444, is_remote=True
+    )
+    links = [trace.Link(producer, {"messaging.message.id": "m-1"})] + [
+        trace.Link(producer) for _ in range(30)
+    ]
+    span = tracer.start_span("worker", context=None, links=links)
+    span.end()
+    doc = valid(span_to_document(span))  # type: ignore[arg-type]
+    assert doc["links"][0] == {
+        "trace_id": "1-6b069e85-6c663eba378038f66131e4f3",
+        "id": "1111222233334444",
+        "attributes": {"messaging.message.id": "m-1"},
+    }
+    assert len(doc["links"]) == 20

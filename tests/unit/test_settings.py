@@ -35,6 +35,18 @@ def test_lambda_is_detected_and_names_the_service() -> None:
     )
 
 
+def test_lambda_sends_to_the_daemon_unless_a_collector_is_attached() -> None:
+    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "orders"}
+    assert Settings.from_env(lambda_env).exporter == "xray-udp"
+    with_collector = {**lambda_env, "OPENTELEMETRY_COLLECTOR_CONFIG_URI": "/opt/c.yaml"}
+    assert Settings.from_env(with_collector).exporter == "otlp"
+    assert Settings.from_env({**lambda_env, "OTEL_TRACES_EXPORTER": "otlp"}).exporter == "otlp"
+    assert (
+        Settings.from_env({**with_collector, "OTEL_TRACES_EXPORTER": "xray-udp"}).exporter
+        == "xray-udp"
+    )
+
+
 def test_otlp_endpoint_precedence() -> None:
     assert Settings.from_env({}).otlp_endpoint == "http://localhost:4318/v1/traces"
     assert (

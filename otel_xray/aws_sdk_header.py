@@ -1,0 +1,88 @@
+"""The ``X-Amzn-Trace-Id`` an AWS SDK call sends names the call's own span as ``Parent``.
+
+In Lambda, botocore's recursion-detection handler copies ``_X_AMZN_TRACE_ID``
+into every request, and the upstream botocore instrumentation injects its header
+only when none is there yet. So, upstream, every AWS call tells the service that
+its parent is Lambda's *function segment*, not the call's subsegment: an SQS
+message's ``AWSTraceHeader``, an invoked function's ``AWS::Lambda`` segment or a
+Step Functions execution then hang off the wrong node (seen here: the SQS
+consumer's link pointed at the producer's function segment). The X-Ray SDK sends
+the subsegment's id, and so do we: this wrapper, outside the instrumentation's,
+rewrites the header from the current span (the call's span) in the same trace,
+keeping ``Lineage`` and the other keys Lambda passed (its recursion detection
+reads them). A header for another trace, set by the caller on purpose, is left as
+it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from otel_xray.ids import format_xray_trace_id
+from otel_xray.propagation import (
+    EXTRA_HEADER_PAIRS_KEY,
+    TRACE_HEADER_NAME,
+    TraceHeader,
+    parse_trace_header,
+)
+
+logger = logging.getLogger("otel_xray")
+_installed = False
+
+
+def install() -> None:
+    """Wrap ``botocore.endpoint.Endpoint.prepare_request`` (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    from wrapt import wrap_function_wrapper
+
+    wrap_function_wrapper("botocore.endpoint", "Endpoint.prepare_request", _prepare_request)
+    _installed = True
+
+
+def uninstall() -> None:
+    global _installed
+    if not _installed:
+        return
+    from botocore.endpoint import Endpoint  # type: ignore[import-untyped]
+    from opentelemetry.instrumentation.utils import unwrap
+
+    unwrap(Endpoint, "prepare_request")
+    _installed = False
+
+
+def _prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        _name_current_span(args[0].headers)
+    except Exception:
+        logger.debug("otel-xray: AWS SDK trace header left as it was", exc_info=True)
+    return wrapped(*args, **kwargs)
+
+
+def _name_current_span(headers: Any) -> None:
+    current = trace.get_current_span().get_span_context()
+    if not current.is_valid:
+        return
+    extra = otel_context.get_value(EXTRA_HEADER_PAIRS_KEY)
+    extra = extra if isinstance(extra, tuple) else ()
+    existing = headers.get(TRACE_HEADER_NAME)
+    if existing is not None:
+        if isinstance(existing, bytes):
+            existing = existing.decode("latin-1")
+        parsed = parse_trace_header(existing)
+        if parsed is not None and parsed.trace_id != current.trace_id:
+            return
+        extra = extra or (parsed.extra if parsed is not None else ())
+        del headers[TRACE_HEADER_NAME]
+    header = TraceHeader(
+        root=format_xray_trace_id(current.trace_id),
+        parent=f"{current.span_id:016x}",
+        sampled=current.trace_flags.sampled,
+        extra=extra,
+    )
+    headers[TRACE_HEADER_NAME] = header.to_header()
