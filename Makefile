@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-EXAMPLES := order_api
+EXAMPLES := order_api order_worker
 PYTEST_WORKERS ?= auto
 
 .PHONY: install layer runtime examples lint test test-unit demo bench clean

@@ -1,48 +1,100 @@
-"""`make demo`: the order API invoked locally through the otel-xray layer, its traces shown.
+"""`make demo`: the order service run locally through the otel-xray layer, as X-Ray would show it.
 
-Starts moto's server (DynamoDB, SQS, S3) and a payment API on loopback, runs the
-function in a local Lambda sandbox (awslambdaric + the layer's otel-instrument),
-sends an order that succeeds and one the payment API declines, and prints each
-trace. Everything it starts, it stops.
+Starts moto's server (DynamoDB, SQS, S3) and a payment API on loopback, and two
+local Lambda sandboxes (awslambdaric + the layer's otel-instrument, exporting
+straight to a local X-Ray daemon over UDP, the layer's default):
+
+- ``order-api`` gets an API Gateway event for an order that is accepted and one
+  the payment API declines;
+- ``order-worker`` gets the SQS event Lambda's poller would build from the queue.
+
+It prints every trace as X-Ray's timeline shows it, the service map, and writes
+the segment documents and the map as SVG under ``build/demo/``. Everything it
+starts, it stops.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.local.invoke import LocalFunction
-from otel_xray.local.render import render_traces
+from otel_xray.local.event_sources import SqsEventSource
+from otel_xray.local.invoke import InvocationResult, LocalFunction
+from otel_xray.local.render import render_map, render_trace
+from otel_xray.local.service_graph import ServiceGraph
+from otel_xray.local.svg import render_svg
+from otel_xray.local.traces import TraceStore
 
-EVENT = json.loads((Path(__file__).parent / "order_api" / "event.json").read_text())
-OUT = Path("build") / "demo-spans.jsonl"
+API_EVENT = json.loads((Path(__file__).parent / "order_api" / "event.json").read_text())
+OUT = Path("build") / "demo"
 
 
-def main() -> int:
-    declined = {**EVENT, "body": json.dumps({"amount": 25_000, "items": ["piano"]})}
-    captured = []
-    with (
-        LocalServices() as services,
-        LocalFunction(
-            "app.handler",
-            BUILD / "order_api",
-            env=services.function_env(),
-            function_name="order-api",
-        ) as function,
-    ):
-        for title, event in (("order accepted", EVENT), ("payment declined", declined)):
-            result = function.invoke(event)
-            outcome = result.response if result.ok else result.error
-            print(f"\n== {title}: {json.dumps(outcome)[:160]}")
-            print(
-                f"   _X_AMZN_TRACE_ID Root={result.root} Parent={result.parent} (Lambda's segment)"
-            )
-            print(render_traces(result.spans))
-            captured.extend(result.spans)
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text("".join(json.dumps(s, sort_keys=True) + "\n" for s in captured))
-    print(f"\n{len(captured)} spans written to {OUT}")
+def order_event(amount: float, items: list[str]) -> dict[str, object]:
+    return {**API_EVENT, "body": json.dumps({"amount": amount, "items": items})}
+
+
+def run(store: TraceStore, exporter: str = "xray-udp") -> list[InvocationResult]:
+    """Both functions end to end; every document lands in ``store``; returns the results."""
+    results = []
+    with LocalServices() as services:
+        env = services.function_env()
+        with (
+            LocalFunction(
+                "app.handler",
+                BUILD / "order_api",
+                env=env,
+                function_name="order-api",
+                exporter=exporter,
+            ) as api,
+            LocalFunction(
+                "app.handler",
+                BUILD / "order_worker",
+                env=env,
+                function_name="order-worker",
+                exporter=exporter,
+            ) as worker,
+        ):
+            for title, event in (
+                ("order accepted", order_event(42.5, ["book", "lamp"])),
+                ("payment declined", order_event(25_000, ["piano"])),
+            ):
+                result = api.invoke(event)
+                results.append(result)
+                store.add_all(result.segments)
+                outcome = result.response if result.ok else result.error
+                print(f"\n== order-api, {title}: {json.dumps(outcome)[:150]}")
+                print(render_trace(store.trace(result.root)))
+            source = SqsEventSource(services.queue_url, client=services.client("sqs"))
+            event = source.next_event()
+            if event is None:
+                raise RuntimeError("the accepted order left no message on the queue")
+            result = worker.invoke(event)
+            results.append(result)
+            store.add_all(result.segments)
+            source.complete(event, result.response)
+            print(f"\n== order-worker, {len(event['Records'])} SQS message(s): {result.response}")
+            print(render_trace(store.trace(result.root)))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exporter", choices=("xray-udp", "otlp"), default="xray-udp")
+    args = parser.parse_args(argv)
+    store = TraceStore()
+    run(store, args.exporter)
+    graph = ServiceGraph.build(store)
+    print()
+    print(render_map(graph))
+    OUT.mkdir(parents=True, exist_ok=True)
+    segments, svg = OUT / "segments.jsonl", OUT / "service-map.svg"
+    documents = store.documents()
+    segments.write_text("".join(json.dumps(d, sort_keys=True) + "\n" for d in documents))
+    svg.write_text(render_svg(graph, "order service (local X-Ray)"))
+    print(f"\n{len(documents)} segment documents in {segments}; service map drawn in {svg}")
+    print(f"  again from the file: otel-xray map {segments} --svg {svg}")
     return 0
 
 

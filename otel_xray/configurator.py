@@ -106,6 +106,16 @@ def configure(
         return _tracing
 
 
+def reset() -> None:
+    """Shut down the pipeline and forget it, so the next :func:`configure` starts afresh (tests)."""
+    global _tracing, _attempted
+    with _lock:
+        if _tracing is not None:
+            _tracing.shutdown()
+        _tracing = None
+        _attempted = False
+
+
 def current() -> Tracing | None:
     """The pipeline :func:`configure` built, if any."""
     return _tracing

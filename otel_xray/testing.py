@@ -1,24 +1,44 @@
 """Helpers for testing code traced by otel-xray, in-process (not shipped in the layer).
 
-Example (a pytest test of a user's handler):
+:class:`XRayCapture` (and the ``xray`` pytest fixture) runs a handler as Lambda
+would, with tracing configured as in the layer and the AWS SDK and HTTP clients
+instrumented, and gives back what X-Ray would hold: the segment documents
+(Lambda's own two segments included), the assembled trace and the service graph.
+To use the fixture, add ``pytest_plugins = ["otel_xray.testing"]`` to a conftest.
 
-    from otel_xray.testing import capture_lambda_spans
+Example (a pytest test of a user's handler)::
 
-    def test_my_handler():
-        with capture_lambda_spans() as spans:
-            my_handler({"id": 1}, None)
-        assert [s.name for s in spans][-1] == "my-function"
+    pytest_plugins = ["otel_xray.testing"]
+
+    def test_orders_reach_dynamodb(xray):
+        result = xray.invoke(app.handler, {"body": "{}"})
+        assert result.error is None
+        assert ("my-function (AWS::Lambda::Function)", "DynamoDB (AWS::DynamoDB::Table)") in (
+            xray.service_graph().edge_labels()
+        )
+
+:func:`capture_lambda_spans` is the lower-level form: the OpenTelemetry spans.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import ExportOutcome
+
+if TYPE_CHECKING:
+    from otel_xray.local.service_graph import ServiceGraph
+    from otel_xray.local.traces import Trace, TraceStore
 
 LAMBDA_ENV: dict[str, str] = {
     "AWS_LAMBDA_FUNCTION_NAME": "my-function",
@@ -28,6 +48,32 @@ LAMBDA_ENV: dict[str, str] = {
     "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/25/[$LATEST]0123456789abcdef",
     "AWS_REGION": "us-east-1",
 }
+ACCOUNT_ID = "123456789012"
+
+
+class LambdaContext:
+    """A stand-in for the ``context`` Lambda passes a handler (what handlers commonly read)."""
+
+    def __init__(
+        self,
+        function_name: str = "my-function",
+        remaining_ms: int = 30_000,
+        request_id: str | None = None,
+        memory_limit_in_mb: int = 512,
+    ) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{function_name}"
+        )
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "2026/11/25/[$LATEST]0123456789abcdef"
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 class InMemoryExporter:
@@ -68,3 +114,132 @@ def capture_lambda_spans(
     finally:
         if tracing is not None:
             tracing.flush(1.0)
+
+
+@dataclass
+class CapturedInvocation:
+    """One invocation run by :meth:`XRayCapture.invoke`."""
+
+    root: str
+    response: Any = None
+    error: BaseException | None = None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+class XRayCapture:
+    """In-process X-Ray for tests: invoke handlers as Lambda does, read traces and the map.
+
+    Each :meth:`invoke` gets a fresh ``_X_AMZN_TRACE_ID`` (as Lambda gives it), runs
+    the handler through otel-xray's wrapper, and records Lambda's ``AWS::Lambda`` and
+    ``AWS::Lambda::Function`` segments next to the function's own documents, so the
+    trace and the service graph are those X-Ray would show.
+    """
+
+    def __init__(
+        self,
+        function_name: str = "my-function",
+        environ: Mapping[str, str] | None = None,
+        instrument: bool = True,
+    ) -> None:
+        self.function_name = function_name
+        self.environ = {**LAMBDA_ENV, "AWS_LAMBDA_FUNCTION_NAME": function_name, **(environ or {})}
+        self.instrument = instrument
+        self.documents: list[dict[str, Any]] = []
+        self._exporter = InMemoryExporter()
+
+    def __enter__(self) -> XRayCapture:
+        from otel_xray import configurator
+        from otel_xray.awslambda import handler as handler_module
+
+        configurator.reset()
+        handler_module._cold_start = True
+        configurator.configure(
+            environ=self.environ, exporter=self._exporter, instrument=self.instrument
+        )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        from otel_xray import configurator
+
+        configurator.reset()
+
+    def invoke(
+        self, handler: Callable[..., Any], event: Any, context: Any = None
+    ) -> CapturedInvocation:
+        """Run ``handler(event, context)`` as one traced invocation; never raises its error."""
+        from otel_xray.awslambda.handler import lambda_handler
+        from otel_xray.local.lambda_service import lambda_segments, sqs_links
+        from otel_xray.local.runtime_api import new_trace_ids
+        from otel_xray.xray.segment import span_to_document
+
+        context = context or LambdaContext(self.function_name)
+        root, parent = new_trace_ids()
+        captured = CapturedInvocation(root)
+        # The variables Lambda sets, for the handler and the libraries it calls
+        # (botocore copies _X_AMZN_TRACE_ID into requests when it sees a function name).
+        lambda_env = {**self.environ, "_X_AMZN_TRACE_ID": f"Root={root};Parent={parent};Sampled=1"}
+        previous = {key: os.environ.get(key) for key in lambda_env}
+        os.environ.update(lambda_env)
+        seen = len(self._exporter.spans)
+        received = time.time()
+        try:
+            captured.response = lambda_handler(handler)(event, context)
+        except Exception as raised:
+            captured.error = raised
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        finished = time.time()
+        error = captured.error
+        captured.documents = lambda_segments(
+            function_name=self.function_name,
+            function_arn=getattr(context, "invoked_function_arn", ""),
+            request_id=str(getattr(context, "aws_request_id", "")),
+            root=root,
+            parent=parent,
+            received=received,
+            started=received,
+            finished=finished,
+            error={"errorType": type(error).__name__, "errorMessage": str(error)}
+            if error is not None
+            else None,
+            links=sqs_links(event),
+        ) + [span_to_document(span) for span in self._exporter.spans[seen:]]
+        self.documents.extend(captured.documents)
+        return captured
+
+    def store(self) -> TraceStore:
+        """Every captured document, assembled as X-Ray would (fresh each call)."""
+        from otel_xray.local.traces import TraceStore
+
+        return TraceStore(self.documents)
+
+    def trace(self, root: str) -> Trace:
+        return self.store().trace(root)
+
+    def service_graph(self) -> ServiceGraph:
+        from otel_xray.local.service_graph import ServiceGraph
+
+        return ServiceGraph.build(self.store())
+
+
+try:
+    import pytest
+except ImportError:  # pytest is only needed for the fixture
+    pytest = None  # type: ignore[assignment]
+
+if pytest is not None:
+
+    @pytest.fixture
+    def xray() -> Iterator[XRayCapture]:
+        """An :class:`XRayCapture` for the test's function, torn down after it."""
+        with XRayCapture() as capture:
+            yield capture

@@ -46,8 +46,7 @@ def lambda_tracing(
     tracing = configurator.configure(environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False)
     assert tracing is not None
     yield tracing
-    tracing.shutdown()
-    configurator._tracing = None
+    configurator.reset()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """The ``otel-xray`` command: run handlers locally and look at their traces.
 
 otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
-                 [--env KEY=VALUE]... [--segments OUT.jsonl]
+                 [--exporter xray-udp|otlp] [--env KEY=VALUE]... [--segments OUT.jsonl]
+otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
+otel-xray traces SEGMENTS.jsonl
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.local.sandbox import DEFAULT_DIR
+from otel_xray.local.traces import TraceStore
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -34,7 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--event", type=Path, help="JSON file with the event (default: {})")
     invoke.add_argument("--times", type=int, default=1, help="invocations in one sandbox")
     invoke.add_argument("--env", action="append", type=_key_value, default=[], metavar="KEY=VALUE")
-    invoke.add_argument("--segments", type=Path, help="write what was captured here (JSON lines)")
+    invoke.add_argument(
+        "--segments", type=Path, help="append the X-Ray segment documents here (JSON lines)"
+    )
+    invoke.add_argument(
+        "--exporter",
+        choices=("xray-udp", "otlp"),
+        default="xray-udp",
+        help="xray-udp: straight to a local X-Ray daemon (the layer's default); "
+        "otlp: through a local collector endpoint",
+    )
     invoke.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
     invoke.add_argument(
         "--no-layer", action="store_true", help="run without tracing, for comparison"
@@ -44,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
     invoke.add_argument("--name", help="function name (default: the code directory's name)")
+
+    graph = commands.add_parser("map", help="the service map of stored segment documents")
+    graph.add_argument("segments", type=Path, help="JSON lines of segment documents")
+    graph.add_argument("--svg", type=Path, help="also draw the map as SVG into this file")
+    graph.add_argument("--json", action="store_true", help="print GetServiceGraph-style JSON")
+
+    traces = commands.add_parser("traces", help="every stored trace as a timeline tree")
+    traces.add_argument("segments", type=Path, help="JSON lines of segment documents")
     return parser
 
 
@@ -51,12 +71,55 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "invoke":
         return _invoke(args)
+    if args.command == "map":
+        return _map(args)
+    if args.command == "traces":
+        return _traces(args)
     return 2
+
+
+def _load(path: Path) -> TraceStore | None:
+    try:
+        return TraceStore.load(path)
+    except (OSError, ValueError) as error:
+        print(f"otel-xray: {error}", file=sys.stderr)
+        return None
+
+
+def _map(args: argparse.Namespace) -> int:
+    from otel_xray.local.render import render_map
+    from otel_xray.local.service_graph import ServiceGraph
+
+    store = _load(args.segments)
+    if store is None:
+        return 2
+    graph = ServiceGraph.build(store)
+    if args.json:
+        print(json.dumps(graph.to_dict(), indent=2))
+    else:
+        print(render_map(graph))
+    if args.svg is not None:
+        from otel_xray.local.svg import render_svg
+
+        args.svg.write_text(render_svg(graph))
+        print(f"wrote {args.svg}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _traces(args: argparse.Namespace) -> int:
+    from otel_xray.local.render import render_trace
+
+    store = _load(args.segments)
+    if store is None:
+        return 2
+    for trace in store.traces():
+        print(render_trace(trace))
+    return 0
 
 
 def _invoke(args: argparse.Namespace) -> int:
     from otel_xray.local.invoke import InitError, LocalFunction
-    from otel_xray.local.render import render_traces
+    from otel_xray.local.render import render_trace
 
     if args.times < 1:
         print("otel-xray: --times must be at least 1", file=sys.stderr)
@@ -77,6 +140,7 @@ def _invoke(args: argparse.Namespace) -> int:
         env=dict(args.env),
         function_name=args.name,
         timeout_seconds=args.timeout,
+        exporter=args.exporter,
     )
     captured: list[dict[str, Any]] = []
     failed = False
@@ -87,22 +151,21 @@ def _invoke(args: argparse.Namespace) -> int:
                 status = "ok" if result.ok else f"error {result.error}"
                 print(
                     f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
-                    f"{len(result.spans)} spans (Root={result.root})"
+                    f"{len(result.segments)} documents (Root={result.root})"
                 )
                 if result.ok:
                     print(f"  response: {json.dumps(result.response)[:300]}")
                 failed = failed or not result.ok
-                if result.spans:
-                    print(render_traces(result.spans))
-                captured.extend(result.spans)
+                print(render_trace(TraceStore(result.segments).trace(result.root)))
+                captured.extend(result.segments)
     except (FileNotFoundError, InitError) as error:
         print(f"otel-xray: {error}", file=sys.stderr)
         return 1
     if args.segments is not None:
-        with args.segments.open("w") as out:
-            for span in captured:
-                out.write(json.dumps(span, sort_keys=True) + "\n")
-        print(f"wrote {len(captured)} records to {args.segments}")
+        with args.segments.open("a") as out:
+            for document in captured:
+                out.write(json.dumps(document, sort_keys=True) + "\n")
+        print(f"appended {len(captured)} documents to {args.segments}")
     return 1 if failed else 0
 
 

@@ -1,17 +1,27 @@
-"""Run a handler the way Lambda does, on this machine, and capture what it exports.
+"""Run a handler the way Lambda does, on this machine, and capture what X-Ray would get.
 
 One :class:`LocalFunction` is one sandbox: a real process started through the
 layer's ``otel-instrument`` (as ``AWS_LAMBDA_EXEC_WRAPPER``), running the real
 runtime client against :class:`~otel_xray.local.runtime_api.RuntimeAPI`, with the
-environment Lambda sets. Spans arrive at an OTLP receiver standing in for the
-collector extension. Everything started here is stopped by :meth:`LocalFunction.stop`
-(the process by its PID).
+environment Lambda sets when active tracing is on. What the function sends arrives
+where it would on Lambda:
+
+- ``exporter="xray-udp"`` (the layer's default without a collector): segment
+  documents over UDP to a local daemon (:class:`~otel_xray.local.daemon.XRayDaemon`)
+  named by ``AWS_XRAY_DAEMON_ADDRESS``;
+- ``exporter="otlp"``: OTLP/HTTP to a receiver standing in for the collector
+  extension (``OPENTELEMETRY_COLLECTOR_CONFIG_URI`` set), translated to documents.
+
+Each result also carries the ``AWS::Lambda`` and ``AWS::Lambda::Function``
+segments Lambda itself would send, with the ids it put in ``_X_AMZN_TRACE_ID``.
+Everything started here is stopped by :meth:`LocalFunction.stop` (the process by
+its PID).
 
 Example (needs ``make layer runtime``)::
 
     with LocalFunction("app.handler", code_dir="examples/hello") as fn:
         result = fn.invoke({"name": "x"})
-        print(result.response, len(result.spans))
+        print(result.response, len(result.segments))
 """
 
 from __future__ import annotations
@@ -29,9 +39,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from otel_xray.local.receiver import OTLPReceiver, SpanDict
+from otel_xray.local.daemon import XRayDaemon
+from otel_xray.local.lambda_service import lambda_segments, sqs_links
+from otel_xray.local.receiver import OTLPReceiver, SpanDict, readable_span
 from otel_xray.local.runtime_api import Invocation, RuntimeAPI
 from otel_xray.local.sandbox import DEFAULT_DIR, RuntimeEnv
+from otel_xray.xray.segment import span_to_document
+
+EXPORTERS = ("xray-udp", "otlp")
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -53,7 +68,12 @@ class InvocationResult:
     response: Any = None
     error: dict[str, Any] | None = None
     duration_ms: float = 0.0
+    #: OTLP spans as received (``exporter="otlp"`` only).
     spans: list[SpanDict] = field(default_factory=list)
+    #: Every X-Ray document of the invocation: Lambda's two segments, then the function's.
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    #: Datagrams the daemon would have dropped, with the reason (should stay empty).
+    rejected: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +100,11 @@ class LocalFunction:
         timeout_seconds: float = 30.0,
         memory_mb: int = 512,
         otlp_endpoint: str | None = None,
+        exporter: str = "xray-udp",
     ) -> None:
+        if exporter not in EXPORTERS:
+            raise ValueError(f"exporter {exporter!r}: accepted values are {', '.join(EXPORTERS)}")
+        self.exporter = exporter
         self.handler = handler
         self.code_dir = Path(code_dir).resolve()
         self.layer_dir = Path(layer_dir or default_layer_dir()).resolve() if use_layer else None
@@ -95,9 +119,11 @@ class LocalFunction:
         )
         self.api: RuntimeAPI | None = None
         self.receiver: OTLPReceiver | None = None
+        self.daemon: XRayDaemon | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.started_at = 0.0
+        self._init_started: float | None = None
 
     # lifecycle ---------------------------------------------------------------
 
@@ -122,9 +148,11 @@ class LocalFunction:
         if not self.code_dir.is_dir():
             raise FileNotFoundError(f"--code {self.code_dir} is not a directory")
         self.api = RuntimeAPI(self.function_arn, self.timeout_seconds).start()
-        if self._otlp_endpoint is None:
+        self.daemon = XRayDaemon().start()
+        if self.exporter == "otlp" and self._otlp_endpoint is None:
             self.receiver = OTLPReceiver().start()
-        self._spawn()
+        # The sandbox itself starts with the first invoke, as on Lambda, so its init
+        # is on that invocation's path (and in its trace).
 
     def _spawn(self) -> None:
         assert self.api is not None
@@ -136,6 +164,8 @@ class LocalFunction:
         if self.layer_dir is not None:
             command = [str(self.layer_dir / "otel-instrument"), *command]
         self.started_at = time.monotonic()
+        self._init_started = time.time()
+        self.api.first_poll_at = None
         self.process = subprocess.Popen(
             command,
             env=self.environment(),
@@ -175,8 +205,15 @@ class LocalFunction:
             "AWS_SESSION_TOKEN": "testing",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         }
+        if self.daemon is not None:
+            # What Lambda sets with active tracing on.
+            host, port = self.daemon.address
+            env["AWS_XRAY_DAEMON_ADDRESS"] = f"{host}:{port}"
+            env["_AWS_XRAY_DAEMON_ADDRESS"] = host
+            env["_AWS_XRAY_DAEMON_PORT"] = str(port)
         if self.layer_dir is not None:
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.layer_dir / "otel-instrument")
+        if self.layer_dir is not None and self.exporter == "otlp":
             # The collector extension announces itself like this on Lambda.
             env["OPENTELEMETRY_COLLECTOR_CONFIG_URI"] = str(
                 self.layer_dir / "collector-config" / "config.yaml"
@@ -202,6 +239,9 @@ class LocalFunction:
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        if self.daemon is not None:
+            self.daemon.stop()
+            self.daemon = None
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
             self.log_path = None
@@ -210,9 +250,11 @@ class LocalFunction:
 
     def invoke(self, event: Any, *, raw: bytes | None = None) -> InvocationResult:
         """Send one event and wait for the response (or error, or timeout)."""
-        assert self.api is not None and self.process is not None
+        assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
         invocation = self.api.submit(body)
+        if self.process is None:
+            self._spawn()
         self._wait(invocation)
         result = InvocationResult(
             request_id=invocation.request_id,
@@ -224,9 +266,33 @@ class LocalFunction:
             result.error = invocation.error
         elif invocation.response is not None:
             result.response = _decode(invocation.response)
+        result.segments = self._lambda_segments(invocation, event if raw is None else None)
+        if self.daemon is not None:
+            self.daemon.wait_idle()
+            result.segments += self.daemon.take()
+            result.rejected, self.daemon.rejected = self.daemon.rejected, []
         if self.receiver is not None:
             result.spans = self.receiver.take()
+            result.segments += [span_to_document(readable_span(s)) for s in result.spans]
         return result
+
+    def _lambda_segments(self, invocation: Invocation, event: Any) -> list[dict[str, Any]]:
+        assert self.api is not None
+        init_started, self._init_started = self._init_started, None
+        return lambda_segments(
+            function_name=self.function_name,
+            function_arn=self.function_arn,
+            request_id=invocation.request_id,
+            root=invocation.root,
+            parent=invocation.parent,
+            received=invocation.received_at,
+            started=invocation.started_at or invocation.received_at,
+            finished=invocation.finished_at or time.time(),
+            init_started=init_started,
+            init_finished=self.api.first_poll_at,
+            error=invocation.error,
+            links=sqs_links(event),
+        )
 
     def _wait(self, invocation: Invocation) -> None:
         assert self.api is not None and self.process is not None
@@ -247,10 +313,11 @@ class LocalFunction:
                 return
 
     def stop_process(self) -> None:
-        """Kill the sandbox (as Lambda does after a timeout); the next start is cold."""
+        """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
+        self.process = None
 
     def logs(self) -> str:
         """What the function printed so far."""

@@ -2,7 +2,9 @@
 
 What a function exports is decoded with the OTLP protobuf definitions and kept as
 plain dicts (hex ids, nanosecond times, attribute values as Python values), the
-form the trace view, the ``--segments`` file and the tests read.
+form the tests read. :func:`readable_span` turns one back into an SDK span, so the
+collector path is translated into X-Ray documents by the same translator as the
+UDP path (whose rules are the collector's awsxray exporter's).
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from otel_xray.local.loopback import LoopbackServer
 
@@ -40,6 +47,7 @@ class OTLPReceiver(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between writes
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
@@ -88,6 +96,7 @@ def decode_export_request(body: bytes) -> list[SpanDict]:
                         "trace_id": span.trace_id.hex(),
                         "span_id": span.span_id.hex(),
                         "parent_span_id": span.parent_span_id.hex() or None,
+                        "parent_is_remote": bool(span.flags & _IS_REMOTE),
                         "name": span.name,
                         "kind": _KINDS.get(span.kind, "INTERNAL"),
                         "start_time_unix_nano": span.start_time_unix_nano,
@@ -120,6 +129,7 @@ def decode_export_request(body: bytes) -> list[SpanDict]:
     return spans
 
 
+_IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _KINDS = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 _STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
@@ -137,3 +147,40 @@ def _value(any_value: Any) -> Any:
     if kind == "kvlist_value":
         return _attributes(any_value.kvlist_value.values)
     return getattr(any_value, kind)
+
+
+def readable_span(span: SpanDict) -> ReadableSpan:
+    """A decoded span as the SDK's ``ReadableSpan`` (what the translator reads)."""
+    sampled = TraceFlags(TraceFlags.SAMPLED)
+    parent = None
+    if span["parent_span_id"]:
+        parent = SpanContext(
+            int(span["trace_id"], 16),
+            int(span["parent_span_id"], 16),
+            is_remote=span.get("parent_is_remote", False),
+            trace_flags=sampled,
+        )
+    return ReadableSpan(
+        name=span["name"],
+        context=SpanContext(
+            int(span["trace_id"], 16), int(span["span_id"], 16), False, trace_flags=sampled
+        ),
+        parent=parent,
+        resource=Resource(span["resource"]),
+        attributes=span["attributes"],
+        events=[
+            Event(e["name"], e["attributes"], timestamp=e["time_unix_nano"]) for e in span["events"]
+        ],
+        links=[
+            Link(
+                SpanContext(int(link["trace_id"], 16), int(link["span_id"], 16), True),
+                link["attributes"],
+            )
+            for link in span["links"]
+        ],
+        kind=SpanKind[span["kind"]],
+        status=Status(StatusCode[span["status"]["code"]], span["status"]["message"] or None),
+        start_time=span["start_time_unix_nano"],
+        end_time=span["end_time_unix_nano"],
+        instrumentation_scope=InstrumentationScope(span["scope"]),
+    )

@@ -1,73 +1,134 @@
-"""Draw captured spans as an indented tree with durations, one trace at a time."""
+"""Terminal views of X-Ray data: a trace as a timeline tree, the service graph as text.
+
+The trace view reads assembled traces (:mod:`otel_xray.local.traces`), so it shows
+what the X-Ray console's trace timeline shows: Lambda's own segments, the
+function's subsegments nested under them, inferred segments for AWS services,
+annotations, and errors with their type and message.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 
-from otel_xray.local.receiver import SpanDict
+from otel_xray.local.service_graph import ServiceGraph, Statistics
+from otel_xray.local.traces import Document, Trace, duration_of, status_of
 
-BAR_WIDTH = 24
-_SHOWN_ATTRIBUTES = (
-    "faas.coldstart",
-    "faas.trigger",
-    "http.request.method",
-    "http.response.status_code",
-    "rpc.method",
-    "aws.request_id",
-)
+BAR_WIDTH = 28
+LABEL_WIDTH = 58
+_FLAG = {"ok": "", "error": "  ERROR", "throttle": "  THROTTLE", "fault": "  FAULT"}
 
 
-def _duration_ms(span: SpanDict) -> float:
-    return float(span["end_time_unix_nano"] - span["start_time_unix_nano"]) / 1e6
+def render_trace(trace: Trace) -> str:
+    """One trace: a header line, then every segment and subsegment with a time bar."""
+    start, total = trace.start, max(trace.duration, 1e-6)
+    lines = [
+        f"trace {trace.id}  {trace.duration * 1000:.1f} ms  {'ok' if trace.ok else 'has errors'}"
+    ]
+    # Segments nest under the subsegment (or segment) that called them.
+    below: dict[str | None, list[Document]] = defaultdict(list)
+    for segment in trace.segments:
+        parent = segment.get("parent_id")
+        below[parent if parent and trace.get(str(parent)) else None].append(segment)
 
+    def children(node: Document) -> list[Document]:
+        nested = [c for c in node.get("subsegments", []) if isinstance(c, dict)]
+        return sorted(nested + below.get(str(node.get("id")), []), key=_start)
 
-def render_traces(spans: Iterable[SpanDict]) -> str:
-    """Every trace in ``spans``, each as a tree under its header line."""
-    by_trace: dict[str, list[SpanDict]] = defaultdict(list)
-    for span in spans:
-        by_trace[span["trace_id"]].append(span)
-    return "\n".join(render_trace(trace_spans) for trace_spans in by_trace.values())
-
-
-def render_trace(spans: list[SpanDict]) -> str:
-    ids = {s["span_id"] for s in spans}
-    children: dict[str | None, list[SpanDict]] = defaultdict(list)
-    for span in sorted(spans, key=lambda s: s["start_time_unix_nano"]):
-        parent = span["parent_span_id"] if span["parent_span_id"] in ids else None
-        children[parent].append(span)
-    trace_id = spans[0]["trace_id"]
-    start = min(s["start_time_unix_nano"] for s in spans)
-    total = max(max(s["end_time_unix_nano"] for s in spans) - start, 1)
-    lines = [f"trace 1-{trace_id[:8]}-{trace_id[8:]}"]
-
-    def walk(span: SpanDict, prefix: str, last: bool) -> None:
-        offset = int((span["start_time_unix_nano"] - start) / total * BAR_WIDTH)
-        width = max(
-            1, int((span["end_time_unix_nano"] - span["start_time_unix_nano"]) / total * BAR_WIDTH)
-        )
+    def walk(node: Document, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└─ " if last else "├─ ")
+        is_segment = any(node is s for s in trace.segments)
+        label = f"{prefix}{branch}{_describe(node, is_segment)}"
+        offset = int((_start(node) - start) / total * BAR_WIDTH)
+        width = max(1, round(duration_of(node) / total * BAR_WIDTH))
         bar = (" " * offset + "█" * width).ljust(BAR_WIDTH)[:BAR_WIDTH]
-        error = "  ERROR" if span["status"]["code"] == "ERROR" else ""
-        exceptions = [e for e in span["events"] if e["name"] == "exception"]
-        label = f"{prefix}{'└─ ' if last else '├─ '}{span['name']}"
-        details = [
-            f"{k}={span['attributes'][k]}" for k in _SHOWN_ATTRIBUTES if k in span["attributes"]
-        ]
         lines.append(
-            f"{label:<48} {_duration_ms(span):>9.1f} ms |{bar}|{error}"
-            + (f"  {' '.join(details)}" if details else "")
+            f"{label[:LABEL_WIDTH]:<{LABEL_WIDTH}} {duration_of(node) * 1000:>8.1f} ms "
+            f"|{bar}|{_FLAG[status_of(node)]}"
         )
-        for event in exceptions:
-            attrs = event["attributes"]
-            lines.append(
-                f"{prefix}{'   ' if last else '│  '}   ! {attrs.get('exception.type')}: "
-                f"{attrs.get('exception.message')}"
-            )
-        kids = children.get(span["span_id"], [])
+        inner = prefix + ("" if top else ("   " if last else "│  "))
+        for detail in _details(node):
+            lines.append(f"{inner}{'│  ' if children(node) else '   '}{detail}")
+        kids = children(node)
         for index, child in enumerate(kids):
-            walk(child, prefix + ("   " if last else "│  "), index == len(kids) - 1)
+            walk(child, inner, index == len(kids) - 1, False)
 
-    roots = children.get(None, [])
-    for index, root in enumerate(roots):
-        walk(root, "", index == len(roots) - 1)
+    for root in below[None]:
+        walk(root, "", True, True)
+    for orphan in trace.orphans:
+        lines.append(f"(parent {orphan.get('parent_id')} not in the trace)")
+        walk(orphan, "", True, True)
     return "\n".join(lines)
+
+
+def _describe(node: Document, is_segment: bool) -> str:
+    name = str(node.get("name", ""))
+    if is_segment:
+        inferred = ", inferred" if node.get("inferred") else ""
+        return f"{name} [{node.get('origin') or 'service'}{inferred}]"
+    parts = [name]
+    aws = node.get("aws") or {}
+    http = node.get("http") or {}
+    request, response = http.get("request") or {}, http.get("response") or {}
+    if aws.get("operation"):
+        parts.append(str(aws["operation"]))
+    elif request.get("method"):
+        parts.append(str(request["method"]))
+    if response.get("status"):
+        parts.append(str(response["status"]))
+    if node.get("namespace"):
+        parts.append(f"({node['namespace']})")
+    return " ".join(parts)
+
+
+def _details(node: Document) -> list[str]:
+    found = []
+    annotations = node.get("annotations") or {}
+    if annotations:
+        found.append(
+            "annotations: " + ", ".join(f"{k}={v!r}" for k, v in sorted(annotations.items()))
+        )
+    if node.get("user"):
+        found.append(f"user: {node['user']}")
+    cause = node.get("cause")
+    if isinstance(cause, dict):
+        for exception in cause.get("exceptions", []):
+            where = ""
+            stack = exception.get("stack") or []
+            if stack:
+                frame = stack[0]
+                where = f"  at {frame.get('path')}:{frame.get('line')} in {frame.get('label')}"
+            kind = exception.get("type") or "error"
+            found.append(f"! {kind}: {exception.get('message', '')}{where}")
+    return found
+
+
+def _start(node: Document) -> float:
+    return float(node.get("start_time", 0))
+
+
+def render_map(graph: ServiceGraph) -> str:
+    """Every node with its counts, and under it the calls it makes."""
+    lines = [
+        f"service map: {len(graph.nodes)} nodes, {len(graph.edges)} edges, "
+        f"{graph.trace_count} traces"
+    ]
+    outgoing: dict[tuple[str, str], list[tuple[str, Statistics, bool]]] = defaultdict(list)
+    for (source, target), edge in graph.edges.items():
+        outgoing[source].append((graph.nodes[target].label, edge.statistics, edge.linked))
+    for key in graph.ordered():
+        node = graph.nodes[key]
+        lines.append(f"{node.label:<58} {_counts(node.statistics)}")
+        for label, statistics, linked in sorted(outgoing.get(key, [])):
+            arrow = "··▶" if linked else "──▶"
+            lines.append(f"  {arrow} {label:<53} {_counts(statistics)}")
+    return "\n".join(lines)
+
+
+def _counts(statistics: Statistics) -> str:
+    parts = [f"{statistics.total:>3} req", f"ok {statistics.ok}"]
+    for name in ("error", "throttle", "fault"):
+        value = getattr(statistics, name)
+        if value:
+            parts.append(f"{name} {value}")
+    parts.append(f"avg {statistics.average_ms:.1f} ms")
+    return "  ".join(parts)

@@ -41,6 +41,10 @@ class Invocation:
     error_type: str | None = None
     started: float = 0.0
     finished: float = 0.0
+    #: Epoch seconds: invoke accepted, event handed to the runtime, result posted.
+    received_at: float = field(default_factory=time.time)
+    started_at: float = 0.0
+    finished_at: float = 0.0
 
     @property
     def duration_ms(self) -> float:
@@ -63,6 +67,8 @@ class RuntimeAPI(LoopbackServer):
         self._by_id: dict[str, Invocation] = {}
         self.init_error: dict[str, Any] | None = None
         self.init_failed = threading.Event()
+        #: Epoch seconds of the runtime's first poll: the end of its init phase.
+        self.first_poll_at: float | None = None
         super().__init__(self._handler_class())
 
     def submit(self, event: bytes, sampled: str = "1") -> Invocation:
@@ -86,6 +92,7 @@ class RuntimeAPI(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between writes
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
@@ -108,8 +115,11 @@ class RuntimeAPI(LoopbackServer):
                 if self.path != f"{PREFIX}/invocation/next":
                     self._reply(404, b'{"errorMessage":"unknown path"}')
                     return
+                if api.first_poll_at is None:
+                    api.first_poll_at = time.time()
                 invocation = api._pending.get()
                 invocation.started = time.monotonic()
+                invocation.started_at = time.time()
                 invocation.deadline_ms = int((time.time() + api.timeout_seconds) * 1000)
                 self._reply(
                     200,
@@ -148,6 +158,7 @@ class RuntimeAPI(LoopbackServer):
                     invocation.error = _json_or_text(body)
                     invocation.error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
                 invocation.finished = time.monotonic()
+                invocation.finished_at = time.time()
                 self._reply(202, b'{"status":"OK"}')
                 invocation.done.set()
 

@@ -15,7 +15,7 @@ from tests.e2e.conftest import ROOT, RUNTIME
 def test_invoke_prints_the_trace_and_writes_segments(
     services: LocalServices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "spans.jsonl"
+    out = tmp_path / "segments.jsonl"
     env = [f"--env={k}={v}" for k, v in services.function_env().items()]
     code = main(
         [
@@ -39,15 +39,34 @@ def test_invoke_prints_the_trace_and_writes_segments(
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert printed.count("invocation ") == 2
-    assert "└─ order-api" in printed and "DynamoDB.PutItem" in printed
-    records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len({r["trace_id"] for r in records}) == 2
-    assert {r["name"] for r in records} >= {
-        "order-api",
-        "DynamoDB.PutItem",
-        "SQS.SendMessage",
-        "POST",
-    }
+    assert "order-api [AWS::Lambda::Function]" in printed
+    assert "DynamoDB PutItem 200 (aws)" in printed
+    assert "DynamoDB [AWS::DynamoDB::Table, inferred]" in printed
+    assert printed.count("Initialization") == 1  # only the cold start
+    documents = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len({d["trace_id"] for d in documents}) == 2
+    assert {d["name"] for d in documents} == {"order-api", "DynamoDB", "SQS", "127.0.0.1"}
+    assert {d.get("origin") for d in documents} >= {"AWS::Lambda", "AWS::Lambda::Function"}
+
+    assert main(["map", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "──▶ DynamoDB (AWS::DynamoDB::Table)" in printed
+    svg = tmp_path / "map.svg"
+    assert main(["map", str(out), "--json", "--svg", str(svg)]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert {s["Type"] for s in graph["Services"]} >= {"client", "AWS::SQS::Queue", "remote"}
+    assert svg.read_text().startswith("<svg")
+    assert main(["traces", str(out)]) == 0
+    assert capsys.readouterr().out.count("trace 1-") == 2
+
+
+def test_map_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    segments = tmp_path / "segments.jsonl"
+    segments.write_text('{"trace_id": "1-5759e988-bd862e3fe1be46a994272793", "id": "a"}\n{oops\n')
+    assert main(["map", str(segments)]) == 2
+    assert f"{segments}:2: not JSON" in capsys.readouterr().err
+    assert main(["map", str(tmp_path / "missing.jsonl")]) == 2
+    assert "missing.jsonl" in capsys.readouterr().err
 
 
 def test_invoke_reports_bad_input_clearly(

@@ -33,8 +33,12 @@ def local_function(code: Path, handler: str = "app.handler", **kwargs: object) -
 
 @pytest.fixture(scope="module")
 def order_api(services: LocalServices) -> Iterator[LocalFunction]:
+    """The order API exporting OTLP, so tests can read the spans themselves."""
     with local_function(
-        BUILD / "order_api", env=services.function_env(), function_name="order-api"
+        BUILD / "order_api",
+        env=services.function_env(),
+        function_name="order-api",
+        exporter="otlp",
     ) as fn:
         yield fn
 
@@ -78,7 +82,11 @@ def test_an_unanswering_collector_cannot_hold_the_invocation(services: LocalServ
         endpoint = f"http://127.0.0.1:{blackhole.getsockname()[1]}"
         env = {**services.function_env(), "OTEL_XRAY_FLUSH_TIMEOUT_MS": "300"}
         with local_function(
-            BUILD / "order_api", env=env, function_name="order-api", otlp_endpoint=endpoint
+            BUILD / "order_api",
+            env=env,
+            function_name="order-api",
+            otlp_endpoint=endpoint,
+            exporter="otlp",
         ) as fn:
             durations = []
             for _ in range(3):
@@ -99,6 +107,7 @@ def test_closed_collector_adds_next_to_nothing(services: LocalServices) -> None:
         env=env,
         function_name="order-api",
         otlp_endpoint=f"http://127.0.0.1:{port}",
+        exporter="otlp",
     ) as fn:
         fn.invoke(order_event(5))  # cold
         result = fn.invoke(order_event(5))
@@ -134,7 +143,8 @@ def test_a_handler_in_a_subdirectory_works_through_the_layer(tmp_path: Path) -> 
     with local_function(tmp_path, "src/orders/app.handler") as fn:
         result = fn.invoke({})
     assert result.response == "nested"
-    assert [s["name"] for s in result.spans] == [fn.function_name]
+    function_documents = [d for d in result.segments if d.get("type") == "subsegment"]
+    assert [d["name"] for d in function_documents] == [fn.function_name]
 
 
 @pytest.mark.parametrize("arch", ["x86_64", "arm64"])

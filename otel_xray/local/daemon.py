@@ -1,0 +1,127 @@
+"""A local stand-in for the X-Ray daemon's UDP side, on 127.0.0.1.
+
+It reads datagrams exactly as aws-xray-daemon does: split at the first newline,
+check the ``{"format":"json","version":1}`` header, keep the body as one segment
+document. Datagrams it would reject (no header, wrong header, a body that is not a
+JSON object, more than 64 KB) are counted in :attr:`XRayDaemon.rejected` with the
+reason, not silently lost, so a test can assert there were none.
+
+Example:
+    >>> with XRayDaemon() as daemon:
+    ...     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ...     _ = sock.sendto(b'{"format":"json","version":1}\\n{"id":"a"}', daemon.address)
+    ...     daemon.wait_idle(quiet_seconds=0.05)
+    ...     daemon.take()
+    [{'id': 'a'}]
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+#: aws-xray-daemon's receive buffer: a longer datagram is cut and lost.
+MAX_DATAGRAM = 64 * 1024
+HEADER = {"format": "json", "version": 1}
+
+
+class XRayDaemon:
+    """Receives segment documents over UDP; :meth:`take` hands them out."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self.address: tuple[str, int] = self._socket.getsockname()[:2]
+        self.documents: list[dict[str, Any]] = []
+        self.rejected: list[str] = []
+        self.last_received = 0.0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def environment_value(self) -> str:
+        """``AWS_XRAY_DAEMON_ADDRESS`` in the two-token form Lambda sets."""
+        host, port = self.address
+        return f"udp:{host}:{port} tcp:{host}:{port}"
+
+    def start(self) -> XRayDaemon:
+        self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        self._socket.close()
+
+    def __enter__(self) -> XRayDaemon:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def take(self) -> list[dict[str, Any]]:
+        """The documents received since the last call."""
+        with self._lock:
+            documents, self.documents = self.documents, []
+        return documents
+
+    def wait_idle(self, quiet_seconds: float = 0.05, timeout: float = 2.0) -> None:
+        """Return once nothing has arrived for ``quiet_seconds`` since the call (or at ``timeout``).
+
+        Datagrams sent before the call are already in the socket's buffer, so they
+        are read within the quiet period.
+        """
+        called = time.monotonic()
+        deadline = called + timeout
+        while time.monotonic() < deadline:
+            if time.monotonic() - max(self.last_received, called) >= quiet_seconds:
+                return
+            time.sleep(quiet_seconds / 5)
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                datagram = self._socket.recv(MAX_DATAGRAM + 1)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.last_received = time.monotonic()
+            document, reason = parse_datagram(datagram)
+            with self._lock:
+                if document is None:
+                    self.rejected.append(reason)
+                else:
+                    self.documents.append(document)
+
+
+def parse_datagram(datagram: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The document in one daemon datagram, or None and why the daemon would drop it."""
+    if len(datagram) > MAX_DATAGRAM:
+        return None, f"datagram of {len(datagram)} bytes exceeds the daemon's 64 KB buffer"
+    header, newline, body = datagram.partition(b"\n")
+    if not newline:
+        return None, "no header line"
+    try:
+        if json.loads(header) != HEADER:
+            return None, f"unexpected header {header[:80]!r}"
+        document = json.loads(body)
+    except ValueError as error:
+        return None, f"not JSON: {error}"
+    if not isinstance(document, dict):
+        return None, "the body is not a JSON object"
+    return document, ""

@@ -1,0 +1,135 @@
+"""The two segments Lambda itself sends to X-Ray for an invocation, built locally.
+
+With active tracing on, Lambda records an ``AWS::Lambda`` segment (the service
+accepting the invoke) and an ``AWS::Lambda::Function`` segment (the function's
+execution, with ``Initialization`` on a cold start and ``Invocation``), whose id is
+the ``Parent`` it puts in ``_X_AMZN_TRACE_ID``. The function's own subsegments
+attach under that id. The local harness emits both, with the ids it handed the
+function, so a local trace assembles and maps as a deployed one does.
+
+For an SQS event, Lambda links the invocation's trace to each message's trace
+(the ``AWSTraceHeader`` system attribute); the links go on the ``AWS::Lambda``
+segment, which is how the service map connects the queue to the consumer.
+
+Not emitted: the ``Overhead`` subsegment (the time the runtime spends after the
+response before its next poll), which this harness does not measure.
+
+Example:
+    >>> docs = lambda_segments(
+    ...     function_name="orders", function_arn="arn:aws:lambda:us-east-1:1:function:orders",
+    ...     request_id="r-1", root="1-5759e988-bd862e3fe1be46a994272793",
+    ...     parent="53995c3f42cd8ad8", received=10.0, started=10.001, finished=10.2)
+    >>> [(d["origin"], d["name"]) for d in docs]
+    [('AWS::Lambda', 'orders'), ('AWS::Lambda::Function', 'orders')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from otel_xray.propagation import parse_trace_header
+
+
+def lambda_segments(
+    *,
+    function_name: str,
+    function_arn: str,
+    request_id: str,
+    root: str,
+    parent: str,
+    received: float,
+    started: float,
+    finished: float,
+    init_started: float | None = None,
+    init_finished: float | None = None,
+    error: dict[str, Any] | None = None,
+    upstream_parent: str | None = None,
+    links: Iterable[tuple[str, str]] = (),
+) -> list[dict[str, Any]]:
+    """The ``AWS::Lambda`` and ``AWS::Lambda::Function`` documents of one invocation.
+
+    Times are epoch seconds: ``received`` when the invoke was accepted, ``started``
+    when the runtime took the event, ``finished`` when it posted the result;
+    ``init_started`` and ``init_finished`` (the runtime's first poll) on a cold
+    start. ``error`` is the runtime's error body.
+    ``links`` are (X-Ray trace id, segment id) pairs of the messages that triggered it.
+    """
+    service_id = _derived_id(parent, "AWS::Lambda")
+    service: dict[str, Any] = {
+        "name": function_name,
+        "id": service_id,
+        "trace_id": root,
+        "start_time": received,
+        "end_time": finished,
+        "origin": "AWS::Lambda",
+        "resource_arn": function_arn,
+        "aws": {"request_id": request_id},
+        "http": {"response": {"status": 200}},
+    }
+    if upstream_parent:
+        service["parent_id"] = upstream_parent
+    link_list = [{"trace_id": t, "id": s} for t, s in links][:20]
+    if link_list:
+        service["links"] = link_list
+    function_start = init_started if init_started is not None else started
+    function: dict[str, Any] = {
+        "name": function_name,
+        "id": parent,
+        "trace_id": root,
+        "parent_id": service_id,
+        "start_time": function_start,
+        "end_time": finished,
+        "origin": "AWS::Lambda::Function",
+        "resource_arn": function_arn,
+        "subsegments": [],
+    }
+    if init_started is not None:
+        function["subsegments"].append(
+            _phase("Initialization", parent, init_started, min(init_finished or started, started))
+        )
+    function["subsegments"].append(_phase("Invocation", parent, started, finished))
+    if error is not None:
+        # An unhandled error or a timeout fails the function: a fault, with its cause.
+        function["fault"] = True
+        function["cause"] = {
+            "exceptions": [
+                {
+                    "id": _derived_id(parent, "cause"),
+                    "type": str(error.get("errorType", "Unhandled"))[:200],
+                    "message": str(error.get("errorMessage", "")),
+                }
+            ]
+        }
+    return [service, function]
+
+
+def sqs_links(event: object) -> list[tuple[str, str]]:
+    """(trace id, parent id) of each SQS record's ``AWSTraceHeader``, in record order."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    links: list[tuple[str, str]] = []
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
+            continue
+        attributes = record.get("attributes")
+        header = parse_trace_header(
+            attributes.get("AWSTraceHeader") if isinstance(attributes, dict) else None
+        )
+        if header is not None and header.parent is not None:
+            links.append((header.root, header.parent))
+    return links
+
+
+def _phase(name: str, parent: str, start: float, end: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": _derived_id(parent, name),
+        "start_time": start,
+        "end_time": max(end, start),
+    }
+
+
+def _derived_id(parent: str, what: str) -> str:
+    # Stable per invocation, so a re-sent document replaces rather than duplicates.
+    return hashlib.sha256(f"{parent}/{what}".encode()).hexdigest()[:16]

@@ -1,0 +1,239 @@
+"""The service graph of stored traces, as X-Ray's ``GetServiceGraph`` builds it.
+
+Nodes are services, one per (name, type): a segment's type is its ``origin``
+(``service`` when it has none), an inferred segment's is the AWS resource type, a
+``remote`` subsegment without a traced callee is a ``remote`` node named after the
+host, and every root segment gets a ``client`` node in front of it. Edges run from
+the segment that owns a calling subsegment to the segment parented to it (inferred
+segments included), and from the queue to the consumer when a root segment links
+to the message producer's subsegment (SQS -> Lambda trace linking). Each node and
+edge counts requests as ok / error (throttle inside error) / fault and keeps
+response times, in the field names of the X-Ray API.
+
+Example:
+    >>> from otel_xray.local.traces import TraceStore
+    >>> root = "1-5759e988-bd862e3fe1be46a994272793"
+    >>> store = TraceStore([{"name": "api", "id": "a" * 16, "trace_id": root,
+    ...                      "start_time": 1.0, "end_time": 2.0}])
+    >>> sorted(ServiceGraph.build(store).edge_labels())
+    [('client', 'api (service)')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_xray.local.traces import Document, Trace, TraceStore, duration_of, status_of
+
+NodeKey = tuple[str, str]
+CLIENT: NodeKey = ("client", "client")
+
+
+@dataclass
+class Statistics:
+    """Request counts and response times of a node or an edge."""
+
+    ok: int = 0
+    error: int = 0
+    throttle: int = 0
+    fault: int = 0
+    response_times: list[float] = field(default_factory=list)
+
+    def record(self, document: Document) -> None:
+        status = status_of(document)
+        if status == "ok":
+            self.ok += 1
+        elif status == "fault":
+            self.fault += 1
+        else:
+            self.error += 1
+            if status == "throttle":
+                self.throttle += 1
+        self.response_times.append(duration_of(document))
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.error + self.fault
+
+    @property
+    def average_ms(self) -> float:
+        times = self.response_times
+        return sum(times) / len(times) * 1000 if times else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """``SummaryStatistics`` as the X-Ray API names its fields."""
+        return {
+            "OkCount": self.ok,
+            "ErrorStatistics": {
+                "ThrottleCount": self.throttle,
+                "OtherCount": self.error - self.throttle,
+                "TotalCount": self.error,
+            },
+            "FaultStatistics": {"OtherCount": self.fault, "TotalCount": self.fault},
+            "TotalCount": self.total,
+            "TotalResponseTime": round(sum(self.response_times), 6),
+        }
+
+    def histogram(self) -> list[dict[str, Any]]:
+        """``ResponseTimeHistogram``: counts per millisecond bucket (seconds, as X-Ray)."""
+        buckets = Counter(math.ceil(t * 1000) / 1000 for t in self.response_times)
+        return [{"Value": value, "Count": count} for value, count in sorted(buckets.items())]
+
+
+@dataclass
+class Node:
+    name: str
+    type: str
+    statistics: Statistics = field(default_factory=Statistics)
+
+    @property
+    def key(self) -> NodeKey:
+        return (self.name, self.type)
+
+    @property
+    def label(self) -> str:
+        return "client" if self.key == CLIENT else f"{self.name} ({self.type})"
+
+
+@dataclass
+class Edge:
+    source: NodeKey
+    target: NodeKey
+    statistics: Statistics = field(default_factory=Statistics)
+    #: True for an asynchronous hop found through a link (queue -> consumer).
+    linked: bool = False
+
+
+@dataclass
+class ServiceGraph:
+    nodes: dict[NodeKey, Node] = field(default_factory=dict)
+    edges: dict[tuple[NodeKey, NodeKey], Edge] = field(default_factory=dict)
+    trace_count: int = 0
+
+    @classmethod
+    def build(cls, store: TraceStore) -> ServiceGraph:
+        graph = cls()
+        for trace in store.traces():
+            graph.trace_count += 1
+            graph._add_trace(trace, store)
+        return graph
+
+    def node(self, name: str, type_: str) -> Node:
+        key = (name, type_)
+        if key not in self.nodes:
+            self.nodes[key] = Node(name, type_)
+        return self.nodes[key]
+
+    def edge(self, source: NodeKey, target: NodeKey, linked: bool = False) -> Edge:
+        if (source, target) not in self.edges:
+            self.edges[(source, target)] = Edge(source, target, linked=linked)
+        return self.edges[(source, target)]
+
+    def _add_trace(self, trace: Trace, store: TraceStore) -> None:
+        for segment in trace.segments:
+            node = self.node(*segment_key(segment))
+            node.statistics.record(segment)
+            parent_id = segment.get("parent_id")
+            caller = trace.get(str(parent_id)) if parent_id else None
+            if caller is not None:
+                owner = trace.owner(str(parent_id)) or caller
+                # A calling subsegment is the client-side view of the call.
+                view = caller if caller is not owner else segment
+                self.edge(segment_key(owner), node.key).statistics.record(view)
+                continue
+            upstream = self._linked_upstream(segment, store)
+            if upstream is not None:
+                self.edge(upstream, node.key, linked=True).statistics.record(segment)
+                continue
+            self.node(*CLIENT).statistics.record(segment)
+            self.edge(CLIENT, node.key).statistics.record(segment)
+        called = {s.get("parent_id") for s in trace.segments}
+        for document, owner in trace.walk():
+            if document.get("namespace") == "remote" and document.get("id") not in called:
+                remote = self.node(str(document.get("name", "remote")), "remote")
+                remote.statistics.record(document)
+                self.edge(segment_key(owner), remote.key).statistics.record(document)
+
+    @staticmethod
+    def _linked_upstream(segment: Document, store: TraceStore) -> NodeKey | None:
+        for link in segment.get("links") or []:
+            if not isinstance(link, dict):
+                continue
+            found = store.find(str(link.get("trace_id")), str(link.get("id")))
+            if found is None:
+                continue
+            producer_trace, producer = found
+            # The producer's call (e.g. SQS SendMessage) leads to the queue's node.
+            for callee in producer_trace.children_of(str(producer.get("id"))):
+                return segment_key(callee)
+            owner = producer_trace.owner(str(producer.get("id")))
+            if owner is not None:
+                return segment_key(owner)
+        return None
+
+    # reading ---------------------------------------------------------------------
+
+    def edge_labels(self) -> set[tuple[str, str]]:
+        """Every edge as (source label, target label): what tests compare."""
+        return {(self.nodes[s].label, self.nodes[t].label) for s, t in self.edges}
+
+    def node_labels(self) -> set[str]:
+        return {node.label for node in self.nodes.values()}
+
+    def depths(self) -> dict[NodeKey, int]:
+        """Each node's longest call depth from a client (bounded, so a cycle cannot spin)."""
+        depth = {key: 0 for key in self.nodes}
+        for _ in range(len(self.nodes)):
+            changed = False
+            for source, target in self.edges:
+                if target != CLIENT and depth[target] < depth[source] + 1:
+                    depth[target] = depth[source] + 1
+                    changed = True
+            if not changed:
+                break
+        return depth
+
+    def ordered(self) -> list[NodeKey]:
+        """Nodes by call depth, then in the order they were first seen."""
+        depth = self.depths()
+        return sorted(self.nodes, key=lambda key: depth[key])
+
+    def roots(self) -> list[NodeKey]:
+        return [t for s, t in self.edges if s == CLIENT]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``Services`` list of a ``GetServiceGraph`` response."""
+        reference = {key: number for number, key in enumerate(self.nodes)}
+        roots = set(self.roots())
+        services = []
+        for key, node in self.nodes.items():
+            edges = [
+                {
+                    "ReferenceId": reference[edge.target],
+                    "SummaryStatistics": edge.statistics.summary(),
+                    "ResponseTimeHistogram": edge.statistics.histogram(),
+                    **({"EdgeType": "LINKED"} if edge.linked else {}),
+                }
+                for (source, _), edge in self.edges.items()
+                if source == key
+            ]
+            services.append(
+                {
+                    "ReferenceId": reference[key],
+                    "Name": node.name,
+                    "Names": [node.name],
+                    "Type": node.type,
+                    "Root": key in roots,
+                    "Edges": edges,
+                    "SummaryStatistics": node.statistics.summary(),
+                    "ResponseTimeHistogram": node.statistics.histogram(),
+                }
+            )
+        return {"Services": services, "TraceCount": self.trace_count}
+
+
+def segment_key(segment: Document) -> NodeKey:
+    return (str(segment.get("name", "")), str(segment.get("origin") or "service"))
