@@ -24,17 +24,24 @@ EVENT = json.loads(
     (Path(__file__).parents[1] / "examples" / "order_api" / "event.json").read_text()
 )
 RESULTS = Path(__file__).parent / "results"
-CONFIGURATIONS = {"no tracing": False, "otel-xray layer (OTLP)": True}
+#: name -> (layer attached, exporter the layer uses)
+CONFIGURATIONS = {
+    "no tracing": (False, "xray-udp"),
+    "otel-xray layer, xray-udp (default)": (True, "xray-udp"),
+    "otel-xray layer, OTLP to a collector": (True, "otlp"),
+}
 
 
-def cold_start_ms(services: LocalServices, use_layer: bool) -> tuple[float, float]:
+def cold_start_ms(services: LocalServices, configuration: tuple[bool, str]) -> tuple[float, float]:
     """(cold start ms, warm invocation ms) of one fresh sandbox."""
+    use_layer, exporter = configuration
     function = LocalFunction(
         "app.handler",
         BUILD / "order_api",
         use_layer=use_layer,
         env=services.function_env(),
         function_name="order-api",
+        exporter=exporter,
     )
     with function:
         first = function.invoke(EVENT)
@@ -53,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         n: {"cold": [], "warm": []} for n in CONFIGURATIONS
     }
     with LocalServices() as services:
-        for use_layer in CONFIGURATIONS.values():  # warm the page cache once
-            cold_start_ms(services, use_layer)
+        for configuration in CONFIGURATIONS.values():  # warm the page cache once
+            cold_start_ms(services, configuration)
         for _ in range(args.runs):
-            for name, use_layer in CONFIGURATIONS.items():
-                cold, warm = cold_start_ms(services, use_layer)
+            for name, configuration in CONFIGURATIONS.items():
+                cold, warm = cold_start_ms(services, configuration)
                 samples[name]["cold"].append(cold)
                 samples[name]["warm"].append(warm)
     baseline = statistics.median(samples["no tracing"]["cold"])
