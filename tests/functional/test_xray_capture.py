@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 
@@ -47,6 +50,11 @@ def test_the_fixture_gives_the_service_graph_x_ray_would_draw(
         ("my-function (AWS::Lambda::Function)", "SQS (AWS::SQS::Queue)"),
         ("my-function (AWS::Lambda::Function)", "127.0.0.1 (remote)"),
     }
+    schema = json.loads(
+        (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
+    )
+    for document in xray.documents:  # Lambda's own segments included
+        jsonschema.validate(document, schema)
     trace = xray.trace(failed.root)
     function_segment = next(s for s in trace.segments if s.get("origin") == "AWS::Lambda::Function")
     assert function_segment["fault"] is True
