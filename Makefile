@@ -48,6 +48,7 @@ demo: $(STAMP) layer runtime examples
 
 bench: $(STAMP) layer runtime examples
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
+	$(PY) -m benchmarks.pii
 	@cat build/layer/sizes.json
 
 clean:

@@ -36,7 +36,8 @@ class Tracing:
 
     settings: Settings
     provider: TracerProvider
-    #: The invocation-flushed processor in Lambda; None when the exporter is ``none``.
+    #: The exporting processor (behind the PII redactor unless that is turned off);
+    #: None when the exporter is ``none``.
     processor: SpanProcessor | None
     instrumented: list[str] = field(default_factory=list)
 
@@ -143,6 +144,10 @@ def _build(
         sampler=build_sampler(settings),
     )
     processor = _build_processor(settings, exporter)
+    if processor is not None and settings.pii.enabled:
+        from otel_xray.pii import RedactingSpanProcessor, Redactor
+
+        processor = RedactingSpanProcessor(processor, Redactor(settings.pii))
     if processor is not None:
         provider.add_span_processor(processor)
     tracing = Tracing(settings=settings, provider=provider, processor=processor)

@@ -38,6 +38,26 @@ KNOWN_SAMPLERS: tuple[str, ...] = (
     "traceidratio",
 )
 DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
+PII_MODES: tuple[str, ...] = ("placeholder", "hash")
+#: Query parameters whose values are kept by default (paging and shaping, not people).
+DEFAULT_QUERY_ALLOW: tuple[str, ...] = (
+    "page",
+    "per_page",
+    "page_size",
+    "limit",
+    "offset",
+    "sort",
+    "order",
+    "fields",
+    "include",
+    "expand",
+    "format",
+    "lang",
+    "locale",
+    "version",
+    "action",
+)
+MIN_HASH_KEY_LENGTH = 16
 
 _T = TypeVar("_T")
 
@@ -56,6 +76,21 @@ class SettingError:
             f"otel-xray: {self.variable}={self.value!r} is not valid; "
             f"accepted: {self.accepted}; using {self.fallback}"
         )
+
+
+@dataclass(frozen=True)
+class PiiSettings:
+    """How personal data is redacted before export (see :mod:`otel_xray.pii`)."""
+
+    enabled: bool = True
+    mode: str = "placeholder"
+    hash_key: bytes = field(default=b"", repr=False)
+    redact_ip_addresses: bool = True
+    extra_patterns: dict[str, str] = field(default_factory=dict)
+    extra_secret_keys: tuple[str, ...] = ()
+    #: Attribute keys never redacted.
+    allow_keys: tuple[str, ...] = ()
+    query_allow: tuple[str, ...] = DEFAULT_QUERY_ALLOW
 
 
 @dataclass(frozen=True)
@@ -79,6 +114,7 @@ class Settings:
     instrumentations: tuple[str, ...] = KNOWN_INSTRUMENTATIONS
     flush_timeout_ms: int = 1000
     max_queue_size: int = 2048
+    pii: PiiSettings = field(default_factory=PiiSettings)
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -114,6 +150,7 @@ class Settings:
             instrumentations=tuple(name for name in enabled if name not in disabled),
             flush_timeout_ms=parser.number("OTEL_XRAY_FLUSH_TIMEOUT_MS", int, 1000, 0, 900_000),
             max_queue_size=parser.number("OTEL_XRAY_MAX_QUEUE_SIZE", int, 2048, 1, 1_000_000),
+            pii=parser.pii(),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:
@@ -221,6 +258,74 @@ class _Parser:
             result[key.strip()] = value.strip()
         return result
 
+    def pii(self) -> PiiSettings:
+        """The ``OTEL_XRAY_PII_*`` variables; a mistake never turns redaction off."""
+        mode = self.choice("OTEL_XRAY_PII_MODE", PII_MODES, "placeholder")
+        key = (self.env.get("OTEL_XRAY_PII_HASH_KEY") or "").encode()
+        if mode == "hash" and len(key) < MIN_HASH_KEY_LENGTH:
+            # The key is a secret: its value is never written to the log.
+            self.errors.append(
+                SettingError(
+                    "OTEL_XRAY_PII_HASH_KEY",
+                    f"<{len(key)} characters>",
+                    f"a secret of at least {MIN_HASH_KEY_LENGTH} characters "
+                    "(required by OTEL_XRAY_PII_MODE=hash)",
+                    "'placeholder' mode",
+                )
+            )
+            mode, key = "placeholder", b""
+        return PiiSettings(
+            enabled=self.boolean("OTEL_XRAY_PII_REDACTION", True),
+            mode=mode,
+            hash_key=key if mode == "hash" else b"",
+            redact_ip_addresses=self.choice(
+                "OTEL_XRAY_PII_IP_ADDRESSES", ("redact", "keep"), "redact"
+            )
+            == "redact",
+            extra_patterns=self.patterns("OTEL_XRAY_PII_PATTERNS"),
+            extra_secret_keys=self.name_list("OTEL_XRAY_PII_SECRET_KEYS", None, ()),
+            allow_keys=self.name_list("OTEL_XRAY_PII_ALLOW_KEYS", None, ()),
+            query_allow=self.name_list("OTEL_XRAY_PII_QUERY_ALLOW", None, DEFAULT_QUERY_ALLOW),
+        )
+
+    def patterns(self, name: str) -> dict[str, str]:
+        """A JSON object of name -> regular expression; each bad one is rejected on its own."""
+        import json
+
+        raw = self._raw(name)
+        if raw is None:
+            return {}
+        accepted = (
+            'a JSON object of names to regular expressions, e.g. {"order_ref": "ORD-[0-9]{8}"}'
+        )
+        try:
+            parsed = json.loads(raw)
+        except ValueError as error:
+            self._reject(name, raw, f"{accepted} ({error})", "the built-in detectors only")
+            return {}
+        if not isinstance(parsed, dict):
+            self._reject(name, raw, accepted, "the built-in detectors only")
+            return {}
+        patterns: dict[str, str] = {}
+        for pattern_name, pattern in parsed.items():
+            problem = (
+                pattern_problem(pattern_name, pattern)
+                if isinstance(pattern, str)
+                else f"the pattern of {pattern_name!r} is not a string"
+            )
+            if problem is None:
+                patterns[pattern_name] = pattern
+            else:
+                self.errors.append(
+                    SettingError(
+                        name,
+                        f"{pattern_name}: {pattern!r}",
+                        problem,
+                        "the built-in detectors and the other patterns",
+                    )
+                )
+        return patterns
+
     def daemon_address(self) -> tuple[str, int]:
         """``AWS_XRAY_DAEMON_ADDRESS``: ``host:port``, or ``tcp:h:p udp:h:p`` in either order."""
         name, default = "AWS_XRAY_DAEMON_ADDRESS", ("127.0.0.1", 2000)
@@ -232,6 +337,23 @@ class _Parser:
             self._reject(name, raw, "host:port or 'tcp:host:port udp:host:port'", "127.0.0.1:2000")
             return default
         return parsed
+
+
+def pattern_problem(name: str, pattern: str) -> str | None:
+    """Why ``pattern`` cannot be an extra PII detector, or None when it can."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+        return f"name {name!r} must be a letter then up to 31 letters, digits or _"
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        return f"pattern {pattern!r} is not a valid regular expression: {error}"
+    if compiled.groupindex:
+        return f"pattern {pattern!r} has named groups; use (?:...) instead"
+    if compiled.match(""):
+        return f"pattern {pattern!r} matches the empty string"
+    return None
 
 
 def parse_daemon_address(raw: str) -> tuple[str, int] | None:

@@ -101,7 +101,30 @@ def http_attributes(event: object) -> dict[str, AttributeValue]:
     user_agent = headers.get("user-agent")
     if isinstance(user_agent, str):
         found["user_agent.original"] = user_agent[:512]
+    query = _query_string(body)
+    if query:
+        found["url.query"] = query[:2048]
+    client = _mapping(context.get("identity")).get("sourceIp") or http.get("sourceIp")
+    forwarded = headers.get("x-forwarded-for")
+    if not isinstance(client, str) and isinstance(forwarded, str):
+        client = forwarded.split(",")[0].strip()
+    if isinstance(client, str) and client:
+        found["client.address"] = client[:64]
     return found
+
+
+def _query_string(body: Mapping[str, Any]) -> str | None:
+    raw = body.get("rawQueryString")
+    if isinstance(raw, str):
+        return raw or None
+    from urllib.parse import urlencode
+
+    multi = _mapping(body.get("multiValueQueryStringParameters"))
+    if multi:
+        pairs = [(str(k), str(v)) for k, values in multi.items() for v in (values or [])]
+        return urlencode(pairs) or None
+    single = _mapping(body.get("queryStringParameters"))
+    return urlencode([(str(k), str(v)) for k, v in single.items()]) or None
 
 
 def _route_from_key(route_key: object) -> str | None:

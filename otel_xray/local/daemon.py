@@ -39,6 +39,8 @@ class XRayDaemon:
         self.address: tuple[str, int] = self._socket.getsockname()[:2]
         self.documents: list[dict[str, Any]] = []
         self.rejected: list[str] = []
+        #: Every datagram as it arrived: what went over the wire, for privacy checks.
+        self.raw: list[bytes] = []
         self.last_received = 0.0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -103,6 +105,7 @@ class XRayDaemon:
             self.last_received = time.monotonic()
             document, reason = parse_datagram(datagram)
             with self._lock:
+                self.raw.append(datagram)
                 if document is None:
                     self.rejected.append(reason)
                 else:

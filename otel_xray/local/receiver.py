@@ -28,6 +28,8 @@ class OTLPReceiver(LoopbackServer):
 
     def __init__(self) -> None:
         self.spans: list[SpanDict] = []
+        #: Every request body as it arrived: what went over the wire, for privacy checks.
+        self.raw: list[bytes] = []
         self.requests = 0
         self._lock = threading.Lock()
         super().__init__(self._handler_class())
@@ -64,6 +66,7 @@ class OTLPReceiver(LoopbackServer):
                     self._reply(400)
                     return
                 with receiver._lock:
+                    receiver.raw.append(body)
                     receiver.spans.extend(spans)
                     receiver.requests += 1
                 self._reply(200)

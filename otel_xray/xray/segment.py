@@ -61,6 +61,7 @@ _CONSUMED = frozenset(
         "http.response.status_code",
         "http.user_agent",
         "user_agent.original",
+        "client.address",
     }
 )
 # Consumed only by the ``aws`` block, so only where there is one.
@@ -217,6 +218,9 @@ def _http_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
     agent = attributes.get("user_agent.original") or attributes.get("http.user_agent")
     if isinstance(agent, str):
         request["user_agent"] = agent
+    client = attributes.get("client.address")
+    if isinstance(client, str):
+        request["client_ip"] = client
     response: dict[str, Any] = {}
     status = attributes.get("http.response.status_code") or attributes.get("http.status_code")
     if isinstance(status, int) and not isinstance(status, bool):

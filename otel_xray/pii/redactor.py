@@ -1,0 +1,352 @@
+"""Redaction of one value, by what its attribute key says it is.
+
+- A key that names a secret (``authorization``, ``cookie``, ``x-api-key``,
+  ``password``, ``*_token``... in any case or separator style, HTTP header
+  attributes included) has its whole value replaced, whatever it looks like.
+- URLs keep scheme, host and the shape of the path: a path segment holding a
+  personal value becomes ``{kind}``, the password of ``user:pass@`` is replaced,
+  query values are replaced except those of an allow-list, and AWS presigned-URL
+  parameters always are.
+- ``db.statement`` loses its literals (:mod:`otel_xray.pii.sql`).
+- Everything else is scanned by the detectors (:mod:`otel_xray.pii.detectors`).
+  Addresses of the servers a function calls (``server.address`` and the like) are
+  not a person's: the IP detector skips them, so the service map keeps its nodes.
+
+A replacement is a typed placeholder (``[REDACTED:email]``) or, in hash mode, a
+keyed pseudonym (``[email:5f1c0a9e3b2d4c6f]``, HMAC-SHA256 of the normalised value)
+that is the same for the same person and key and reveals nothing without the key.
+Span names and URL paths always get ``{kind}``: a pseudonym per user there would
+also explode the number of distinct names.
+
+Example:
+    >>> from otel_xray.settings import PiiSettings
+    >>> redactor = Redactor(PiiSettings())
+    >>> redactor.value("http.request.header.authorization", ["Bearer abc"])
+    ['[REDACTED:secret]']
+    >>> redactor.value("url.full", "https://api.example.com/users/bob@example.com?page=2&q=bob")
+    'https://api.example.com/users/{email}?page=2&q=[REDACTED:query]'
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+from otel_xray.pii.detectors import KINDS, Detectors
+from otel_xray.pii.sql import sanitize_sql
+from otel_xray.settings import PiiSettings
+
+_SECRET_EXACT = frozenset({"pwd", "auth", "jwt", "sig", "otp", "pin", "cvv", "cvc", "ssn"})
+_SECRET_SUFFIXES = (
+    "authorization",
+    "cookie",
+    "apikey",
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "session",
+    "sessionid",
+    "credential",
+    "credentials",
+    "privatekey",
+    "signature",
+)
+#: Presigned-URL parameters: redacted even when allow-listed.
+PRESIGNED_PARAMETERS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "signature",
+        "awsaccesskeyid",
+        "x-amz-signedheaders",
+    }
+)
+_URL_KEYS = frozenset({"url.full", "http.url", "url.original", "messaging.url", "aws.queue_url"})
+_PATH_KEYS = frozenset({"url.path", "http.target", "http.route"})
+_QUERY_KEYS = frozenset({"url.query"})
+_SQL_KEYS = frozenset({"db.statement", "db.query.text"})
+#: The servers a function talks to: addresses of infrastructure, not of people.
+_SERVER_KEYS = frozenset(
+    {
+        "server.address",
+        "server.socket.address",
+        "net.peer.name",
+        "net.peer.ip",
+        "net.host.name",
+        "net.host.ip",
+        "net.sock.peer.addr",
+        "network.peer.address",
+        "network.local.address",
+        "http.host",
+        "host.name",
+        "host.ip",
+    }
+)
+_NEVER = frozenset({"aws.xray.annotations"})
+_URL_OR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
+_MIN_SCANNED = 6  # nothing the detectors know is shorter
+_KEY_CACHE_LIMIT = 4096
+_MEMO_LIMIT = 4096
+_MEMO_VALUE_LIMIT = 256
+
+
+class Redactor:
+    """Redacts values per the settings; every method is pure and thread-safe."""
+
+    def __init__(self, settings: PiiSettings) -> None:
+        self.settings = settings
+        kinds = [k for k in KINDS if settings.redact_ip_addresses or k != "ip"]
+        self.detectors = Detectors(kinds, settings.extra_patterns)
+        self.server_detectors = Detectors([k for k in kinds if k != "ip"], settings.extra_patterns)
+        self._extra_secret = tuple(_normalise(k) for k in settings.extra_secret_keys)
+        self._allow = frozenset(k.lower() for k in settings.allow_keys) | _NEVER
+        self._query_allow = frozenset(k.lower() for k in settings.query_allow)
+        self._classes: dict[str, str] = {}
+        self._parameters: dict[str, str] = {}
+        # Most values repeat from span to span (methods, hosts, operations, routes):
+        # their redaction is remembered, in a bounded table emptied when full.
+        self._memo: dict[tuple[str, str], str] = {}
+
+    # replacements -----------------------------------------------------------------
+
+    def replacement(self, kind: str, original: str) -> str:
+        if self.settings.mode == "hash" and self.settings.hash_key:
+            digest = hmac.new(
+                self.settings.hash_key, f"{kind}:{_canonical(kind, original)}".encode(), "sha256"
+            ).hexdigest()[:16]
+            return f"[{kind}:{digest}]"
+        return f"[REDACTED:{kind}]"
+
+    # by kind of value -----------------------------------------------------------------
+
+    def text(self, text: str, detectors: Detectors | None = None) -> str:
+        """``text`` with every finding replaced."""
+        if len(text) < _MIN_SCANNED:
+            return text
+        pieces: list[str] = []
+        position = 0
+        for finding in (detectors or self.detectors).find(text):
+            pieces.append(text[position : finding.start])
+            pieces.append(self.replacement(finding.kind, finding.text))
+            position = finding.end
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def name(self, name: str) -> str:
+        """A span name: URLs and paths by shape, other findings as ``{kind}``."""
+        if len(name) < _MIN_SCANNED:
+            return name
+        return self._memoised("name", name)
+
+    def _name(self, name: str) -> str:
+        shaped = _URL_OR_PATH.sub(
+            lambda m: self.url(m.group()) if "://" in m.group() else self.path(m.group()), name
+        )
+        return self._placeholders(shaped)
+
+    def url(self, url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            return self.path(url) if url.startswith("/") else self.text(url)
+        authority, slash, tail = rest.partition("/")
+        if "@" in authority:
+            userinfo, _, host = authority.rpartition("@")
+            user, colon, _password = userinfo.partition(":")
+            user = self.text(user) if len(user) >= _MIN_SCANNED else user
+            password = self.replacement("password", _password) if colon else ""
+            authority = f"{user}{colon}{password}@{host}"
+        return f"{scheme}://{authority}{slash}{self.path(tail) if slash else ''}"
+
+    def path(self, target: str) -> str:
+        """A path (with an optional query and fragment): segments by shape, query by allow-list."""
+        path, hash_sign, fragment = target.partition("#")
+        path, question, query = path.partition("?")
+        segments = path.split("/")
+        for index, segment in enumerate(segments):
+            if len(segment) >= _MIN_SCANNED:
+                segments[index] = self._segment(segment)
+        redacted = "/".join(segments)
+        if question:
+            redacted += "?" + self.query(query)
+        if hash_sign:
+            redacted += "#" + self.text(fragment)
+        return redacted
+
+    def query(self, query: str) -> str:
+        pairs = query.split("&")
+        for index, pair in enumerate(pairs):
+            key, equals, value = pair.partition("=")
+            if not equals or not value:
+                continue
+            treatment = self._parameters.get(key)
+            if treatment is None:
+                lowered = unquote(key).lower()
+                if lowered in PRESIGNED_PARAMETERS or self._is_secret_key(lowered):
+                    treatment = "secret"
+                else:
+                    treatment = "allow" if lowered in self._query_allow else "query"
+                if len(self._parameters) < _KEY_CACHE_LIMIT:
+                    self._parameters[key] = treatment
+            if treatment == "secret":
+                pairs[index] = f"{key}={self.replacement('secret', value)}"
+            elif treatment == "allow":
+                pairs[index] = f"{key}={self.text(unquote(value))}"
+            else:
+                pairs[index] = f"{key}={self.replacement('query', unquote(value))}"
+        return "&".join(pairs)
+
+    def sql(self, statement: str) -> str:
+        return self.text(sanitize_sql(statement))
+
+    # by attribute key ---------------------------------------------------------------
+
+    def value(self, key: str, value: Any) -> Any:
+        """``value`` of attribute ``key``, redacted as the key says; other types as they are."""
+        kind_of_value = type(value)
+        if kind_of_value is str:
+            return self._memoised(self._classes.get(key) or self._class(key), value)
+        if kind_of_value is bool or kind_of_value is float:
+            return value
+        if kind_of_value is int:
+            return value if -(10**12) < value < 10**12 else self._number(value)
+        if isinstance(value, str):
+            return self._string(self._class(key), value)
+        if (
+            kind_of_value is tuple
+            or kind_of_value is list
+            or (isinstance(value, Sequence) and not isinstance(value, bytes | bytearray))
+        ):
+            kind = self._class(key)
+            redacted = [self._memoised(kind, v) if isinstance(v, str) else v for v in value]
+            return (
+                redacted if any(a is not b for a, b in zip(redacted, value, strict=True)) else value
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+            return self._number(value)
+        return value
+
+    def _number(self, value: int) -> Any:
+        """A long integer that reads as a card or phone number (stored as a number)."""
+        as_text = str(value)
+        return value if self.text(as_text) == as_text else self.replacement("number", as_text)
+
+    def attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Redacted attributes: the same object when nothing changed (the common case)."""
+        if not attributes:
+            return attributes
+        plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
+        changed: dict[str, Any] | None = None
+        value_of = self.value
+        for key, value in plain.items():
+            redacted = value_of(key, value)
+            if redacted is not value and redacted != value:
+                if changed is None:
+                    changed = dict(plain)
+                changed[key] = redacted
+        return attributes if changed is None else changed
+
+    # internals ----------------------------------------------------------------------
+
+    def _memoised(self, kind: str, value: str) -> str:
+        if len(value) > _MEMO_VALUE_LIMIT:
+            return self._string(kind, value)
+        memo_key = (kind, value)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = self._string(kind, value)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[memo_key] = found
+        return found
+
+    def _string(self, kind: str, value: str) -> str:
+        if kind == "plain":
+            return self.text(value)
+        if kind == "segment":
+            return self._path_segment(value)
+        if kind == "name":
+            return self._name(value)
+        if kind == "allow":
+            return value
+        if kind == "secret":
+            return self.replacement("secret", value) if value else value
+        if kind == "url":
+            return self.url(value)
+        if kind == "path":
+            return self.path(value)
+        if kind == "query":
+            return self.query(value.lstrip("?"))
+        if kind == "sql":
+            return self.sql(value)
+        return self.text(value, self.server_detectors)  # "server"
+
+    def _class(self, key: str) -> str:
+        found = self._classes.get(key)
+        if found is not None:
+            return found
+        lowered = key.lower()
+        if lowered in self._allow:
+            found = "allow"
+        elif self._is_secret_key(lowered.rsplit(".", 1)[-1]):
+            found = "secret"
+        elif lowered in _URL_KEYS:
+            found = "url"
+        elif lowered in _PATH_KEYS:
+            found = "path"
+        elif lowered in _QUERY_KEYS:
+            found = "query"
+        elif lowered in _SQL_KEYS:
+            found = "sql"
+        elif lowered in _SERVER_KEYS:
+            found = "server"
+        else:
+            found = "plain"
+        if len(self._classes) < _KEY_CACHE_LIMIT:
+            self._classes[key] = found
+        return found
+
+    def _is_secret_key(self, name: str) -> bool:
+        normalised = _normalise(name)
+        if not normalised:
+            return False
+        if normalised in _SECRET_EXACT or normalised.endswith(_SECRET_SUFFIXES):
+            return True
+        return any(normalised == k or normalised.endswith(k) for k in self._extra_secret)
+
+    def _segment(self, segment: str) -> str:
+        return self._memoised("segment", segment)
+
+    def _path_segment(self, segment: str) -> str:
+        decoded = unquote(segment)
+        for finding in self.detectors.find(decoded):
+            return "{" + finding.kind + "}"
+        return segment
+
+    def _placeholders(self, text: str) -> str:
+        pieces: list[str] = []
+        position = 0
+        for finding in self.detectors.find(text):
+            pieces.append(text[position : finding.start] + "{" + finding.kind + "}")
+            position = finding.end
+        return "".join(pieces) + text[position:] if pieces else text
+
+
+def _normalise(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def _canonical(kind: str, value: str) -> str:
+    """One spelling per person: emails in lower case, numbers as digits only."""
+    if kind == "email":
+        return value.strip().lower()
+    if kind in ("card", "phone", "ssn"):
+        return "".join(c for c in value if c.isdigit())
+    return value

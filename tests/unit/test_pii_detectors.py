@@ -1,0 +1,126 @@
+"""Detectors find personal data in any surrounding text, and leave look-alikes alone."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otel_xray.pii.detectors import DEFAULT_DETECTORS, luhn_valid
+from otel_xray.pii.redactor import Redactor
+from otel_xray.settings import PiiSettings
+
+redactor = Redactor(PiiSettings())
+
+# Surrounding text: words and punctuation, joined so that a value stays a value.
+words = st.lists(
+    st.text(
+        alphabet=st.characters(whitelist_categories=("Lu", "Ll"), max_codepoint=0x24F),
+        min_size=1,
+        max_size=8,
+    ),
+    max_size=6,
+).map(" ".join)
+separators = st.sampled_from([" ", ", ", ": ", " (", "\n", "\t", " = ", ' "', "; "])
+
+
+def card_numbers() -> st.SearchStrategy[str]:
+    prefixes = st.sampled_from(["4", "51", "55", "2221", "34", "37", "6011", "65", "36", "35"])
+
+    def complete(prefix: str, body: str, length: int) -> str:
+        partial = (prefix + body)[: length - 1]
+        for check in "0123456789":
+            if luhn_valid(partial + check):
+                return partial + check
+        raise AssertionError("unreachable")
+
+    digits = st.builds(
+        complete,
+        prefixes,
+        st.text(alphabet="0123456789", min_size=18, max_size=18),
+        st.integers(min_value=13, max_value=19),
+    )
+    return st.tuples(digits, st.sampled_from(["", " ", "-"])).map(
+        lambda pair: pair[1].join(pair[0][i : i + 4] for i in range(0, len(pair[0]), 4))
+    )
+
+
+emails = st.builds(
+    lambda local, domain, tld: f"{local}@{domain}.{tld}",
+    st.from_regex(r"[a-z][a-z0-9._%+-]{0,20}[a-z0-9]", fullmatch=True),
+    st.from_regex(r"[a-z][a-z0-9-]{0,15}[a-z0-9]", fullmatch=True),
+    st.sampled_from(["com", "org", "co.uk", "io", "de", "example"]),
+)
+digits = st.text(alphabet="0123456789", min_size=1, max_size=1)
+phones = st.one_of(
+    st.from_regex(r"\+[1-9][0-9]{9,13}", fullmatch=True),  # E.164
+    st.from_regex(r"\([2-9][0-9]{2}\) [2-9][0-9]{2}-[0-9]{4}", fullmatch=True),
+    st.from_regex(r"[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}", fullmatch=True),
+    st.from_regex(r"[2-9][0-9]{2}\.[2-9][0-9]{2}\.[0-9]{4}", fullmatch=True),
+    st.from_regex(r"\+44 [0-9]{2} [0-9]{4} [0-9]{4}", fullmatch=True),
+    st.from_regex(r"0[0-9]{2,4} [0-9]{3,4} [0-9]{3,4}", fullmatch=True),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=words, sep1=separators, value=emails, sep2=separators, after=words)
+def test_an_email_anywhere_is_redacted(
+    before: str, sep1: str, value: str, sep2: str, after: str
+) -> None:
+    out = redactor.text(before + sep1 + value + sep2 + after)
+    assert value not in out and "[REDACTED:email]" in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=words, sep1=separators, value=card_numbers(), sep2=separators, after=words)
+def test_a_card_number_anywhere_with_or_without_separators_is_redacted(
+    before: str, sep1: str, value: str, sep2: str, after: str
+) -> None:
+    out = redactor.text(before + sep1 + value + sep2 + after)
+    assert value not in out and "[REDACTED:card]" in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=words, sep1=separators, value=phones, sep2=separators, after=words)
+def test_a_phone_number_anywhere_is_redacted(
+    before: str, sep1: str, value: str, sep2: str, after: str
+) -> None:
+    out = redactor.text(before + sep1 + value + sep2 + after)
+    assert value not in out and "[REDACTED:phone]" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ssn 078-05-1120 on file", "ssn"),
+        ("from 203.0.113.77 at noon", "ip"),
+        ("from 2001:db8::7334 at noon", "ip"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqYW5lIn0.c2lnbmF0dXJl here", "jwt"),
+        ("Authorization: Bearer mF_9.B5f-4.1JqM", "bearer"),
+        ("key AKIAIOSFODNN7EXAMPLE used", "aws_access_key"),
+        ("secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY used", "aws_secret_key"),
+        ("dsn postgres://admin:hunter2secret@db.example.com/app", "password"),
+    ],
+)
+def test_each_kind_is_found(text: str, kind: str) -> None:
+    assert kind in {f.kind for f in DEFAULT_DETECTORS.find(text)}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order o-20261125-0042 shipped",
+        "request 8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+        "sent at 1732500000000 (epoch ms)",
+        "digest da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "4111111111111112 fails Luhn",
+        "1234 5678 9012 3456 has no card network",
+        "arn:aws:lambda:us-east-1:123456789012:function:order-api",
+        "version 1.45.1 on 2026-11-25 at 09:41:07",
+        "HTTP 201 from DynamoDB.PutItem on table orders-prod",
+        "ssn-like 000-12-3456 and 666-12-3456 are invalid",
+        "999.1.2.3 is not an address",
+    ],
+)
+def test_look_alikes_pass_through(text: str) -> None:
+    assert redactor.text(text) == text
