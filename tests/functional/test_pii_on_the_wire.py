@@ -46,7 +46,7 @@ def traced_handler(event: object, context: object) -> dict[str, object]:
     path_values = "/".join(urllib.parse.quote(v, safe="") for v in PII.values())
     link_context = trace.SpanContext(0x6B069E856C663EBA378038F66131E4F3, 0x1111222233334444, True)
     with tracer.start_as_current_span(
-        f"charge {PII['email']} {PII['card']} /customers/{PII['phone']}",
+        f"charge {ALL} /customers/{PII['phone']}",
         attributes={
             "order_id": KEPT[0],
             "aws.dynamodb.table_names": [KEPT[1]],
@@ -76,7 +76,7 @@ def wire(request: pytest.FixtureRequest) -> Iterator[list[bytes]]:
     """Tracing as in Lambda, exporting to a real peer; yields the bytes that peer received."""
     environ = {
         **LAMBDA_ENV,
-        "OTEL_RESOURCE_ATTRIBUTES": f"owner.email={PII['email']},team=payments",
+        "OTEL_RESOURCE_ATTRIBUTES": f"owner.email={PII['email']},owner.note={ALL},team=payments",
     }
     peer: XRayDaemon | OTLPReceiver
     if request.param == "xray-udp":
