@@ -119,6 +119,9 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     aws = _aws_block(attributes)
     if aws:
         document["aws"] = aws
+    sql = _sql_block(attributes) if is_subsegment else {}
+    if sql:
+        document["sql"] = sql
     _set_fault_flags(document, span, http.get("response", {}).get("status"))
     cause = _cause(span)
     if cause:
@@ -130,12 +133,85 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     if annotations:
         document["annotations"] = annotations
     consumed = _CONSUMED | _AWS_CONSUMED if aws else _CONSUMED
-    metadata = {
-        k: _json_safe(v) for k, v in attributes.items() if k not in consumed and k not in annotated
-    }
+    if sql:
+        consumed = consumed | _SQL_CONSUMED
+    metadata: dict[str, Any] = {}
+    default: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key in consumed or key in annotated:
+            continue
+        namespace = _metadata_namespace(key, value)
+        if namespace is not None:
+            metadata[namespace] = namespace_value(value)
+        else:
+            default[key] = _json_safe(value)
+    if default:
+        metadata["default"] = default
     if metadata:
-        document["metadata"] = {"default": metadata}
+        document["metadata"] = metadata
     return shrink_to_fit(document)
+
+
+#: ``db.system`` values the collector gives an ``sql`` block.
+SQL_SYSTEMS = frozenset(
+    {
+        "db2",
+        "derby",
+        "h2",
+        "hanadb",
+        "hsqldb",
+        "informix",
+        "ingres",
+        "mariadb",
+        "mssql",
+        "mysql",
+        "oracle",
+        "other_sql",
+        "postgresql",
+        "redshift",
+        "sqlite",
+        "sybase",
+        "teradata",
+        "trino",
+    }
+)
+_SQL_CONSUMED = frozenset({"db.statement", "db.query.text", "db.user", "db.connection_string"})
+METADATA_PREFIX = "aws.xray.metadata."
+
+
+def _sql_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    system = attributes.get("db.system") or attributes.get("db.system.name")
+    if system not in SQL_SYSTEMS:
+        return {}
+    block: dict[str, Any] = {"database_type": system}
+    statement = attributes.get("db.statement") or attributes.get("db.query.text")
+    if isinstance(statement, str):
+        block["sanitized_query"] = statement
+    user = attributes.get("db.user")
+    if isinstance(user, str):
+        block["user"] = user[:250]
+    connection = attributes.get("db.connection_string")
+    database = attributes.get("db.name") or attributes.get("db.namespace")
+    if isinstance(connection, str):
+        block["url"] = f"{connection}/{database}" if isinstance(database, str) else connection
+    return block
+
+
+def _metadata_namespace(key: str, value: Any) -> str | None:
+    """``aws.xray.metadata.<ns>`` holding a JSON object: metadata of its own namespace."""
+    if not key.startswith(METADATA_PREFIX) or not isinstance(value, str):
+        return None
+    namespace = key[len(METADATA_PREFIX) :]
+    if not namespace or namespace.startswith("AWS.") or namespace == "default":
+        return None
+    return namespace if isinstance(namespace_value(value), dict) else None
+
+
+def namespace_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegment: bool) -> str:
@@ -146,6 +222,8 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
     if kind is SpanKind.SERVER:
         candidates.append(attributes.get("aws.local.service"))
     candidates += [attributes.get("peer.service"), attributes.get("aws.service")]
+    if kind is not SpanKind.INTERNAL:
+        candidates.append(_database_name(attributes))
     if kind is SpanKind.SERVER and not is_subsegment:
         candidates.append(span.resource.attributes.get("service.name"))
     if attributes.get("rpc.system") == "aws-api" or kind is not SpanKind.INTERNAL:
@@ -161,6 +239,15 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
         if isinstance(candidate, str) and candidate.strip():
             return sanitize_name(candidate)
     return "span"
+
+
+def _database_name(attributes: Mapping[str, Any]) -> str | None:
+    """``db.name@host`` as the collector names a database call's subsegment."""
+    database = attributes.get("db.name") or attributes.get("db.namespace")
+    if not isinstance(database, str) or not database:
+        return None
+    host = attributes.get("server.address") or attributes.get("net.peer.name")
+    return f"{database}@{host}" if isinstance(host, str) and host else database
 
 
 def sanitize_name(name: str) -> str:

@@ -249,3 +249,40 @@ def test_links_are_written_as_the_collector_writes_them() -> None:
         "attributes": {"messaging.message.id": "m-1"},
     }
     assert len(doc["links"]) == 20
+
+
+def test_a_sql_call_gets_an_sql_block_and_a_database_name() -> None:
+    attributes = {
+        "db.system": "postgresql",
+        "db.name": "orders",
+        "server.address": "db.internal",
+        "db.statement": "SELECT * FROM orders WHERE id = ?",
+        "db.user": "app",
+        "db.connection_string": "postgresql://db.internal:5432",
+    }
+    doc = valid(span_to_document(finished("SELECT orders", SpanKind.CLIENT, attributes)))
+    assert doc["name"] == "orders@db.internal" and doc["namespace"] == "remote"
+    assert doc["sql"] == {
+        "database_type": "postgresql",
+        "sanitized_query": "SELECT * FROM orders WHERE id = ?",
+        "user": "app",
+        "url": "postgresql://db.internal:5432/orders",
+    }
+    assert "db.statement" not in doc.get("metadata", {}).get("default", {})
+    nosql = {"db.system": "dynamodb", "db.name": "orders"}
+    assert "sql" not in span_to_document(finished("GetItem", SpanKind.CLIENT, nosql))
+
+
+def test_metadata_namespaces_come_from_json_attributes() -> None:
+    attributes = {
+        "aws.xray.metadata.orders": '{"items": 3, "express": true}',
+        "aws.xray.metadata.AWS.reserved": '{"x": 1}',
+        "aws.xray.metadata.broken": "{not json",
+        "plain": 1,
+    }
+    doc = valid(span_to_document(finished("work", attributes=attributes)))
+    assert doc["metadata"]["orders"] == {"items": 3, "express": True}
+    assert doc["metadata"]["default"]["plain"] == 1
+    # A reserved or unreadable namespace stays visible as a plain attribute.
+    assert "aws.xray.metadata.AWS.reserved" in doc["metadata"]["default"]
+    assert "aws.xray.metadata.broken" in doc["metadata"]["default"]
