@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker
 PYTEST_WORKERS ?= auto
 
-.PHONY: install layer runtime examples lint test test-unit demo bench clean
+.PHONY: install layer runtime examples bench-functions lint test test-unit demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ build/examples/%/.built: examples/%/app.py examples/%/requirements.txt
 	  --target build/examples/$* -r examples/$*/requirements.txt
 	touch $@
 
+# The benchmark's zero-code function, packaged the same way.
+bench-functions: build/bench/checkout/.built
+
+build/bench/%/.built: benchmarks/functions/%/app.py benchmarks/functions/%/requirements.txt
+	rm -rf build/bench/$*
+	mkdir -p build/bench/$*
+	cp benchmarks/functions/$*/*.py build/bench/$*/
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile \
+	  --target build/bench/$* -r benchmarks/functions/$*/requirements.txt
+	touch $@
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check otel_xray tests examples layer benchmarks
 	$(VENV)/bin/mypy --strict otel_xray
@@ -46,7 +57,7 @@ test-unit: $(STAMP)
 demo: $(STAMP) layer runtime examples
 	$(PY) -m examples.demo
 
-bench: $(STAMP) layer runtime examples
+bench: $(STAMP) layer runtime examples bench-functions
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
 	$(PY) -m benchmarks.pii
 	@cat build/layer/sizes.json

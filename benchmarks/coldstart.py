@@ -17,13 +17,15 @@ import statistics
 import time
 from pathlib import Path
 
-from examples.local_services import BUILD, LocalServices
+from examples.local_services import ROOT, LocalServices
 from otel_xray.local.invoke import LocalFunction
 
 EVENT = json.loads(
     (Path(__file__).parents[1] / "examples" / "order_api" / "event.json").read_text()
 )
 RESULTS = Path(__file__).parent / "results"
+#: Zero-code, so it runs unchanged with and without tracing (make bench-functions).
+FUNCTION = ROOT / "build" / "bench" / "checkout"
 #: name -> (layer attached, exporter the layer uses)
 CONFIGURATIONS = {
     "no tracing": (False, "xray-udp"),
@@ -37,7 +39,7 @@ def cold_start_ms(services: LocalServices, configuration: tuple[bool, str]) -> t
     use_layer, exporter = configuration
     function = LocalFunction(
         "app.handler",
-        BUILD / "order_api",
+        FUNCTION,
         use_layer=use_layer,
         env=services.function_env(),
         function_name="order-api",

@@ -12,22 +12,44 @@ Names are resolved lazily so that ``import otel_xray`` costs almost nothing at
 cold start; the SDK is imported when tracing is configured.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any
 
 from otel_xray.version import __version__
 
 if TYPE_CHECKING:
+    from otel_xray.annotations import AnnotationError, annotate, annotation_stats, metadata
     from otel_xray.awslambda.handler import lambda_handler
+    from otel_xray.concurrency import TracedThreadPoolExecutor, in_current_context
     from otel_xray.configurator import Tracing, configure
+    from otel_xray.subsegments import Subsegment, subsegment
 
-__all__ = ["Tracing", "__version__", "configure", "lambda_handler"]
+__all__ = [
+    "AnnotationError",
+    "Subsegment",
+    "TracedThreadPoolExecutor",
+    "Tracing",
+    "__version__",
+    "annotate",
+    "annotation_stats",
+    "configure",
+    "in_current_context",
+    "lambda_handler",
+    "metadata",
+    "subsegment",
+]
 
 _LAZY = {
     "configure": ("otel_xray.configurator", "configure"),
     "Tracing": ("otel_xray.configurator", "Tracing"),
     "lambda_handler": ("otel_xray.awslambda.handler", "lambda_handler"),
+    "annotate": ("otel_xray.annotations", "annotate"),
+    "metadata": ("otel_xray.annotations", "metadata"),
+    "annotation_stats": ("otel_xray.annotations", "annotation_stats"),
+    "AnnotationError": ("otel_xray.annotations", "AnnotationError"),
+    "subsegment": ("otel_xray.subsegments", "subsegment"),
+    "Subsegment": ("otel_xray.subsegments", "Subsegment"),
+    "in_current_context": ("otel_xray.concurrency", "in_current_context"),
+    "TracedThreadPoolExecutor": ("otel_xray.concurrency", "TracedThreadPoolExecutor"),
 }
 
 

@@ -115,6 +115,10 @@ class Settings:
     flush_timeout_ms: int = 1000
     max_queue_size: int = 2048
     pii: PiiSettings = field(default_factory=PiiSettings)
+    #: Raise on API misuse (a bad annotation) instead of logging it: for tests.
+    strict: bool = False
+    #: Record each handler's response as metadata (size-bounded, redacted).
+    capture_response: bool = False
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -151,6 +155,8 @@ class Settings:
             flush_timeout_ms=parser.number("OTEL_XRAY_FLUSH_TIMEOUT_MS", int, 1000, 0, 900_000),
             max_queue_size=parser.number("OTEL_XRAY_MAX_QUEUE_SIZE", int, 2048, 1, 1_000_000),
             pii=parser.pii(),
+            strict=parser.boolean("OTEL_XRAY_STRICT", False),
+            capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:

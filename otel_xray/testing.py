@@ -142,7 +142,13 @@ class XRayCapture:
         instrument: bool = True,
     ) -> None:
         self.function_name = function_name
-        self.environ = {**LAMBDA_ENV, "AWS_LAMBDA_FUNCTION_NAME": function_name, **(environ or {})}
+        # Strict: a misused API (a bad annotation) fails the test instead of logging.
+        self.environ = {
+            **LAMBDA_ENV,
+            "AWS_LAMBDA_FUNCTION_NAME": function_name,
+            "OTEL_XRAY_STRICT": "true",
+            **(environ or {}),
+        }
         self.instrument = instrument
         self.documents: list[dict[str, Any]] = []
         self._exporter = InMemoryExporter()

@@ -1,15 +1,18 @@
-"""Order worker (SQS -> Lambda): load each order, price it, write a receipt to S3.
+"""Order worker (SQS -> Lambda): load each order, price it, write a receipt, store it in S3.
 
-Plain application code with no tracing calls: the otel-xray layer traces it. A
-record whose order is missing is reported back as a batch item failure, so SQS
-redelivers only that message.
+The layer traces DynamoDB and S3 with no code; ``otel_xray`` names the compute
+step and the receipt file and annotates the order. A record whose order is
+missing is reported as a batch item failure, so SQS redelivers only that message.
 """
 
 import hashlib
 import json
 import os
+import tempfile
 
 import boto3
+
+import otel_xray
 
 dynamodb = boto3.client("dynamodb")
 s3 = boto3.client("s3")
@@ -28,15 +31,23 @@ def handler(event, context):
             failures.append({"itemIdentifier": record["messageId"]})
             continue
         receipt = build_receipt(order_id, float(item["amount"]["N"]), message["items"])
-        s3.put_object(
-            Bucket=BUCKET,
-            Key=f"receipts/{order_id}.json",
-            Body=json.dumps(receipt).encode(),
-            ContentType="application/json",
+        otel_xray.annotate(
+            user_id=message.get("user_id", "anonymous"),
+            transaction_type="fulfilment",
+            order_total=receipt["total"],
         )
+        path = write_receipt(receipt)
+        with open(path, "rb") as body:
+            s3.put_object(
+                Bucket=BUCKET,
+                Key=f"receipts/{order_id}.json",
+                Body=body,
+                ContentType="application/json",
+            )
     return {"batchItemFailures": failures}
 
 
+@otel_xray.subsegment("build receipt", kind="compute")
 def build_receipt(order_id, amount, items):
     """The compute step: totals, and a tamper-evident signature over the receipt."""
     tax = round(amount * TAX_RATE, 2)
@@ -45,3 +56,16 @@ def build_receipt(order_id, amount, items):
     payload = json.dumps(receipt, sort_keys=True).encode()
     receipt["signature"] = hashlib.pbkdf2_hmac("sha256", payload, b"receipts", 20_000).hex()
     return receipt
+
+
+def write_receipt(receipt):
+    """The receipt file, as the function's /tmp holds it before upload."""
+    path = os.path.join(tempfile.gettempdir(), f"receipt-{receipt['order_id']}.json")
+    with otel_xray.subsegment(
+        "write receipt file", kind="file", path=path, operation="write"
+    ) as sub:
+        data = json.dumps(receipt).encode()
+        with open(path, "wb") as out:
+            out.write(data)
+        sub.set_bytes(len(data))
+    return path

@@ -104,10 +104,13 @@ def _take_cold_start() -> bool:
 class _Invocation:
     """The span and context of one invocation; every method swallows its own errors."""
 
-    def __init__(self, span: trace.Span, token: object, context: Any) -> None:
+    def __init__(
+        self, span: trace.Span, token: object, context: Any, capture_response: bool = False
+    ) -> None:
         self.span = span
         self.token = token
         self.context = context
+        self.capture_response = capture_response
 
     @classmethod
     def start(cls, event: Any, context: Any) -> _Invocation | None:
@@ -120,6 +123,10 @@ class _Invocation:
                 return None
             parent = _parent_context()
             attributes = _start_attributes(event, context, cold_start)
+            # Powertools' annotations, so its users' filter expressions keep working.
+            attributes["ColdStart"] = cold_start
+            attributes["Service"] = tracing.settings.service_name or _span_name(context)
+            attributes["aws.xray.annotations"] = ["ColdStart", "Service"]
             span = tracing.tracer().start_span(
                 _span_name(context),
                 context=parent,
@@ -128,7 +135,10 @@ class _Invocation:
                 links=events.incoming_links(event),
             )
             token = otel_context.attach(trace.set_span_in_context(span, parent))
-            return cls(span, token, context)
+            from otel_xray.annotations import reserve
+
+            reserve(span.get_span_context().trace_id, ["ColdStart", "Service"])
+            return cls(span, token, context, tracing.settings.capture_response)
         except Exception:
             logger.exception("otel-xray: could not start the invocation span")
             return None
@@ -139,6 +149,10 @@ class _Invocation:
                 self.span.record_exception(error, escaped=True)
                 self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
             else:
+                if self.capture_response:
+                    from otel_xray.annotations import metadata
+
+                    metadata("response", handler=result)
                 status = events.response_status(result)
                 if status is not None:
                     self.span.set_attribute("http.response.status_code", status)

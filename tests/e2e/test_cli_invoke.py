@@ -45,7 +45,14 @@ def test_invoke_prints_the_trace_and_writes_segments(
     assert printed.count("Initialization") == 1  # only the cold start
     documents = [json.loads(line) for line in out.read_text().splitlines()]
     assert len({d["trace_id"] for d in documents}) == 2
-    assert {d["name"] for d in documents} == {"order-api", "DynamoDB", "SQS", "127.0.0.1"}
+    assert {d["name"] for d in documents} == {
+        "order-api",
+        "store order",
+        "charge payment",
+        "DynamoDB",
+        "SQS",
+        "127.0.0.1",
+    }
     assert {d.get("origin") for d in documents} >= {"AWS::Lambda", "AWS::Lambda::Function"}
 
     assert main(["map", str(out)]) == 0

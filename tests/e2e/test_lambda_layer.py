@@ -55,7 +55,11 @@ def test_two_invocations_attach_to_lambdas_segment(order_api: LocalFunction) -> 
         assert invocation["parent_span_id"] == result.parent
         assert invocation["kind"] == "INTERNAL"
         children = {s["name"] for s in result.spans if s["parent_span_id"] == invocation["span_id"]}
-        assert children == {"DynamoDB.PutItem", "POST", "SQS.SendMessage"}
+        assert children == {"store order", "charge payment", "SQS.SendMessage"}
+        [store] = [s for s in result.spans if s["name"] == "store order"]
+        assert [s["name"] for s in result.spans if s["parent_span_id"] == store["span_id"]] == [
+            "DynamoDB.PutItem"
+        ]
         coldstarts.append(invocation["attributes"]["faas.coldstart"])
         assert invocation["resource"]["cloud.platform"] == "aws_lambda"
         assert invocation["resource"]["service.name"] == "order-api"

@@ -104,3 +104,25 @@ def test_the_failed_order_shows_its_error_where_x_ray_does(
     assert exception["stack"][0]["path"].endswith("app.py")
     payment = next(d for d, _ in trace.walk() if d.get("namespace") == "remote")
     assert payment["error"] is True and payment["http"]["response"]["status"] == 402
+
+
+def test_the_business_annotations_are_indexed(
+    app_run: tuple[TraceStore, list[demo.InvocationResult]],
+) -> None:
+    store, results = app_run
+    accepted, declined, worker = results
+    for result, transaction in (
+        (accepted, "checkout"),
+        (declined, "checkout"),
+        (worker, "fulfilment"),
+    ):
+        annotated = [
+            d["annotations"] for d, _ in store.trace(result.root).walk() if "annotations" in d
+        ]
+        [annotations] = [a for a in annotated if "transaction_type" in a]
+        assert annotations["transaction_type"] == transaction
+        assert annotations["user_id"] == "u-7f3a9c1e"  # opaque, so not redacted
+        assert isinstance(annotations["order_total"], float)
+        assert set(annotations) >= {"ColdStart", "Service"}
+    worker_names = {d["name"] for d, _ in store.trace(worker.root).walk()}
+    assert {"build receipt", "write receipt file"} <= worker_names
