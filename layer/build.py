@@ -102,6 +102,8 @@ def build(arch: str, out: Path) -> Path:
     collector = root / "collector-config"
     collector.mkdir()
     shutil.copy2(ROOT / "collector" / "config.yaml", collector / "config.yaml")
+    # OTEL_XRAY_SAMPLING_RULES=/opt/collector-config/sampling-rules.json uses them.
+    shutil.copy2(ROOT / "collector" / "sampling-rules.json", collector / "sampling-rules.json")
     stamp.write_text(digest)
     return root
 
@@ -156,6 +158,7 @@ def _inputs_digest(arch: str) -> str:
             ROOT / "layer" / "otel-instrument",
             ROOT / "layer" / "build.py",
             ROOT / "collector" / "config.yaml",
+            ROOT / "collector" / "sampling-rules.json",
         ]
     ):
         if "local" in path.relative_to(ROOT).parts:

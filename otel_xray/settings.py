@@ -33,10 +33,16 @@ KNOWN_SAMPLERS: tuple[str, ...] = (
     "parentbased_always_on",
     "parentbased_always_off",
     "parentbased_traceidratio",
+    "parentbased_xray",
+    "parentbased_xray_local",
     "always_on",
     "always_off",
     "traceidratio",
+    "xray",
+    "xray_local",
 )
+#: What to do when Lambda passes Sampled=0 because active tracing is off.
+LAMBDA_UNSAMPLED_POLICIES: tuple[str, ...] = ("rules", "drop", "all")
 DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
 PII_MODES: tuple[str, ...] = ("placeholder", "hash")
 #: Query parameters whose values are kept by default (paging and shaping, not people).
@@ -111,6 +117,10 @@ class Settings:
     propagators: tuple[str, ...] = ("tracecontext", "xray")
     sampler: str = "parentbased_always_on"
     sampler_arg: float = 1.0
+    #: X-Ray local sampling rules: a file path or the JSON itself (None: 1/s + 5%).
+    sampling_rules: str | None = None
+    sampling_endpoint: str = "http://127.0.0.1:2000"
+    lambda_unsampled: str = "rules"
     instrumentations: tuple[str, ...] = KNOWN_INSTRUMENTATIONS
     flush_timeout_ms: int = 1000
     max_queue_size: int = 2048
@@ -151,6 +161,11 @@ class Settings:
             ),
             sampler=parser.choice("OTEL_TRACES_SAMPLER", KNOWN_SAMPLERS, "parentbased_always_on"),
             sampler_arg=parser.number("OTEL_TRACES_SAMPLER_ARG", float, 1.0, 0.0, 1.0),
+            sampling_rules=parser._raw("OTEL_XRAY_SAMPLING_RULES"),
+            sampling_endpoint=_sampling_endpoint(env),
+            lambda_unsampled=parser.choice(
+                "OTEL_XRAY_LAMBDA_UNSAMPLED", LAMBDA_UNSAMPLED_POLICIES, "rules"
+            ),
             instrumentations=tuple(name for name in enabled if name not in disabled),
             flush_timeout_ms=parser.number("OTEL_XRAY_FLUSH_TIMEOUT_MS", int, 1000, 0, 900_000),
             max_queue_size=parser.number("OTEL_XRAY_MAX_QUEUE_SIZE", int, 2048, 1, 1_000_000),
@@ -162,6 +177,18 @@ class Settings:
         for error in settings.errors:
             logger.error("%s", error)
         return settings
+
+
+def _sampling_endpoint(env: Mapping[str, str]) -> str:
+    """The daemon's (or collector's) proxy: the setting, else the daemon's TCP address."""
+    explicit = env.get("OTEL_XRAY_SAMPLING_ENDPOINT", "").strip()
+    if explicit:
+        return explicit
+    for token in env.get("AWS_XRAY_DAEMON_ADDRESS", "").split():
+        protocol, _, address = token.partition(":")
+        if protocol.lower() == "tcp" and address:
+            return f"http://{address}"
+    return "http://127.0.0.1:2000"
 
 
 def _otlp_endpoint(env: Mapping[str, str]) -> str:

@@ -175,9 +175,13 @@ class XRayCapture:
         configurator.reset()
 
     def invoke(
-        self, handler: Callable[..., Any], event: Any, context: Any = None
+        self, handler: Callable[..., Any], event: Any, context: Any = None, *, sampled: bool = True
     ) -> CapturedInvocation:
-        """Run ``handler(event, context)`` as one traced invocation; never raises its error."""
+        """Run ``handler(event, context)`` as one traced invocation; never raises its error.
+
+        ``sampled=False`` gives the function ``Sampled=0``, as Lambda does when its own
+        sampler says no or when active tracing is off; Lambda then sends no segments.
+        """
         from otel_xray.awslambda.handler import lambda_handler
         from otel_xray.local.lambda_service import lambda_segments, sqs_links
         from otel_xray.local.runtime_api import new_trace_ids
@@ -188,7 +192,10 @@ class XRayCapture:
         captured = CapturedInvocation(root)
         # The variables Lambda sets, for the handler and the libraries it calls
         # (botocore copies _X_AMZN_TRACE_ID into requests when it sees a function name).
-        lambda_env = {**self.environ, "_X_AMZN_TRACE_ID": f"Root={root};Parent={parent};Sampled=1"}
+        lambda_env = {
+            **self.environ,
+            "_X_AMZN_TRACE_ID": f"Root={root};Parent={parent};Sampled={int(sampled)}",
+        }
         previous = {key: os.environ.get(key) for key in lambda_env}
         os.environ.update(lambda_env)
         seen = len(self._exporter.spans)
@@ -205,7 +212,7 @@ class XRayCapture:
                     os.environ[key] = value
         finished = time.time()
         error = captured.error
-        captured.documents = lambda_segments(
+        lambdas_own = lambda_segments(
             function_name=self.function_name,
             function_arn=getattr(context, "invoked_function_arn", ""),
             request_id=str(getattr(context, "aws_request_id", "")),
@@ -218,7 +225,10 @@ class XRayCapture:
             if error is not None
             else None,
             links=sqs_links(event),
-        ) + [span_to_document(span) for span in self._exporter.spans[seen:]]
+        )
+        captured.documents = (lambdas_own if sampled else []) + [
+            span_to_document(span) for span in self._exporter.spans[seen:]
+        ]
         self.documents.extend(captured.documents)
         return captured
 

@@ -143,6 +143,14 @@ def response_status(result: object) -> int | None:
     return None
 
 
+def has_upstream_trace_header(event: object) -> bool:
+    """Whether a caller sent an X-Ray header: HTTP ``X-Amzn-Trace-Id`` or SQS ``AWSTraceHeader``."""
+    headers = _mapping(_mapping(event).get("headers"))
+    if any(str(k).lower() == "x-amzn-trace-id" for k in headers):
+        return True
+    return any("AWSTraceHeader" in _mapping(r.get("attributes")) for r in _records(event))
+
+
 def incoming_links(event: object) -> list[trace.Link]:
     """Links to the contexts the event carries, at most :data:`MAX_LINKS`, deduplicated."""
     links: list[trace.Link] = []

@@ -121,19 +121,25 @@ class _Invocation:
             tracing = configure()
             if tracing is None:
                 return None
-            parent = _parent_context()
+            parent = _parent_context(event, tracing.settings.lambda_unsampled)
             attributes = _start_attributes(event, context, cold_start)
             # Powertools' annotations, so its users' filter expressions keep working.
             attributes["ColdStart"] = cold_start
             attributes["Service"] = tracing.settings.service_name or _span_name(context)
             attributes["aws.xray.annotations"] = ["ColdStart", "Service"]
-            span = tracing.tracer().start_span(
-                _span_name(context),
-                context=parent,
-                kind=SpanKind.INTERNAL,
-                attributes=attributes,
-                links=events.incoming_links(event),
-            )
+            # A root span joining Lambda's trace id reads the id from the current context.
+            joining = otel_context.attach(parent) if _joins_trace(parent) else None
+            try:
+                span = tracing.tracer().start_span(
+                    _span_name(context),
+                    context=parent,
+                    kind=SpanKind.INTERNAL,
+                    attributes=attributes,
+                    links=events.incoming_links(event),
+                )
+            finally:
+                if joining is not None:
+                    otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
             from otel_xray.annotations import reserve
 
@@ -195,11 +201,50 @@ def flush_bound_seconds(setting_ms: int, context: Any) -> float:
     return max(bound, 0) / 1000
 
 
-def _parent_context() -> otel_context.Context:
+def _parent_context(event: Any = None, unsampled_policy: str = "drop") -> otel_context.Context:
+    """Lambda's function segment as the parent, or, when Sampled=0 only means that active
+    tracing is off, a root of Lambda's trace id that the sampler policy decides on."""
+    from otel_xray.ids import JOIN_TRACE_ID_KEY
     from otel_xray.propagation import context_from_header, lambda_trace_header
+    from otel_xray.sampling import LAMBDA_PASSTHROUGH_KEY
 
     header = lambda_trace_header()
-    return context_from_header(header) if header else otel_context.Context()
+    if header is None:
+        return otel_context.Context()
+    if header.sampled is False and unsampled_policy != "drop" and _tracing_off(event):
+        _log_passthrough_once(unsampled_policy)
+        # Lambda emits no segments now: the function's span is the trace's root segment.
+        ctx = otel_context.set_value(LAMBDA_PASSTHROUGH_KEY, True, otel_context.Context())
+        return otel_context.set_value(JOIN_TRACE_ID_KEY, header.trace_id, ctx)
+    return context_from_header(header)
+
+
+def _tracing_off(event: Any) -> bool:
+    """Active tracing off (no daemon address) and no caller that decided upstream."""
+    if os.environ.get("AWS_XRAY_DAEMON_ADDRESS"):
+        return False
+    return not events.has_upstream_trace_header(event)
+
+
+_passthrough_logged = False
+
+
+def _log_passthrough_once(policy: str) -> None:
+    global _passthrough_logged
+    if not _passthrough_logged:
+        _passthrough_logged = True
+        logger.warning(
+            "otel-xray: Lambda passed Sampled=0 with active tracing off and no upstream "
+            "trace header; deciding by OTEL_XRAY_LAMBDA_UNSAMPLED=%s instead of dropping "
+            "every span (set it to 'drop' to follow Lambda)",
+            policy,
+        )
+
+
+def _joins_trace(ctx: otel_context.Context) -> bool:
+    from otel_xray.ids import JOIN_TRACE_ID_KEY
+
+    return otel_context.get_value(JOIN_TRACE_ID_KEY, ctx) is not None
 
 
 def _span_name(context: Any) -> str:

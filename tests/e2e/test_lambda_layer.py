@@ -159,6 +159,7 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     assert (infos["otel-instrument"].external_attr >> 16) & 0o111
     assert "python/otel_xray/awslambda/wrapper.py" in names
     assert "collector-config/config.yaml" in names
+    assert "collector-config/sampling-rules.json" in names
     assert any(
         n.startswith("python/otel_xray/__pycache__/") and n.endswith(".cpython-311.pyc")
         for n in names

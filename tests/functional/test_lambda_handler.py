@@ -141,7 +141,9 @@ def test_not_sampled_invocations_export_nothing(
     context: LambdaContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Active tracing on (a daemon address): Lambda's sampler said no, and that is final."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=0")
+    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000")
     assert otel_xray.lambda_handler(lambda e, c: 7)({}, context) == 7
     assert exporter.spans == []
 
