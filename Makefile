@@ -46,6 +46,7 @@ build/bench/%/.built: benchmarks/functions/%/app.py benchmarks/functions/%/requi
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check otel_xray tests examples layer benchmarks
+	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/sampling-rules.template.json
 	$(VENV)/bin/mypy --strict otel_xray
 
 test: $(STAMP) layer runtime examples lint

@@ -35,8 +35,19 @@ def order_event(amount: float, items: list[str]) -> dict[str, object]:
     return {**API_EVENT, "body": json.dumps({"amount": amount, "items": items})}
 
 
-def run(store: TraceStore, exporter: str = "xray-udp") -> list[InvocationResult]:
-    """Both functions end to end; every document lands in ``store``; returns the results."""
+#: (title, amount, items) of each order the demo places.
+ORDERS = [("order accepted", 42.5, ["book", "lamp"]), ("payment declined", 25_000, ["piano"])]
+
+
+def run(
+    store: TraceStore,
+    exporter: str = "xray-udp",
+    orders: list[tuple[str, float, list[str]]] = ORDERS,
+) -> list[InvocationResult]:
+    """Both functions end to end; every document lands in ``store``.
+
+    Returns the API's results in order, then the worker's (one per queued batch).
+    """
     results = []
     with LocalServices() as services:
         env = services.function_env()
@@ -56,26 +67,21 @@ def run(store: TraceStore, exporter: str = "xray-udp") -> list[InvocationResult]
                 exporter=exporter,
             ) as worker,
         ):
-            for title, event in (
-                ("order accepted", order_event(42.5, ["book", "lamp"])),
-                ("payment declined", order_event(25_000, ["piano"])),
-            ):
-                result = api.invoke(event)
+            for title, amount, items in orders:
+                result = api.invoke(order_event(amount, items))
                 results.append(result)
                 store.add_all(result.segments)
                 outcome = result.response if result.ok else result.error
                 print(f"\n== order-api, {title}: {json.dumps(outcome)[:150]}")
                 print(render_trace(store.trace(result.root)))
-            source = SqsEventSource(services.queue_url, client=services.client("sqs"))
-            event = source.next_event()
-            if event is None:
-                raise RuntimeError("the accepted order left no message on the queue")
-            result = worker.invoke(event)
-            results.append(result)
-            store.add_all(result.segments)
-            source.complete(event, result.response)
-            print(f"\n== order-worker, {len(event['Records'])} SQS message(s): {result.response}")
-            print(render_trace(store.trace(result.root)))
+            source = SqsEventSource(services.queue_url, client=services.client("sqs"), batch_size=1)
+            while (event := source.next_event(wait_seconds=0)) is not None:
+                result = worker.invoke(event)
+                results.append(result)
+                store.add_all(result.segments)
+                source.complete(event, result.response)
+                print(f"\n== order-worker, {len(event['Records'])} SQS message: {result.response}")
+                print(render_trace(store.trace(result.root)))
     return results
 
 

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "examples"
 #: Payments above this amount are declined (HTTP 402), so the demo can show an error.
 DECLINE_ABOVE = 10_000
+#: This amount makes the payment API answer slowly (a slow checkout to find in X-Ray).
+SLOW_AMOUNT = 7_500
+SLOW_SECONDS = 1.2
+#: This amount is throttled (HTTP 429).
+THROTTLED_AMOUNT = 429
 
 
 class _PaymentHandler(BaseHTTPRequestHandler):
@@ -43,6 +49,10 @@ class _PaymentHandler(BaseHTTPRequestHandler):
         except (ValueError, AttributeError):
             amount = -1
         status = 200 if 0 < amount <= DECLINE_ABOVE else 402
+        if amount == THROTTLED_AMOUNT:
+            status = 429
+        if amount == SLOW_AMOUNT:
+            time.sleep(SLOW_SECONDS)
         payload = json.dumps({"approved": status == 200}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

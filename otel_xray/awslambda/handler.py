@@ -154,6 +154,15 @@ class _Invocation:
             if error is not None:
                 self.span.record_exception(error, escaped=True)
                 self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                # One line to find the trace from the logs (the dashboard's query reads it);
+                # the type only: the message may hold personal data.
+                from otel_xray.ids import format_xray_trace_id
+
+                logger.warning(
+                    "otel-xray: invocation failed: %s trace_id=%s",
+                    type(error).__name__,
+                    format_xray_trace_id(self.span.get_span_context().trace_id),
+                )
             else:
                 if self.capture_response:
                     from otel_xray.annotations import metadata

@@ -4,6 +4,7 @@ otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
                  [--exporter xray-udp|otlp] [--env KEY=VALUE]... [--segments OUT.jsonl]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
+otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     traces = commands.add_parser("traces", help="every stored trace as a timeline tree")
     traces.add_argument("segments", type=Path, help="JSON lines of segment documents")
+
+    query = commands.add_parser("query", help="the traces an X-Ray filter expression selects")
+    query.add_argument("expression", help="e.g. 'service(\"order-api\") { fault }'")
+    query.add_argument("segments", type=Path, help="JSON lines of segment documents")
+    query.add_argument("--show", action="store_true", help="draw each matching trace")
     return parser
 
 
@@ -75,7 +81,32 @@ def main(argv: list[str] | None = None) -> int:
         return _map(args)
     if args.command == "traces":
         return _traces(args)
+    if args.command == "query":
+        return _query(args)
     return 2
+
+
+def _query(args: argparse.Namespace) -> int:
+    from otel_xray.local.filters import FilterExpression, FilterSyntaxError
+    from otel_xray.local.render import render_trace
+
+    try:
+        expression = FilterExpression.parse(args.expression)
+    except FilterSyntaxError as error:
+        print(f"otel-xray: {error}", file=sys.stderr)
+        return 2
+    store = _load(args.segments)
+    if store is None:
+        return 2
+    matching = expression.select(store)
+    for trace in matching:
+        root = trace.segments[0]
+        state = "ok" if trace.ok else "has errors"
+        print(f"{trace.id}  {trace.duration * 1000:8.1f} ms  {state:<10}  {root.get('name')}")
+        if args.show:
+            print(render_trace(trace))
+    print(f"{len(matching)} of {len(store.trace_ids())} traces match", file=sys.stderr)
+    return 0
 
 
 def _load(path: Path) -> TraceStore | None:

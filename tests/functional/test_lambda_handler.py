@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -211,3 +212,20 @@ def test_a_disabled_setup_is_decided_once_per_sandbox(
     handler = otel_xray.lambda_handler(lambda e, c: "ok")
     assert [handler({}, context) for _ in range(3)] == ["ok"] * 3
     assert len(parses) == 1
+
+
+def test_a_failed_invocation_logs_its_trace_id_once_without_the_message(
+    lambda_tracing: Tracing,
+    exporter: InMemoryExporter,
+    context: LambdaContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The line the dashboard's Logs Insights widget parses to list failed requests' traces."""
+
+    def handler(event: object, context: object) -> None:
+        raise ValueError("card 4111 1111 1111 1111 declined")
+
+    with caplog.at_level(logging.WARNING, logger="otel_xray"), pytest.raises(ValueError):
+        otel_xray.lambda_handler(handler)({}, context)
+    [line] = [r.getMessage() for r in caplog.records if "invocation failed" in r.getMessage()]
+    assert line == f"otel-xray: invocation failed: ValueError trace_id={ROOT}"
