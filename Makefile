@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker
 PYTEST_WORKERS ?= auto
 
-.PHONY: install layer runtime examples bench-functions lint test test-unit demo bench clean
+.PHONY: install layer runtime examples bench-functions lint test test-unit demo bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ test-unit: $(STAMP)
 
 demo: $(STAMP) layer runtime examples
 	$(PY) -m examples.demo
+
+# The long load variant: 10,000 invocations (make test runs 1,000).
+soak: $(STAMP) layer runtime examples
+	OTEL_XRAY_LOAD_INVOCATIONS=10000 $(VENV)/bin/pytest -q tests/reliability/test_load.py
+	$(PY) -m tests.reliability.report
 
 bench: $(STAMP) layer runtime examples bench-functions
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}

@@ -17,8 +17,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
+import os
 import time
 import urllib.parse
+import weakref
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -50,6 +52,7 @@ class LambdaOTLPExporter:
         self._path = url.path or "/v1/traces"
         self._headers = {"Content-Type": "application/x-protobuf", **dict(headers or {})}
         self._connection: http.client.HTTPConnection | None = None
+        _live.add(self)
 
     def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
         if not spans:
@@ -110,3 +113,23 @@ class LambdaOTLPExporter:
 
     def shutdown(self) -> None:
         self._close()
+
+    def _forget_connection(self) -> None:
+        """In a forked child: the connection belongs to the parent; open a new one."""
+        if self._connection is not None:
+            with contextlib.suppress(OSError):
+                self._connection.close()  # the child's copy of the descriptor only
+        self._connection = None
+
+
+# A forked child (or a restored snapshot) must not share the parent's keep-alive
+# connection: two processes writing one TCP stream corrupt each other's requests.
+_live: weakref.WeakSet[LambdaOTLPExporter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_live):
+        exporter._forget_connection()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -7,7 +7,9 @@ slow collector stalls the function. Here nothing runs in the background: spans a
 buffered as they end and sent by the wrapper at the end of the invocation, in its
 own thread, until a deadline. A retryable failure keeps the spans for the next
 flush (up to ``max_queue_size``); what cannot be kept is counted and logged once per
-sandbox, not once per span.
+sandbox, not once per span. An endpoint that used the whole bound without answering
+(a slow or hung collector) is not tried again for :data:`PAUSE_AFTER_TIMEOUT`
+seconds: the spans wait in the buffer, and the invocations in between pay nothing.
 
 Example:
     >>> from otel_xray.export import ExportOutcome
@@ -36,6 +38,8 @@ logger = logging.getLogger("otel_xray")
 
 #: Spans per export call; keeps one OTLP request well under collector limits.
 EXPORT_CHUNK = 512
+#: After an export that ran out of time, flushes skip the endpoint this long.
+PAUSE_AFTER_TIMEOUT = 2.0
 
 
 @dataclass
@@ -48,6 +52,8 @@ class ExportStats:
     retried_exports: int = 0
     #: Lost: queue full, or rejected by the endpoint.
     dropped: int = 0
+    #: Flushes that did not try the endpoint because it had just timed out.
+    paused_flushes: int = 0
 
 
 class InvocationSpanProcessor(SpanProcessor):
@@ -60,6 +66,7 @@ class InvocationSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._warned: set[str] = set()
+        self._paused_until = 0.0
         self.stats = ExportStats()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -82,6 +89,9 @@ class InvocationSpanProcessor(SpanProcessor):
         if not self._flush_lock.acquire(timeout=max(timeout_seconds, 0.0)):
             return False
         try:
+            if time.monotonic() < self._paused_until:
+                self.stats.paused_flushes += 1
+                return not self._queue
             with self._lock:
                 pending, self._queue = self._queue, []
             kept = self._send(pending, deadline)
@@ -99,6 +109,7 @@ class InvocationSpanProcessor(SpanProcessor):
             chunk = spans[start : start + EXPORT_CHUNK]
             if time.monotonic() >= deadline:
                 return list(spans[start:])
+            started = time.monotonic()
             try:
                 outcome = self._exporter.export_before(chunk, deadline)
             except Exception:
@@ -111,6 +122,9 @@ class InvocationSpanProcessor(SpanProcessor):
                 self._warn_once("drop", "the exporter rejected %d spans; they are lost", len(chunk))
             else:
                 self.stats.retried_exports += 1
+                finished = time.monotonic()
+                if finished - started > 0.05 and finished >= deadline - 0.01:
+                    self._paused_until = finished + PAUSE_AFTER_TIMEOUT
                 self._warn_once(
                     "retry",
                     "could not export spans; keeping up to %d for the next flush",

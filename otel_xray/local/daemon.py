@@ -32,9 +32,11 @@ HEADER = {"format": "json", "version": 1}
 class XRayDaemon:
     """Receives segment documents over UDP; :meth:`take` hands them out."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind(("127.0.0.1", 0))
+        # A deep kernel buffer, so a burst is not lost while this thread waits its turn.
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        self._socket.bind(("127.0.0.1", port))
         self._socket.settimeout(0.1)
         self.address: tuple[str, int] = self._socket.getsockname()[:2]
         self.documents: list[dict[str, Any]] = []

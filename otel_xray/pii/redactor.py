@@ -92,7 +92,7 @@ _NEVER = frozenset({"aws.xray.annotations"})
 _URL_OR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
 _MIN_SCANNED = 6  # nothing the detectors know is shorter
 _KEY_CACHE_LIMIT = 4096
-_MEMO_LIMIT = 4096
+_MEMO_LIMIT = 1024
 _MEMO_VALUE_LIMIT = 256
 
 

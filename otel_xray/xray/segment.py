@@ -42,6 +42,7 @@ MAX_NAME_LENGTH = 200
 MAX_ANNOTATION_VALUE = 1000
 MAX_STACK_FRAMES = 50
 MAX_LINKS = 20
+MAX_HTTP_FIELD = 250
 ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
@@ -133,6 +134,9 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     if annotations:
         document["annotations"] = annotations
     consumed = _CONSUMED | _AWS_CONSUMED if aws else _CONSUMED
+    full_url = attributes.get("url.full") or attributes.get("http.url")
+    if isinstance(full_url, str) and len(full_url) > MAX_HTTP_FIELD:
+        consumed = consumed - {"url.full", "http.url"}
     if sql:
         consumed = consumed | _SQL_CONSUMED
     metadata: dict[str, Any] = {}
@@ -295,19 +299,18 @@ def _segment_only(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str
 
 
 def _http_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    # The schema caps each request field at 250 characters; a longer URL is cut here
+    # and kept whole in metadata (the ``url.full`` attribute stays there).
     request: dict[str, Any] = {}
-    method = attributes.get("http.request.method") or attributes.get("http.method")
-    if isinstance(method, str):
-        request["method"] = method
-    url = attributes.get("url.full") or attributes.get("http.url")
-    if isinstance(url, str):
-        request["url"] = url
-    agent = attributes.get("user_agent.original") or attributes.get("http.user_agent")
-    if isinstance(agent, str):
-        request["user_agent"] = agent
-    client = attributes.get("client.address")
-    if isinstance(client, str):
-        request["client_ip"] = client
+    for field, keys in (
+        ("method", ("http.request.method", "http.method")),
+        ("url", ("url.full", "http.url")),
+        ("user_agent", ("user_agent.original", "http.user_agent")),
+        ("client_ip", ("client.address",)),
+    ):
+        value = next((attributes[k] for k in keys if isinstance(attributes.get(k), str)), None)
+        if value is not None:
+            request[field] = value[:MAX_HTTP_FIELD]
     response: dict[str, Any] = {}
     status = attributes.get("http.response.status_code") or attributes.get("http.status_code")
     if isinstance(status, int) and not isinstance(status, bool):
@@ -428,11 +431,16 @@ def _annotations(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], set[str
 
 
 def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes | bytearray):
+        # The SDK lets bytes through as attribute values; JSON has no bytes.
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, Sequence):
         return [_json_safe(v) for v in value]
-    return value
+    return str(value)
 
 
 def encode(document: Mapping[str, Any]) -> bytes:

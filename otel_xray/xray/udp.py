@@ -15,7 +15,9 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import weakref
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -36,6 +38,7 @@ class XRayUdpExporter:
         self._socket: socket.socket | None = None
         self.sent_documents = 0
         self.failed_documents = 0
+        _live.add(self)
 
     def _sock(self) -> socket.socket:
         if self._socket is None:
@@ -71,3 +74,15 @@ class XRayUdpExporter:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+
+
+# A forked child gets a socket of its own (its copy of the parent's is closed).
+_live: weakref.WeakSet[XRayUdpExporter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for exporter in list(_live):
+        exporter.shutdown()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

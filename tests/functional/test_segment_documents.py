@@ -286,3 +286,20 @@ def test_metadata_namespaces_come_from_json_attributes() -> None:
     # A reserved or unreadable namespace stays visible as a plain attribute.
     assert "aws.xray.metadata.AWS.reserved" in doc["metadata"]["default"]
     assert "aws.xray.metadata.broken" in doc["metadata"]["default"]
+
+
+def test_http_fields_respect_the_schemas_250_characters_and_keep_the_full_url() -> None:
+    url = "https://api.example.com/search?q=" + "x" * 400
+    doc = valid(
+        span_to_document(
+            finished("GET", SpanKind.CLIENT, {"url.full": url, "http.request.method": "GET" * 100})
+        )
+    )
+    assert doc["http"]["request"]["url"] == url[:250]
+    assert len(doc["http"]["request"]["method"]) == 250
+    assert doc["metadata"]["default"]["url.full"] == url  # nothing lost
+
+
+def test_bytes_attributes_become_text() -> None:
+    doc = valid(span_to_document(finished("work", attributes={"payload": b"caf\xc3\xa9 \xff"})))
+    assert doc["metadata"]["default"]["payload"] == "café \ufffd"
