@@ -50,7 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict otel_xray
 
 test: $(STAMP) layer runtime examples lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) -q
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit tests/functional
