@@ -10,14 +10,13 @@ Kinds: ``email``, ``card``, ``ssn``, ``phone``, ``ip``, ``jwt``, ``bearer``,
 from the settings (its name is its kind).
 
 Example:
-    >>> found = DEFAULT_DETECTORS.find("mail bob@example.com or call +14155552671")
+    >>> found = Detectors().find("mail bob@example.com or call +14155552671")
     >>> [(f.kind, f.text) for f in found]
     [('email', 'bob@example.com'), ('phone', '+14155552671')]
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -88,6 +87,8 @@ def _ssn(text: str) -> bool:
 
 def _ip(text: str) -> bool:
     try:
+        import ipaddress  # only when something looks like an address
+
         ipaddress.ip_address(text)
     except ValueError:
         return False
@@ -256,5 +257,3 @@ class Detectors:
                 return Finding(other, start, match.end(), match.group())
         return None
 
-
-DEFAULT_DETECTORS = Detectors()

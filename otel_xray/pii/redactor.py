@@ -29,7 +29,6 @@ Example:
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -117,6 +116,8 @@ class Redactor:
 
     def replacement(self, kind: str, original: str) -> str:
         if self.settings.mode == "hash" and self.settings.hash_key:
+            import hmac  # hash mode only
+
             digest = hmac.new(
                 self.settings.hash_key, f"{kind}:{_canonical(kind, original)}".encode(), "sha256"
             ).hexdigest()[:16]

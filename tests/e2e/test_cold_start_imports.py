@@ -1,0 +1,67 @@
+"""What the layer imports at cold start: only what the configuration uses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from otel_xray.local.invoke import default_layer_dir
+from tests.e2e.conftest import ROOT, RUNTIME
+
+PROBE = (
+    "import json, sys; import otel_xray.awslambda.wrapper; print(json.dumps(sorted(sys.modules)))"
+)
+
+
+def modules_at_start(tmp_path: Path, **environ: str) -> set[str]:
+    """sys.modules after the runtime imported the layer's handler, as on a cold start."""
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    layer = ROOT / default_layer_dir()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_LAMBDA_FUNCTION_NAME": "probe",
+        "AWS_REGION": "us-east-1",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "ORIG_HANDLER": "app.handler",
+        "PYTHONPATH": f"{tmp_path}:{layer / 'python'}:{RUNTIME / 'runtime'}",
+        **environ,
+    }
+    output = subprocess.run(
+        [str(RUNTIME / "lang" / "bin" / "python"), "-c", PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return set(json.loads(output.splitlines()[-1]))
+
+
+def under(modules: set[str], *prefixes: str) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_the_default_lambda_path_imports_only_what_it_uses(tmp_path: Path) -> None:
+    modules = modules_at_start(tmp_path)
+    assert "otel_xray.xray.udp" in modules  # the default exporter without a collector
+    assert under(modules, "grpc") == []
+    assert under(modules, "google.protobuf") == []  # no protobuf on the UDP path
+    assert under(modules, "opentelemetry.exporter") == []
+    assert under(modules, "otel_xray.local", "otel_xray.testing") == []
+    # No entry-point driven set-up: not the SDK's configurator, not auto-instrumentation.
+    assert under(modules, "opentelemetry.sdk._configuration") == []
+    assert under(modules, "opentelemetry.instrumentation.auto_instrumentation") == []
+    assert under(modules, "otel_xray.subsegments", "otel_xray.concurrency") == []  # API: on use
+
+
+@pytest.mark.parametrize("collector", ["/opt/collector-config/config.yaml"])
+def test_with_a_collector_only_the_otlp_encoder_is_added(tmp_path: Path, collector: str) -> None:
+    modules = modules_at_start(tmp_path, OPENTELEMETRY_COLLECTOR_CONFIG_URI=collector)
+    assert "otel_xray.otlp" in modules and "otel_xray.xray.udp" not in modules
+    assert under(modules, "grpc") == []
+    # Protobuf is imported on the first export, not at start.
+    assert under(modules, "opentelemetry.exporter.otlp.proto.grpc") == []
