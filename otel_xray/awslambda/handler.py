@@ -89,7 +89,7 @@ def _run_awaitable(awaitable: Any) -> Any:
     async def wait() -> Any:
         return await awaitable
 
-    import asyncio  # only for async handlers: asyncio costs ~20 ms of cold start
+    import asyncio  # only async handlers need it here (~20 ms to import)
 
     return asyncio.run(wait())
 
