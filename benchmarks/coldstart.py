@@ -1,94 +1,216 @@
-"""Cold start of the example order API with and without the otel-xray layer.
+"""Side by side: otel-xray and the alternatives, on the same handler, in one run.
 
-Process start to the first invocation's response, through the real start path
-(exec wrapper, awslambdaric, local Runtime API), the handler importing boto3 and
-requests and calling DynamoDB (moto) and an HTTP API on loopback. Runs are
-interleaved so both configurations see the same machine; the table reports
-medians and the overhead against the no-tracing runs of the same batch.
+Every configuration runs the same zero-code handler (``benchmarks/functions/checkout``:
+imports boto3 and requests, writes DynamoDB, POSTs to a payment API, sends to SQS,
+all on loopback) through its real start path: an exec wrapper under awslambdaric
+against the local Runtime API. Per run, one fresh sandbox gives:
 
-    python -m benchmarks.coldstart [--runs 15]
+- cold start: process start to the first invocation's response;
+- warm latency: the next ``--warm`` invocations (p50 and p99 of each run);
+- CPU time per warm invocation (user + system of the sandbox process);
+- peak RSS (the sandbox process's VmHWM).
+
+Runs are interleaved so every configuration sees the same machine; the report
+gives medians over the runs and each configuration's overhead against the
+no-tracing runs of the same batch, as a difference and a ratio, plus each layer's
+size. The alternatives are built by ``benchmarks/peers.py`` from pinned versions.
+
+    python -m benchmarks.coldstart [--runs 11] [--warm 20]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import statistics
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from benchmarks.peers import PEERS, build_peer, size_bytes
 from examples.local_services import ROOT, LocalServices
-from otel_xray.local.invoke import LocalFunction
+from otel_xray.local.invoke import LocalFunction, default_layer_dir
 
-EVENT = json.loads(
-    (Path(__file__).parents[1] / "examples" / "order_api" / "event.json").read_text()
-)
+EVENT = {
+    **json.loads((ROOT / "examples" / "order_api" / "event.json").read_text()),
+    "body": json.dumps({"amount": 10, "items": ["book"]}),
+}
 RESULTS = Path(__file__).parent / "results"
 #: Zero-code, so it runs unchanged with and without tracing (make bench-functions).
 FUNCTION = ROOT / "build" / "bench" / "checkout"
-#: name -> (layer attached, exporter the layer uses)
-CONFIGURATIONS = {
-    "no tracing": (False, "xray-udp"),
-    "otel-xray layer, xray-udp (default)": (True, "xray-udp"),
-    "otel-xray layer, OTLP to a collector": (True, "otlp"),
-}
+BASELINE = "no tracing"
 
 
-def cold_start_ms(services: LocalServices, configuration: tuple[bool, str]) -> tuple[float, float]:
-    """(cold start ms, warm invocation ms) of one fresh sandbox."""
-    use_layer, exporter = configuration
+@dataclass
+class Configuration:
+    name: str
+    layer: Path | None
+    exporter: str = "xray-udp"
+    env: dict[str, str] = field(default_factory=dict)
+    otlp_endpoint: str | None = None
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def configurations() -> list[Configuration]:
+    ours = ROOT / default_layer_dir()
+    down = closed_port()
+    found = [
+        Configuration(BASELINE, None),
+        Configuration("otel-xray, xray-udp (default)", ours),
+        Configuration("otel-xray, OTLP to a collector", ours, "otlp"),
+        Configuration(
+            "otel-xray, daemon unreachable",
+            ours,
+            env={"AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{down}"},
+        ),
+        Configuration(
+            "otel-xray, collector unreachable",
+            ours,
+            "otlp",
+            otlp_endpoint=f"http://127.0.0.1:{down}",
+        ),
+    ]
+    for name, (_, exporter) in PEERS.items():
+        found.append(Configuration(name, build_peer(name), exporter))
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def one_run(services: LocalServices, config: Configuration, warm: int) -> dict[str, float]:
+    """One fresh sandbox: cold start, warm latencies, CPU per invocation, peak RSS."""
     function = LocalFunction(
         "app.handler",
         FUNCTION,
-        use_layer=use_layer,
-        env=services.function_env(),
+        layer_dir=config.layer,
+        use_layer=config.layer is not None,
+        env={**services.function_env(), **config.env},
         function_name="order-api",
-        exporter=exporter,
+        exporter=config.exporter,
+        otlp_endpoint=config.otlp_endpoint,
     )
     with function:
-        first = function.invoke(EVENT)
+        first = function.invoke(EVENT, collect=False)
         cold = (time.monotonic() - function.started_at) * 1000
-        warm = function.invoke(EVENT)
-    if not (first.ok and warm.ok):
-        raise RuntimeError(f"invocation failed: {first.error or warm.error}")
-    return cold, warm.duration_ms
+        if not first.ok:
+            raise RuntimeError(f"{config.name}: {first.error}\n{function.logs()[-2000:]}")
+        assert function.process is not None
+        pid = function.process.pid
+        cpu_before = _cpu_seconds(pid)
+        latencies = []
+        for _ in range(warm):
+            began = time.monotonic()
+            result = function.invoke(EVENT, collect=False)
+            latencies.append((time.monotonic() - began) * 1000)
+            if not result.ok:
+                raise RuntimeError(f"{config.name}: {result.error}")
+        cpu = (_cpu_seconds(pid) - cpu_before) / warm * 1000
+        peak = _peak_rss_kib(pid)
+    drain(services)
+    latencies.sort()
+    return {
+        "cold_ms": cold,
+        "warm_p50_ms": statistics.median(latencies),
+        "warm_p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "cpu_ms_per_invocation": cpu,
+        "peak_rss_mib": peak / 1024,
+    }
+
+
+def drain(services: LocalServices) -> None:
+    """Empty the queue between runs: moto (in this process) slows as it grows."""
+    sqs = services.client("sqs")
+    while messages := sqs.receive_message(QueueUrl=services.queue_url, MaxNumberOfMessages=10).get(
+        "Messages"
+    ):
+        sqs.delete_message_batch(
+            QueueUrl=services.queue_url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+            ],
+        )
+
+
+def layer_size(config: Configuration) -> tuple[float, float] | None:
+    if config.layer is None:
+        return None
+    if config.layer.parent.name == "layer":  # ours: what make layer measured
+        sizes = json.loads((ROOT / "build" / "layer" / "sizes.json").read_text())
+        mine = sizes[config.layer.name]
+        return mine["unzipped_bytes"] / 1e6, mine["zipped_bytes"] / 1e6
+    unzipped, zipped = size_bytes(config.layer)
+    return unzipped / 1e6, zipped / 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--warm", type=int, default=20)
     args = parser.parse_args(argv)
-    samples: dict[str, dict[str, list[float]]] = {
-        n: {"cold": [], "warm": []} for n in CONFIGURATIONS
-    }
+    configs = configurations()
+    samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in configs}
     with LocalServices() as services:
-        for configuration in CONFIGURATIONS.values():  # warm the page cache once
-            cold_start_ms(services, configuration)
+        for config in configs:  # warm the page cache once
+            one_run(services, config, 2)
         for _ in range(args.runs):
-            for name, configuration in CONFIGURATIONS.items():
-                cold, warm = cold_start_ms(services, configuration)
-                samples[name]["cold"].append(cold)
-                samples[name]["warm"].append(warm)
-    baseline = statistics.median(samples["no tracing"]["cold"])
-    base_warm = statistics.median(samples["no tracing"]["warm"])
-    header = "| configuration | cold start (median ms) | overhead ms | ratio | warm (median ms) |"
-    rows = [header, "|---|---|---|---|---|"]
-    report = {"runs": args.runs, "configurations": {}}
-    for name, values in samples.items():
-        cold = statistics.median(values["cold"])
-        warm = statistics.median(values["warm"])
+            for config in configs:
+                samples[config.name].append(one_run(services, config, args.warm))
+    medians: dict[str, dict[str, float]] = {
+        name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for name, runs in samples.items()
+    }
+    base = medians[BASELINE]
+    header = (
+        "| configuration | cold start ms (overhead, ratio) | warm p50 ms (overhead) "
+        "| warm p99 ms | CPU ms / invocation (overhead) | peak RSS MiB (overhead) "
+        "| layer MB unzipped / zipped |"
+    )
+    rows = [header, "|---|---|---|---|---|---|---|"]
+    report: dict[str, Any] = {
+        "runs": args.runs,
+        "warm_invocations": args.warm,
+        "configurations": {},
+    }
+    for config in configs:
+        m = medians[config.name]
+        size = layer_size(config)
+        size_text = "-" if size is None else f"{size[0]:.1f} / {size[1]:.1f}"
         rows.append(
-            f"| {name} | {cold:.0f} | {cold - baseline:+.0f} | {cold / baseline:.2f} "
-            f"| {warm:.1f} ({warm - base_warm:+.1f}) |"
+            f"| {config.name} "
+            f"| {m['cold_ms']:.0f} ({m['cold_ms'] - base['cold_ms']:+.0f}, "
+            f"{m['cold_ms'] / base['cold_ms']:.2f}) "
+            f"| {m['warm_p50_ms']:.1f} ({m['warm_p50_ms'] - base['warm_p50_ms']:+.1f}) "
+            f"| {m['warm_p99_ms']:.1f} "
+            f"| {m['cpu_ms_per_invocation']:.1f} "
+            f"({m['cpu_ms_per_invocation'] - base['cpu_ms_per_invocation']:+.1f}) "
+            f"| {m['peak_rss_mib']:.1f} ({m['peak_rss_mib'] - base['peak_rss_mib']:+.1f}) "
+            f"| {size_text} |"
         )
-        report["configurations"][name] = {
-            "cold_ms": values["cold"],
-            "warm_ms": values["warm"],
-            "cold_median_ms": cold,
-            "warm_median_ms": warm,
+        report["configurations"][config.name] = {
+            "medians": m,
+            "runs": samples[config.name],
+            "layer_mb": size,
         }
     table = "\n".join(rows)
-    print(f"Cold start, {args.runs} interleaved runs each:\n{table}")
+    print(f"Side by side, {args.runs} interleaved runs each (medians):\n{table}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "coldstart.md").write_text(table + "\n")
     (RESULTS / "coldstart.json").write_text(json.dumps(report, indent=2))

@@ -1,10 +1,12 @@
-"""Cost of PII redaction per span, against the same pipeline without it, in one run.
+"""Cost per span: PII redaction, and the whole pipeline, against the bare SDK, in one run.
 
 A span with 20 attributes, half of them strings (URLs, a SQL statement, ids, a user
 agent...), made and ended through the real SDK with a processor that drops what it
 gets. Measured with redaction off (baseline), on with no personal data in the
-strings (the usual case) and on with personal data in three of them. Reports the
-median of several repeats, in microseconds per span, and the ratio to the baseline.
+strings (the usual case) and on with personal data in three of them; then the
+whole Lambda pipeline (redaction, translation, one UDP datagram per span, flushed
+every 10 spans). Reports the median of several repeats, in microseconds per span,
+and the ratio to the baseline.
 
     python -m benchmarks.pii [--spans 20000] [--repeats 7]
 """
@@ -72,6 +74,32 @@ def per_span_us(processor: SpanProcessor, personal: bool, spans: int) -> float:
     return (time.perf_counter() - started) / spans * 1e6
 
 
+def pipeline_us(personal: bool, spans: int) -> float:
+    """The whole Lambda pipeline per span: redaction, translation to an X-Ray document,
+    one UDP datagram each to a socket on loopback; flushed every 10 spans (an invocation)."""
+    import socket
+
+    from otel_xray.awslambda.flush import InvocationSpanProcessor
+    from otel_xray.xray.udp import XRayUdpExporter
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
+        flush = InvocationSpanProcessor(XRayUdpExporter(daemon.getsockname()[:2]))
+        provider = TracerProvider()
+        provider.add_span_processor(RedactingSpanProcessor(flush, Redactor(PiiSettings())))
+        tracer = provider.get_tracer("bench")
+        prepared = [attributes(personal, number) for number in range(spans)]
+        started = time.perf_counter()
+        for number, attrs in enumerate(prepared):
+            tracer.start_span("POST /v1/orders", attributes=attrs).end()
+            if number % 10 == 9:
+                flush.flush(1.0)
+        flush.flush(1.0)
+        elapsed = time.perf_counter() - started
+    return elapsed / spans * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans", type=int, default=20_000)
@@ -88,10 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             True,
         ),
     }
-    samples: dict[str, list[float]] = {name: [] for name in configurations}
+    pipeline = "whole pipeline: redaction, X-Ray document, UDP datagram"
+    samples: dict[str, list[float]] = {name: [] for name in [*configurations, pipeline]}
     for _ in range(args.repeats):  # interleaved, so drift hits every configuration alike
         for name, (make, personal) in configurations.items():
             samples[name].append(per_span_us(make(), personal, args.spans))
+        samples[pipeline].append(pipeline_us(False, args.spans))
     baseline = statistics.median(samples["redaction off (baseline)"])
     rows = ["| configuration | µs per span (median) | added µs | ratio |", "|---|---|---|---|"]
     for name, values in samples.items():
@@ -100,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {median:.1f} | {median - baseline:+.1f} | {median / baseline:.2f} |"
         )
     table = "\n".join(rows)
-    print(f"PII redaction, span with 20 attributes (10 strings), {args.repeats} repeats:\n{table}")
+    print(f"Per span, 20 attributes (10 strings), {args.repeats} repeats:\n{table}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pii.md").write_text(table + "\n")
     (RESULTS / "pii.json").write_text(

@@ -256,4 +256,3 @@ class Detectors:
             if validator is None or validator(match.group()):
                 return Finding(other, start, match.end(), match.group())
         return None
-
