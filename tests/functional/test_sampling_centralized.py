@@ -241,7 +241,6 @@ def test_a_due_refresh_never_makes_a_request_wait(proxy: XRayProxy) -> None:
     sampler = CentralizedSampler(proxy.endpoint, service_name="orders")  # real background refresh
     decisions = [sampler.should_sample(None, 1, "r").decision.is_sampled() for _ in range(50)]
     assert sampler.rules == []  # still fetching: decided by the fallback meanwhile
-    assert sum(decisions) <= 50
     proxy.gate.set()
     for _ in range(200):
         if sampler.rules:

@@ -88,7 +88,7 @@ def test_a_collector_fault(
     assert worst <= FLUSH_BOUND_MS + SLACK_MS, worst
     if fault == "slow":
         # Only the first invocation waits out the bound; the endpoint is then paused.
-        assert sorted(LATENCIES)[-2] < 50, LATENCIES
+        assert sorted(LATENCIES)[-2] < 150, LATENCIES  # far below the 300 ms bound
     stats = processor().stats
     assert stats.sent == 0 and stats.ended == INVOCATIONS
     warnings = [r.getMessage() for r in caplog.records if r.name == "otel_xray"]

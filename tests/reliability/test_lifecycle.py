@@ -53,7 +53,7 @@ def test_a_timeout_kills_the_sandbox_and_the_next_invocation_starts_clean(
         again = function.invoke({})
     assert warm.ok and after.ok and again.ok
     assert timed_out.error is not None and timed_out.error["errorType"] == "Sandbox.Timedout"
-    assert waited < 3  # the 1 s timeout plus the harness's grace, not the 30 s sleep
+    assert waited < 6  # the 1 s timeout plus the harness's grace, not the 30 s sleep
     assert function_documents(timed_out.segments) == []  # the killed call exported nothing
     for result in (after, again):
         docs = function_documents(result.segments)
