@@ -239,7 +239,8 @@ def test_a_due_refresh_never_makes_a_request_wait(proxy: XRayProxy) -> None:
     proxy.rules = [rule("everything", 1, 1.0, 0)]
     proxy.gate.clear()  # the proxy holds every call until released
     sampler = CentralizedSampler(proxy.endpoint, service_name="orders")  # real background refresh
-    decisions = [sampler.should_sample(None, 1, "r").decision.is_sampled() for _ in range(50)]
+    for _ in range(50):  # each returns while the proxy still holds the fetch
+        sampler.should_sample(None, 1, "r")
     assert sampler.rules == []  # still fetching: decided by the fallback meanwhile
     proxy.gate.set()
     for _ in range(200):
