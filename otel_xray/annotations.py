@@ -34,13 +34,12 @@ from typing import Any
 
 from opentelemetry import trace
 
+from otel_xray.xray import ANNOTATIONS_ATTRIBUTE, MAX_ANNOTATION_VALUE, METADATA_PREFIX
+
 logger = logging.getLogger("otel_xray")
 
-ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
-METADATA_PREFIX = "aws.xray.metadata."
 REJECTED_ATTRIBUTE = "otel_xray.annotations.rejected"
 MAX_ANNOTATIONS_PER_TRACE = 50
-MAX_VALUE_LENGTH = 1000
 #: One namespace's metadata, as JSON, at most this many bytes (the rest is cut and marked).
 MAX_METADATA_BYTES = 16 * 1024
 #: A longer string is cut here (and ends in "…").
@@ -110,8 +109,8 @@ def _problem(key: Any, value: Any) -> str | None:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         return "key: 1 to 500 of A-Z a-z 0-9 _"
     if isinstance(value, str):
-        if len(value) > MAX_VALUE_LENGTH:
-            return f"value: a string of at most {MAX_VALUE_LENGTH} characters"
+        if len(value) > MAX_ANNOTATION_VALUE:
+            return f"value: a string of at most {MAX_ANNOTATION_VALUE} characters"
         return None
     if isinstance(value, bool | int):
         return None

@@ -22,15 +22,15 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from otel_xray.ids import format_xray_trace_id
 from otel_xray.propagation import (
     EXTRA_HEADER_PAIRS_KEY,
     TRACE_HEADER_NAME,
-    TraceHeader,
+    XRayPropagator,
     parse_trace_header,
 )
 
 logger = logging.getLogger("otel_xray")
+_propagator = XRayPropagator()
 _installed = False
 
 
@@ -68,8 +68,7 @@ def _name_current_span(headers: Any) -> None:
     current = trace.get_current_span().get_span_context()
     if not current.is_valid:
         return
-    extra = otel_context.get_value(EXTRA_HEADER_PAIRS_KEY)
-    extra = extra if isinstance(extra, tuple) else ()
+    context = otel_context.get_current()
     existing = headers.get(TRACE_HEADER_NAME)
     if existing is not None:
         if isinstance(existing, bytes):
@@ -77,12 +76,11 @@ def _name_current_span(headers: Any) -> None:
         parsed = parse_trace_header(existing)
         if parsed is not None and parsed.trace_id != current.trace_id:
             return
-        extra = extra or (parsed.extra if parsed is not None else ())
+        if parsed is not None and not otel_context.get_value(EXTRA_HEADER_PAIRS_KEY):
+            # Keep Lambda's keys (Lineage) even where the context did not carry them.
+            context = otel_context.set_value(EXTRA_HEADER_PAIRS_KEY, parsed.extra, context)
         del headers[TRACE_HEADER_NAME]
-    header = TraceHeader(
-        root=format_xray_trace_id(current.trace_id),
-        parent=f"{current.span_id:016x}",
-        sampled=current.trace_flags.sampled,
-        extra=extra,
-    )
-    headers[TRACE_HEADER_NAME] = header.to_header()
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier, context)
+    if TRACE_HEADER_NAME in carrier:
+        headers[TRACE_HEADER_NAME] = carrier[TRACE_HEADER_NAME]

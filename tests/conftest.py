@@ -9,24 +9,10 @@ import pytest
 from otel_xray import configurator
 from otel_xray.awslambda import handler as handler_module
 from otel_xray.configurator import Tracing
-from otel_xray.testing import LAMBDA_ENV, InMemoryExporter
+from otel_xray.testing import LAMBDA_ENV, InMemoryExporter, LambdaContext
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 PARENT = "53995c3f42cd8ad8"
-
-
-class LambdaContext:
-    """What awslambdaric passes as ``context`` (the parts the wrapper reads)."""
-
-    function_name = "my-function"
-    aws_request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:my-function"
-
-    def __init__(self, remaining_ms: int = 30_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_xray.awslambda import events
+from otel_xray.xray import ANNOTATIONS_ATTRIBUTE
 
 logger = logging.getLogger("otel_xray")
 
@@ -127,7 +128,7 @@ class _Invocation:
             # Powertools' annotations, so its users' filter expressions keep working.
             attributes["ColdStart"] = cold_start
             attributes["Service"] = tracing.settings.service_name or _span_name(context)
-            attributes["aws.xray.annotations"] = ["ColdStart", "Service"]
+            attributes[ANNOTATIONS_ATTRIBUTE] = ["ColdStart", "Service"]
             # A root span joining Lambda's trace id reads the id from the current context.
             joining = otel_context.attach(parent) if _joins_trace(parent) else None
             try:

@@ -29,7 +29,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from otel_xray.propagation import parse_trace_header
+from otel_xray.ids import format_span_id, format_xray_trace_id
 
 
 def lambda_segments(
@@ -106,19 +106,18 @@ def lambda_segments(
 
 
 def sqs_links(event: object) -> list[tuple[str, str]]:
-    """(trace id, parent id) of each SQS record's ``AWSTraceHeader``, in record order."""
-    records = event.get("Records") if isinstance(event, dict) else None
-    links: list[tuple[str, str]] = []
-    for record in records if isinstance(records, list) else []:
-        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
-            continue
-        attributes = record.get("attributes")
-        header = parse_trace_header(
-            attributes.get("AWSTraceHeader") if isinstance(attributes, dict) else None
-        )
-        if header is not None and header.parent is not None:
-            links.append((header.root, header.parent))
-    return links
+    """(trace id, parent id) of each SQS record's ``AWSTraceHeader``, in record order.
+
+    The same links the function's handler span records (``events.incoming_links``),
+    as Lambda's trace linking sees them: only the X-Ray headers of SQS messages.
+    """
+    from otel_xray.awslambda.events import incoming_links
+
+    return [
+        (format_xray_trace_id(link.context.trace_id), format_span_id(link.context.span_id))
+        for link in incoming_links(event)
+        if (link.attributes or {}).get("otel_xray.link.source") == "sqs.AWSTraceHeader"
+    ]
 
 
 def _phase(name: str, parent: str, start: float, end: float) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from urllib.parse import unquote
 from otel_xray.pii.detectors import KINDS, Detectors
 from otel_xray.pii.sql import sanitize_sql
 from otel_xray.settings import PiiSettings
+from otel_xray.xray import ANNOTATIONS_ATTRIBUTE
 
 _SECRET_EXACT = frozenset({"pwd", "auth", "jwt", "sig", "otp", "pin", "cvv", "cvc", "ssn"})
 _SECRET_SUFFIXES = (
@@ -87,7 +88,7 @@ _SERVER_KEYS = frozenset(
         "host.ip",
     }
 )
-_NEVER = frozenset({"aws.xray.annotations"})
+_NEVER = frozenset({ANNOTATIONS_ATTRIBUTE})
 _URL_OR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
 _MIN_SCANNED = 6  # nothing the detectors know is shorter
 _KEY_CACHE_LIMIT = 4096

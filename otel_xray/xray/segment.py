@@ -35,15 +35,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_xray.ids import format_span_id, format_xray_trace_id
+from otel_xray.xray import ANNOTATIONS_ATTRIBUTE, MAX_ANNOTATION_VALUE, METADATA_PREFIX
 
 #: One UDP datagram, header line included, must fit the daemon's 64 KB buffer.
 MAX_DOCUMENT_BYTES = 64 * 1024 - 64
 MAX_NAME_LENGTH = 200
-MAX_ANNOTATION_VALUE = 1000
 MAX_STACK_FRAMES = 50
 MAX_LINKS = 20
 MAX_HTTP_FIELD = 250
-ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
 _ANNOTATION_KEY_DISALLOWED = re.compile(r"[^A-Za-z0-9_]")
@@ -180,7 +179,6 @@ SQL_SYSTEMS = frozenset(
     }
 )
 _SQL_CONSUMED = frozenset({"db.statement", "db.query.text", "db.user", "db.connection_string"})
-METADATA_PREFIX = "aws.xray.metadata."
 
 
 def _sql_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
