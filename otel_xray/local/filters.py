@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from otel_xray.local.service_graph import segment_key
+from otel_xray.local.service_graph import hops, node_key, services_of
 from otel_xray.local.traces import Document, Trace, TraceStore, duration_of, status_of
 
 BOOLEAN_KEYWORDS = frozenset(
@@ -266,7 +266,7 @@ class _Parser:
         inner = self.braces()
 
         def evaluate(scope: Scope) -> bool:
-            for document in _services(scope.trace):
+            for document in services_of(scope.trace):
                 if _is(document, wanted) and (inner is None or inner(_narrow(scope, document))):
                     return True
             return False
@@ -283,14 +283,12 @@ class _Parser:
         inner = self.braces()
 
         def evaluate(scope: Scope) -> bool:
-            for source_doc, target_doc, call in _edges(scope.trace, scope.store):
-                if (
-                    _is(source_doc, source)
-                    and _is(target_doc, target)
-                    and (inner is None or inner(_narrow(scope, call)))
-                ):
-                    return True
-            return False
+            return any(
+                _is(hop.source, source)
+                and _is(hop.target, target)
+                and (inner is None or inner(_narrow(scope, hop.call)))
+                for hop in hops(scope.trace, scope.store)
+            )
 
         return evaluate
 
@@ -373,44 +371,9 @@ def _root(trace: Trace) -> Document:
     return roots[0] if roots else (trace.segments[0] if trace.segments else {})
 
 
-def _services(trace: Trace) -> Iterator[Document]:
-    """Every node's document in the trace: segments (inferred too) and remote calls."""
-    called = {s.get("parent_id") for s in trace.segments}
-    yield from trace.segments
-    for document, _ in trace.walk():
-        if document.get("namespace") == "remote" and document.get("id") not in called:
-            yield document
-
-
-def _edges(trace: Trace, store: TraceStore) -> Iterator[tuple[Document, Document, Document]]:
-    """(source node, target node, the call) for every edge of the trace."""
-    called = {s.get("parent_id") for s in trace.segments}
-    for segment in trace.segments:
-        parent = segment.get("parent_id")
-        caller = trace.get(str(parent)) if parent else None
-        if caller is not None:
-            owner = trace.owner(str(parent)) or caller
-            yield owner, segment, caller if caller is not owner else segment
-            continue
-        for link in segment.get("links") or []:
-            found = store.find(str(link.get("trace_id")), str(link.get("id")))
-            if found is None:
-                continue
-            producer_trace, producer = found
-            callees = producer_trace.children_of(str(producer.get("id")))
-            source = callees[0] if callees else producer_trace.owner(str(producer.get("id")))
-            if source is not None:
-                yield source, segment, segment
-    for document, owner in trace.walk():
-        if document.get("namespace") == "remote" and document.get("id") not in called:
-            yield owner, document, document
-
-
 def _is(document: Document, wanted: tuple[str | None, str | None]) -> bool:
     name, kind = wanted
-    node_name, node_type = segment_key(document)
-    if document.get("namespace") == "remote":
-        node_type = "remote"
+    node_name, node_type = node_key(document)
     return (name is None or name == node_name) and (kind is None or kind == node_type)
 
 
@@ -461,7 +424,7 @@ def _value(scope: Scope, keyword: str) -> Any:
         "http.useragent": request.get("user_agent"),
         "http.clientip": request.get("client_ip"),
         "name": document.get("name"),
-        "type": segment_key(document)[1] if document.get("namespace") != "remote" else "remote",
+        "type": node_key(document)[1],
     }
     if keyword in fields:
         return fields[keyword]

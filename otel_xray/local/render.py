@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from otel_xray.local.service_graph import ServiceGraph, Statistics
-from otel_xray.local.traces import Document, Trace, duration_of, status_of
+from otel_xray.local.traces import Document, Trace, duration_of, start_of, status_of
 
 BAR_WIDTH = 28
 LABEL_WIDTH = 58
@@ -32,13 +32,15 @@ def render_trace(trace: Trace) -> str:
 
     def children(node: Document) -> list[Document]:
         nested = [c for c in node.get("subsegments", []) if isinstance(c, dict)]
-        return sorted(nested + below.get(str(node.get("id")), []), key=_start)
+        return sorted(nested + below.get(str(node.get("id")), []), key=start_of)
+
+    segments = {id(s) for s in trace.segments}
 
     def walk(node: Document, prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└─ " if last else "├─ ")
-        is_segment = any(node is s for s in trace.segments)
+        is_segment = id(node) in segments
         label = f"{prefix}{branch}{_describe(node, is_segment)}"
-        offset = int((_start(node) - start) / total * BAR_WIDTH)
+        offset = int((start_of(node) - start) / total * BAR_WIDTH)
         width = max(1, round(duration_of(node) / total * BAR_WIDTH))
         bar = (" " * offset + "█" * width).ljust(BAR_WIDTH)[:BAR_WIDTH]
         lines.append(
@@ -46,9 +48,9 @@ def render_trace(trace: Trace) -> str:
             f"|{bar}|{_FLAG[status_of(node)]}"
         )
         inner = prefix + ("" if top else ("   " if last else "│  "))
-        for detail in _details(node):
-            lines.append(f"{inner}{'│  ' if children(node) else '   '}{detail}")
         kids = children(node)
+        for detail in _details(node):
+            lines.append(f"{inner}{'│  ' if kids else '   '}{detail}")
         for index, child in enumerate(kids):
             walk(child, inner, index == len(kids) - 1, False)
 
@@ -100,10 +102,6 @@ def _details(node: Document) -> list[str]:
             kind = exception.get("type") or "error"
             found.append(f"! {kind}: {exception.get('message', '')}{where}")
     return found
-
-
-def _start(node: Document) -> float:
-    return float(node.get("start_time", 0))
 
 
 def render_map(graph: ServiceGraph) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,46 +134,18 @@ class ServiceGraph:
         return self.edges[(source, target)]
 
     def _add_trace(self, trace: Trace, store: TraceStore) -> None:
+        called: set[int] = set()
+        for hop in hops(trace, store):
+            called.add(id(hop.target))
+            if hop.target.get("namespace") == "remote":  # a node no segment stands for
+                self.node(*node_key(hop.target)).statistics.record(hop.target)
+            edge = self.edge(node_key(hop.source), node_key(hop.target), linked=hop.linked)
+            edge.statistics.record(hop.call)
         for segment in trace.segments:
-            node = self.node(*segment_key(segment))
-            node.statistics.record(segment)
-            parent_id = segment.get("parent_id")
-            caller = trace.get(str(parent_id)) if parent_id else None
-            if caller is not None:
-                owner = trace.owner(str(parent_id)) or caller
-                # A calling subsegment is the client-side view of the call.
-                view = caller if caller is not owner else segment
-                self.edge(segment_key(owner), node.key).statistics.record(view)
-                continue
-            upstream = self._linked_upstream(segment, store)
-            if upstream is not None:
-                self.edge(upstream, node.key, linked=True).statistics.record(segment)
-                continue
-            self.node(*CLIENT).statistics.record(segment)
-            self.edge(CLIENT, node.key).statistics.record(segment)
-        called = {s.get("parent_id") for s in trace.segments}
-        for document, owner in trace.walk():
-            if document.get("namespace") == "remote" and document.get("id") not in called:
-                remote = self.node(str(document.get("name", "remote")), "remote")
-                remote.statistics.record(document)
-                self.edge(segment_key(owner), remote.key).statistics.record(document)
-
-    @staticmethod
-    def _linked_upstream(segment: Document, store: TraceStore) -> NodeKey | None:
-        for link in segment.get("links") or []:
-            if not isinstance(link, dict):
-                continue
-            found = store.find(str(link.get("trace_id")), str(link.get("id")))
-            if found is None:
-                continue
-            producer_trace, producer = found
-            # The producer's call (e.g. SQS SendMessage) leads to the queue's node.
-            for callee in producer_trace.children_of(str(producer.get("id"))):
-                return segment_key(callee)
-            owner = producer_trace.owner(str(producer.get("id")))
-            if owner is not None:
-                return segment_key(owner)
-        return None
+            self.node(*node_key(segment)).statistics.record(segment)
+            if id(segment) not in called:  # an entry point: a client calls it
+                self.node(*CLIENT).statistics.record(segment)
+                self.edge(CLIENT, node_key(segment)).statistics.record(segment)
 
     # reading ---------------------------------------------------------------------
 
@@ -237,3 +210,61 @@ class ServiceGraph:
 
 def segment_key(segment: Document) -> NodeKey:
     return (str(segment.get("name", "")), str(segment.get("origin") or "service"))
+
+
+def node_key(document: Document) -> NodeKey:
+    """The service a document stands for: its segment's, or a remote call's host."""
+    if document.get("namespace") == "remote":
+        return (str(document.get("name", "remote")), "remote")
+    return segment_key(document)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One call between two services of a trace: what the map draws as an edge."""
+
+    source: Document  # the calling service's segment (or the queue's inferred segment)
+    target: Document  # the called segment, inferred segment, or remote call
+    call: Document  # the client-side view: the calling subsegment where there is one
+    linked: bool = False  # found through a trace link (queue -> consumer)
+
+
+def hops(trace: Trace, store: TraceStore) -> Iterator[Hop]:
+    """Every edge of ``trace``: callers to callees, linked producers, remote calls."""
+    called = {s.get("parent_id") for s in trace.segments}
+    for segment in trace.segments:
+        parent_id = segment.get("parent_id")
+        caller = trace.get(str(parent_id)) if parent_id else None
+        if caller is not None:
+            owner = trace.owner(str(parent_id)) or caller
+            yield Hop(owner, segment, caller if caller is not owner else segment)
+            continue
+        upstream = _linked_upstream(segment, store)
+        if upstream is not None:
+            yield Hop(upstream, segment, segment, linked=True)
+    for document, owner in trace.walk():
+        if document.get("namespace") == "remote" and document.get("id") not in called:
+            yield Hop(owner, document, document)
+
+
+def services_of(trace: Trace) -> Iterator[Document]:
+    """Every node's document in the trace: segments (inferred too) and remote calls."""
+    yield from trace.segments
+    called = {s.get("parent_id") for s in trace.segments}
+    for document, _ in trace.walk():
+        if document.get("namespace") == "remote" and document.get("id") not in called:
+            yield document
+
+
+def _linked_upstream(segment: Document, store: TraceStore) -> Document | None:
+    """The service a root segment's links lead back to: the producer's queue, say."""
+    for link in segment.get("links") or []:
+        if not isinstance(link, dict):
+            continue
+        found = store.find(str(link.get("trace_id")), str(link.get("id")))
+        if found is None:
+            continue
+        producer_trace, producer = found
+        callees = producer_trace.children_of(str(producer.get("id")))
+        return callees[0] if callees else producer_trace.owner(str(producer.get("id")))
+    return None

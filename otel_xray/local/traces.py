@@ -64,7 +64,7 @@ class Trace:
 
     @property
     def start(self) -> float:
-        return min((float(s["start_time"]) for s in self.segments), default=0.0)
+        return min((start_of(s) for s in self.segments), default=0.0)
 
     @property
     def end(self) -> float:
@@ -178,7 +178,7 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
         for node in _descend(document):
             by_id.setdefault(str(node.get("id")), node)
     attached: dict[int, Document] = {}
-    for subsegment in sorted(independents, key=_start):
+    for subsegment in sorted(independents, key=start_of):
         parent = by_id.get(str(subsegment.get("parent_id")))
         if parent is not None and parent is not subsegment:
             parent.setdefault("subsegments", []).append(subsegment)
@@ -199,8 +199,8 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
                 subsegment.pop(key, None)
     for node in by_id.values():
         if "subsegments" in node:
-            node["subsegments"] = sorted(node["subsegments"], key=_start)
-    trace = Trace(trace_id, sorted(segments, key=_start), orphans)
+            node["subsegments"] = sorted(node["subsegments"], key=start_of)
+    trace = Trace(trace_id, sorted(segments, key=start_of), orphans)
     _index(trace)
     called = {s.get("parent_id") for s in trace.segments}
     inferred = [
@@ -209,7 +209,7 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
         if node.get("namespace") == "aws" and node.get("id") not in called
     ]
     if inferred:
-        trace.segments = sorted(trace.segments + inferred, key=_start)
+        trace.segments = sorted(trace.segments + inferred, key=start_of)
         _index(trace)
     return trace
 
@@ -247,7 +247,7 @@ def _descend(node: Document) -> Iterator[Document]:
             yield from _descend(child)
 
 
-def _start(document: Document) -> float:
+def start_of(document: Document) -> float:
     try:
         return float(document.get("start_time", 0))
     except (TypeError, ValueError):
@@ -273,4 +273,4 @@ def status_of(document: Document) -> str:
 
 
 def duration_of(document: Document) -> float:
-    return max(0.0, _end(document) - _start(document))
+    return max(0.0, _end(document) - start_of(document))
