@@ -124,7 +124,7 @@ def one_run(services: LocalServices, config: Configuration, warm: int) -> dict[s
                 raise RuntimeError(f"{config.name}: {result.error}")
         cpu = (_cpu_seconds(pid) - cpu_before) / warm * 1000
         peak = _peak_rss_kib(pid)
-    drain(services)
+    services.drain_queue()  # moto (in this process) slows as the queue grows
     latencies.sort()
     return {
         "cold_ms": cold,
@@ -133,20 +133,6 @@ def one_run(services: LocalServices, config: Configuration, warm: int) -> dict[s
         "cpu_ms_per_invocation": cpu,
         "peak_rss_mib": peak / 1024,
     }
-
-
-def drain(services: LocalServices) -> None:
-    """Empty the queue between runs: moto (in this process) slows as it grows."""
-    sqs = services.client("sqs")
-    while messages := sqs.receive_message(QueueUrl=services.queue_url, MaxNumberOfMessages=10).get(
-        "Messages"
-    ):
-        sqs.delete_message_batch(
-            QueueUrl=services.queue_url,
-            Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-            ],
-        )
 
 
 def layer_size(config: Configuration) -> tuple[float, float] | None:

@@ -186,7 +186,6 @@ class Detectors:
         for number, (name, pattern) in enumerate((extra_patterns or {}).items()):
             self._extra[f"extra{number}"] = name
             self._scanners.append((re.compile(f"(?P<extra{number}>{pattern})"), "always", None))
-        self.kinds = tuple(k for k in KINDS if k in enabled) + tuple(self._extra.values())
 
     def find(self, text: str) -> list[Finding]:
         """Every finding in ``text``, left to right, not overlapping."""

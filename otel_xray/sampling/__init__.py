@@ -98,48 +98,55 @@ class XRayParentBased(ParentBased):
 
 
 def build_sampler(settings: Settings) -> Sampler:
-    """The sampler ``OTEL_TRACES_SAMPLER`` names, parent-based ones X-Ray aware."""
+    """The sampler ``OTEL_TRACES_SAMPLER`` names, parent-based ones X-Ray aware.
+
+    The local rules are read once and their one sampler (one reservoir per rule)
+    serves every place that decides by them.
+    """
     name, arg = settings.sampler, settings.sampler_arg
     base = name.removeprefix("parentbased_")
+    local: list[Sampler] = []
+
+    def local_rules() -> Sampler:
+        if not local:
+            from otel_xray.sampling.local import LocalRulesSampler
+
+            local.append(LocalRulesSampler(load_local_rules(settings.sampling_rules)))
+        return local[0]
+
     root: Sampler
     if base == "traceidratio":
         root = TraceIdRatioBased(arg)
-    elif base in ("xray", "xray_local"):
-        root = _xray_sampler(settings, centralized=base == "xray")
+    elif base == "xray":
+        root = _centralized(settings, local_rules())
+    elif base == "xray_local":
+        root = local_rules()
     else:
         root = ALWAYS_OFF if base == "always_off" else ALWAYS_ON
     if not name.startswith("parentbased_"):
         return root
     passthrough: Sampler | None = None
     if settings.in_lambda and settings.lambda_unsampled == "rules":
-        passthrough = _local_sampler(settings)
+        passthrough = local_rules()
     elif settings.in_lambda and settings.lambda_unsampled == "all":
         passthrough = ALWAYS_ON
     return XRayParentBased(root, passthrough)
 
 
-def _xray_sampler(settings: Settings, centralized: bool) -> Sampler:
-    local = _local_sampler(settings)
-    if not centralized:
-        return local
+def _centralized(settings: Settings, fallback: Sampler) -> Sampler:
     from otel_xray.sampling.centralized import CentralizedSampler
+    from otel_xray.xray import ORIGIN_BY_PLATFORM
 
     try:
         return CentralizedSampler(
             settings.sampling_endpoint,
-            fallback=local,
+            fallback=fallback,
             service_name=settings.service_name,
-            service_type="AWS::Lambda::Function" if settings.in_lambda else None,
+            service_type=ORIGIN_BY_PLATFORM["aws_lambda"] if settings.in_lambda else None,
         )
     except ValueError as error:
         logger.error("otel-xray: OTEL_XRAY_SAMPLING_ENDPOINT: %s; using the local rules", error)
-        return local
-
-
-def _local_sampler(settings: Settings) -> Sampler:
-    from otel_xray.sampling.local import LocalRulesSampler
-
-    return LocalRulesSampler(load_local_rules(settings.sampling_rules))
+        return fallback
 
 
 def load_local_rules(source: str | None) -> LocalRules:

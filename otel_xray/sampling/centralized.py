@@ -58,14 +58,6 @@ RULES_INTERVAL = 300.0
 TARGETS_INTERVAL = 10.0
 CACHE_TTL = 3600.0
 REQUEST_TIMEOUT = 2.0
-#: X-Ray's names for where a service runs, by resource ``cloud.platform``.
-SERVICE_TYPES = {
-    "aws_lambda": "AWS::Lambda::Function",
-    "aws_ec2": "AWS::EC2::Instance",
-    "aws_ecs": "AWS::ECS::Container",
-    "aws_eks": "AWS::EKS::Container",
-    "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
-}
 
 
 @dataclass

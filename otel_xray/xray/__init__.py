@@ -10,3 +10,11 @@ ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 METADATA_PREFIX = "aws.xray.metadata."
 #: X-Ray's limit on an annotation's string value.
 MAX_ANNOTATION_VALUE = 1000
+#: X-Ray's service type (a segment's ``origin``) by resource ``cloud.platform``.
+ORIGIN_BY_PLATFORM = {
+    "aws_lambda": "AWS::Lambda::Function",
+    "aws_ec2": "AWS::EC2::Instance",
+    "aws_ecs": "AWS::ECS::Container",
+    "aws_eks": "AWS::EKS::Container",
+    "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
+}

@@ -35,7 +35,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_xray.ids import format_span_id, format_xray_trace_id
-from otel_xray.xray import ANNOTATIONS_ATTRIBUTE, MAX_ANNOTATION_VALUE, METADATA_PREFIX
+from otel_xray.xray import (
+    ANNOTATIONS_ATTRIBUTE,
+    MAX_ANNOTATION_VALUE,
+    METADATA_PREFIX,
+    ORIGIN_BY_PLATFORM,
+)
 
 #: One UDP datagram, header line included, must fit the daemon's 64 KB buffer.
 MAX_DOCUMENT_BYTES = 64 * 1024 - 64
@@ -143,9 +148,9 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     for key, value in attributes.items():
         if key in consumed or key in annotated:
             continue
-        namespace = _metadata_namespace(key, value)
-        if namespace is not None:
-            metadata[namespace] = namespace_value(value)
+        found = _metadata_namespace(key, value)
+        if found is not None:
+            metadata[found[0]] = found[1]
         else:
             default[key] = _json_safe(value)
     if default:
@@ -199,21 +204,18 @@ def _sql_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return block
 
 
-def _metadata_namespace(key: str, value: Any) -> str | None:
-    """``aws.xray.metadata.<ns>`` holding a JSON object: metadata of its own namespace."""
+def _metadata_namespace(key: str, value: Any) -> tuple[str, dict[str, Any]] | None:
+    """``aws.xray.metadata.<ns>`` holding a JSON object: (namespace, its metadata)."""
     if not key.startswith(METADATA_PREFIX) or not isinstance(value, str):
         return None
     namespace = key[len(METADATA_PREFIX) :]
     if not namespace or namespace.startswith("AWS.") or namespace == "default":
         return None
-    return namespace if isinstance(namespace_value(value), dict) else None
-
-
-def namespace_value(value: str) -> Any:
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except ValueError:
         return None
+    return (namespace, parsed) if isinstance(parsed, dict) else None
 
 
 def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegment: bool) -> str:
@@ -285,12 +287,8 @@ def _segment_only(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str
     if isinstance(user, str) and user:
         found["user"] = user[:MAX_NAME_LENGTH]
     platform = span.resource.attributes.get("cloud.platform")
-    origin = {
-        "aws_ec2": "AWS::EC2::Instance",
-        "aws_ecs": "AWS::ECS::Container",
-        "aws_eks": "AWS::EKS::Container",
-        "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
-    }.get(str(platform))
+    # Not for Lambda: its function segment is Lambda's own, which carries that origin.
+    origin = ORIGIN_BY_PLATFORM.get(str(platform)) if platform != "aws_lambda" else None
     if origin:
         found["origin"] = origin
     return found

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import json
 import math
 import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -21,42 +23,14 @@ from otel_xray.sampling import XRayParentBased
 from otel_xray.sampling.local import LocalRulesSampler
 from otel_xray.sampling.rules import LocalRules
 
-RULES = {
-    "version": 2,
-    "default": {"fixed_target": 1, "rate": 0.05},
-    "rules": [
-        {
-            "description": "health",
-            "host": "*",
-            "http_method": "GET",
-            "url_path": "/health",
-            "fixed_target": 0,
-            "rate": 0,
-        },
-        {
-            "description": "writes",
-            "host": "*",
-            "http_method": "POST",
-            "url_path": "/orders*",
-            "fixed_target": 2,
-            "rate": 0.5,
-        },
-        {
-            "description": "reads",
-            "host": "*",
-            "http_method": "GET",
-            "url_path": "/orders*",
-            "fixed_target": 1,
-            "rate": 0.1,
-        },
-    ],
-}
-#: (method, path, rule) and how many of the 10,000 requests each gets.
+#: The rules the project ships (collector/sampling-rules.json), as a team would use them.
+RULES = json.loads((Path(__file__).parents[2] / "collector" / "sampling-rules.json").read_text())
+#: (method, path, the shipped rule it meets, requests) of the 10,000.
 TRAFFIC = [
-    ("GET", "/health", "health", 2000),
-    ("POST", "/orders", "writes", 3000),
+    ("GET", "/health", "health checks", 2000),
+    ("POST", "/orders", "creates", 3000),
     ("GET", "/orders/42", "reads", 4000),
-    ("DELETE", "/users/7", "default", 1000),
+    ("DELETE", "/users/7", "deletes", 1000),
 ]
 REQUESTS_PER_SECOND = 500  # of the injected clock: 20 seconds of traffic
 
@@ -162,15 +136,15 @@ def test_ten_thousand_requests_are_sampled_as_the_rules_say(
         (s.attributes["http.request.method"], s.attributes["url.path"]) for s in spans
     )  # type: ignore[index]
     seconds = 10_000 // REQUESTS_PER_SECOND
-    rules = {r["description"]: r for r in RULES["rules"]} | {"default": RULES["default"]}  # type: ignore[index]
+    rules = LocalRules.parse(RULES)
     for method, path, name, count in TRAFFIC:
-        rule = rules[name]
+        rule = rules.match("api.local", method, path)
+        assert rule.description.startswith(name), (method, path, rule.description)
         # Each second: the reservoir first (never more than the requests), then the rate.
-        per_second = count / seconds
-        reservoir = seconds * min(rule["fixed_target"], per_second)
+        reservoir = seconds * min(rule.fixed_target, count / seconds)
         rest = count - reservoir
-        expected = reservoir + rest * rule["rate"]
-        spread = 3 * math.sqrt(rest * rule["rate"] * (1 - rule["rate"]))
+        expected = reservoir + rest * rule.rate
+        spread = 3 * math.sqrt(rest * rule.rate * (1 - rule.rate))
         got = sampled[(method, path)]
         assert abs(got - expected) <= spread + 1, (name, got, expected, spread)
     assert sampled[("GET", "/health")] == 0

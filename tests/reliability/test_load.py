@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from examples.local_services import BUILD, LocalServices
 from otel_xray.local.invoke import LocalFunction, default_layer_dir
@@ -38,19 +37,6 @@ def descriptors(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def drain(sqs: Any, queue_url: str) -> None:
-    """What the worker would do: keep moto's queue (served in this process) short."""
-    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-        "Messages"
-    ):
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-            ],
-        )
-
-
 def test_every_ended_span_arrives_and_memory_stays_flat(
     services: LocalServices, record: Callable[..., None]
 ) -> None:
@@ -67,12 +53,11 @@ def test_every_ended_span_arrives_and_memory_stays_flat(
         assert function.process is not None and function.daemon is not None
         pid = function.process.pid
         rss_start, fds_start = rss_kib(pid), descriptors(pid)
-        sqs = services.client("sqs")
         for number in range(INVOCATIONS - WARM_UP):
             result = function.invoke(EVENT, collect=False)
             assert result.ok, result.error
             if number % 500 == 499:
-                drain(sqs, services.queue_url)
+                services.drain_queue()  # what the worker would do
         rss_end, fds_end = rss_kib(pid), descriptors(pid)
         function.daemon.wait_idle(0.5, timeout=10)
         received = [d for d in function.daemon.take() if d.get("type") == "subsegment"]

@@ -85,8 +85,10 @@ ADOT_SIDECAR = {
         "awscloudwatchlogs",
     },
 }
-# Options per component, from each component's README in opentelemetry-collector-contrib
-# (and core for otlp and batch).
+# Options per component. awsproxy: opentelemetry-collector-contrib internal/aws/proxy/cfg.go
+# (read for this test); the awsxray exporter: ../shared/reference/xray-facts.md section 4
+# plus the AWS session settings it embeds (no_verify_ssl, proxy_address); otlp, batch and
+# health_check: their documented settings.
 OPTIONS: dict[str, set[str]] = {
     "awsxray@exporters": {
         "region",
@@ -109,13 +111,12 @@ OPTIONS: dict[str, set[str]] = {
     "awsproxy@extensions": {
         "endpoint",
         "proxy_address",
-        "no_verify_ssl",
+        "tls",
         "region",
         "role_arn",
         "aws_endpoint",
         "local_mode",
-        "service_name",
-        "tls",
+        "imds_retries",
     },
     "health_check@extensions": {"endpoint", "path", "check_collector_pipeline", "tls"},
     "batch@processors": {

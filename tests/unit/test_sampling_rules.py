@@ -232,3 +232,17 @@ def test_reservoir_first_then_rate_per_rule() -> None:
             sampler.should_sample(None, 1, "s", attributes=health).decision.is_sampled()
             for _ in range(50)
         )
+
+
+def test_one_rules_file_is_one_set_of_reservoirs() -> None:
+    """Lambda's passthrough policy and the root sampler decide from the same reservoirs."""
+    from otel_xray.sampling import XRayParentBased, build_sampler
+    from otel_xray.settings import Settings
+
+    sampler = build_sampler(
+        Settings.from_env(
+            {"AWS_LAMBDA_FUNCTION_NAME": "f", "OTEL_TRACES_SAMPLER": "parentbased_xray_local"}
+        )
+    )
+    assert isinstance(sampler, XRayParentBased)
+    assert sampler._passthrough is sampler._root
