@@ -20,7 +20,7 @@ layer: $(STAMP)
 	$(PY) layer/build.py --json build/layer/sizes.json
 
 runtime: $(STAMP)
-	$(PY) -m otel_xray.local.sandbox --out build/lambda-runtime
+	$(PY) -m otel_xray.devtools.sandbox --out build/lambda-runtime
 
 # Each example function packaged as Lambda would get it: code plus its requirements.
 examples: $(STAMP) $(foreach fn,$(EXAMPLES),build/examples/$(fn)/.built)

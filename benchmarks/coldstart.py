@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmarks.peers import PEERS, build_peer, size_bytes
 from examples.local_services import ROOT, LocalServices
-from otel_xray.local.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
 
 EVENT = {
     **json.loads((ROOT / "examples" / "order_api" / "event.json").read_text()),

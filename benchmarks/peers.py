@@ -22,9 +22,11 @@ wrappers are written here from each project's documented start path:
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,9 +174,6 @@ def build_peer(name: str) -> Path:
 
 def size_bytes(folder: Path) -> tuple[int, int]:
     """(unzipped, zipped) size of a layer's ``python/`` folder."""
-    import io
-    import zipfile
-
     files = sorted(p for p in (folder / "python").rglob("*") if p.is_file())
     unzipped = sum(p.stat().st_size for p in files)
     buffer = io.BytesIO()

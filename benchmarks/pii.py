@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import statistics
 import time
 from pathlib import Path
@@ -22,6 +23,9 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
+from otel_xray.export import Deadline
+from otel_xray.export.processor import InvocationSpanProcessor
+from otel_xray.export.xray_udp import XRayUdpExporter
 from otel_xray.pii import RedactingSpanProcessor, Redactor
 from otel_xray.settings import PiiSettings
 
@@ -77,10 +81,7 @@ def per_span_us(processor: SpanProcessor, personal: bool, spans: int) -> float:
 def pipeline_us(personal: bool, spans: int) -> float:
     """The whole Lambda pipeline per span: redaction, translation to an X-Ray document,
     one UDP datagram each to a socket on loopback; flushed every 10 spans (an invocation)."""
-    import socket
 
-    from otel_xray.awslambda.flush import InvocationSpanProcessor
-    from otel_xray.xray.udp import XRayUdpExporter
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))
@@ -94,8 +95,8 @@ def pipeline_us(personal: bool, spans: int) -> float:
         for number, attrs in enumerate(prepared):
             tracer.start_span("POST /v1/orders", attributes=attrs).end()
             if number % 10 == 9:
-                flush.flush(1.0)
-        flush.flush(1.0)
+                flush.flush(Deadline.within_ms(1000))
+        flush.flush(Deadline.within_ms(1000))
         elapsed = time.perf_counter() - started
     return elapsed / spans * 1e6
 

@@ -20,12 +20,12 @@ import json
 from pathlib import Path
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.local.event_sources import SqsEventSource
-from otel_xray.local.invoke import InvocationResult, LocalFunction
-from otel_xray.local.render import render_map, render_trace
-from otel_xray.local.service_graph import ServiceGraph
-from otel_xray.local.svg import render_svg
-from otel_xray.local.traces import TraceStore
+from otel_xray.devtools.event_sources import SqsEventSource
+from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.render import render_map, render_trace
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.svg import render_svg
+from otel_xray.devtools.traces import TraceStore
 
 API_EVENT = json.loads((Path(__file__).parent / "order_api" / "event.json").read_text())
 OUT = Path("build") / "demo"

@@ -1,28 +1,23 @@
-"""The AWS services (moto's server) and the payment API (a real HTTP server) on loopback.
+"""The example app's world on loopback: its table, queue and bucket, and the payment API.
 
-Used by ``make demo`` and the end-to-end tests; everything binds port 0 and is
-stopped by :meth:`LocalServices.stop`.
-
-One thing moto does not do that SQS does: take the ``X-Amzn-Trace-Id`` header of
-a ``SendMessage`` call and keep it as the message's ``AWSTraceHeader`` system
-attribute (the AWS X-Ray guide, "Amazon SQS and AWS X-Ray"). A small WSGI
-middleware in front of moto adds that, so the consumer's trace links to the
-producer's as it does on AWS.
+Used by ``make demo``, the benchmarks and the end-to-end tests; everything binds
+port 0 and is stopped by :meth:`LocalServices.stop`. The AWS APIs themselves
+(moto's server, and what it leaves out of tracing) are the dev tools'
+:class:`otel_xray.devtools.aws_services.AwsServices`; this module only adds what is
+the example's own.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+from otel_xray.devtools.aws_services import AwsServices
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "examples"
@@ -61,51 +56,11 @@ class _PaymentHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class SqsTraceHeader:
-    """WSGI middleware: a traced SendMessage keeps its trace header as ``AWSTraceHeader``."""
-
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        header = environ.get("HTTP_X_AMZN_TRACE_ID")
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if header and target == "AmazonSQS.SendMessage":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length)
-            try:
-                request = json.loads(body)
-                system = request.setdefault("MessageSystemAttributes", {})
-                system.setdefault("AWSTraceHeader", {"DataType": "String", "StringValue": header})
-                body = json.dumps(request).encode()
-            except (ValueError, AttributeError):
-                pass  # not ours to judge: moto answers it as it is
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
-        return self.app(environ, start_response)
-
-
 class LocalServices:
     """moto's server with the app's table, queue and bucket, and the payment API."""
 
     def __init__(self) -> None:
-        import logging
-
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = make_server(
-            "127.0.0.1",
-            0,
-            SqsTraceHeader(DomainDispatcherApplication(create_backend_app)),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
+        self._aws = AwsServices()
         self._payments = ThreadingHTTPServer(("127.0.0.1", 0), _PaymentHandler)
         self._payments.daemon_threads = True
         self.aws_endpoint = ""
@@ -117,10 +72,9 @@ class LocalServices:
         self.bucket = f"order-receipts-{suffix}"
 
     def start(self) -> LocalServices:
-
         suffix = self.table.rpartition("-")[2]
-        threading.Thread(target=self._moto.serve_forever, daemon=True).start()
-        self.aws_endpoint = f"http://127.0.0.1:{self._moto.server_address[1]}"
+        self._aws.start()
+        self.aws_endpoint = self._aws.endpoint
         threading.Thread(target=self._payments.serve_forever, daemon=True).start()
         self.payment_url = f"http://127.0.0.1:{self._payments.server_address[1]}/charges"
         self.client("dynamodb").create_table(
@@ -135,11 +89,7 @@ class LocalServices:
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local AWS endpoint (test credentials)."""
-        import boto3
-
-        return boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-        ).client(service, endpoint_url=self.aws_endpoint)  # type: ignore[call-overload]
+        return self._aws.client(service)
 
     def drain_queue(self) -> int:
         """Delete what the queue holds (what the worker would consume); how many there were.
@@ -162,8 +112,7 @@ class LocalServices:
         return drained
 
     def stop(self) -> None:
-        self._moto.shutdown()
-        self._moto.server_close()
+        self._aws.stop()
         self._payments.shutdown()
         self._payments.server_close()
 

@@ -26,6 +26,10 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's otel_xray, whatever is installed
+
+from otel_xray.boundary import is_dev_only  # noqa: E402  (after the path is set)
+
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
@@ -108,13 +112,26 @@ def build(arch: str, out: Path) -> Path:
     return root
 
 
+def _module_name(path: Path) -> str:
+    """``otel_xray/devtools/cli.py`` -> ``otel_xray.devtools.cli`` (a folder: its package)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts)
+
+
+def _shipped(path: Path) -> bool:
+    """Not a dev-only module (``otel_xray.boundary.DEV_ONLY``), not a build leftover."""
+    if path.name == "__pycache__" or path.suffix == ".pyc":
+        return False
+    return not is_dev_only(_module_name(path))
+
+
 def _copy_runtime_package(target: Path) -> None:
-    """otel_xray without the developer tools (local/, testing.py): never shipped."""
-    shutil.copytree(
-        ROOT / "otel_xray",
-        target,
-        ignore=shutil.ignore_patterns("local", "testing.py", "__pycache__", "*.pyc"),
-    )
+    """otel_xray without what ``otel_xray.boundary.DEV_ONLY`` names: never shipped."""
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return {name for name in names if not _shipped(Path(directory) / name)}
+
+    shutil.copytree(ROOT / "otel_xray", target, ignore=ignore)
 
 
 def _prune(python_dir: Path) -> None:
@@ -161,7 +178,7 @@ def _inputs_digest(arch: str) -> str:
             ROOT / "collector" / "sampling-rules.json",
         ]
     ):
-        if "local" in path.relative_to(ROOT).parts:
+        if path.is_relative_to(ROOT / "otel_xray") and not _shipped(path):
             continue
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())

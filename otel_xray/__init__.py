@@ -12,6 +12,7 @@ Names are resolved lazily so that ``import otel_xray`` costs almost nothing at
 cold start; the SDK is imported when tracing is configured.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from otel_xray.version import __version__
@@ -55,8 +56,6 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         module_name, attribute = _LAZY[name]
         value = getattr(importlib.import_module(module_name), attribute)
         globals()[name] = value

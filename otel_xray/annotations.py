@@ -26,49 +26,40 @@ import json
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
 
-from otel_xray.xray import ANNOTATIONS_ATTRIBUTE, MAX_ANNOTATION_VALUE, METADATA_PREFIX
+from otel_xray.configurator import TRACES_REMEMBERED, current, state
+from otel_xray.configurator import AnnotationLedger as AnnotationStats
+from otel_xray.xray import (
+    ANNOTATIONS_ATTRIBUTE,
+    MAX_ANNOTATION_KEY,
+    MAX_ANNOTATION_VALUE,
+    MAX_ANNOTATIONS_PER_TRACE,
+    METADATA_PREFIX,
+)
 
 logger = logging.getLogger("otel_xray")
 
+__all__ = ["AnnotationError", "AnnotationStats", "annotate", "annotation_stats", "metadata"]
+
 REJECTED_ATTRIBUTE = "otel_xray.annotations.rejected"
-MAX_ANNOTATIONS_PER_TRACE = 50
 #: One namespace's metadata, as JSON, at most this many bytes (the rest is cut and marked).
 MAX_METADATA_BYTES = 16 * 1024
 #: A longer string is cut here (and ends in "…").
 MAX_METADATA_STRING = 4096
-_KEY = re.compile(r"[A-Za-z0-9_]{1,500}")
-_TRACES_REMEMBERED = 256
+_KEY = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_ANNOTATION_KEY}}}")
 
 
 class AnnotationError(ValueError):
     """An annotation that X-Ray would not index; raised only in strict mode."""
 
 
-@dataclass
-class AnnotationStats:
-    """What annotate() did in this process; ``rejected`` counts per rule."""
-
-    written: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-
-
-_stats = AnnotationStats()
-_keys_by_trace: OrderedDict[int, set[str]] = OrderedDict()
-_logged_rules: set[str] = set()
-_lock = threading.Lock()
-
-
 def annotation_stats() -> AnnotationStats:
-    """Annotations written and rejected (by rule) since the process started."""
-    return _stats
+    """Annotations written and rejected (by rule) since the process started (or the last reset)."""
+    return state().annotations
 
 
 def annotate(key: str | None = None, value: Any = None, /, **values: Any) -> None:
@@ -100,14 +91,14 @@ def _annotate_one(span: trace.Span, key: Any, value: Any) -> None:
         span.set_attribute(key, value)
         if key not in existing:
             span.set_attribute(ANNOTATIONS_ATTRIBUTE, [*existing, key])
-        _stats.written += 1
+        state().annotations.written += 1
     except Exception:
         logger.debug("otel-xray: annotation %r not set", key, exc_info=True)
 
 
 def _problem(key: Any, value: Any) -> str | None:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
-        return "key: 1 to 500 of A-Z a-z 0-9 _"
+        return f"key: 1 to {MAX_ANNOTATION_KEY} of A-Z a-z 0-9 _"
     if isinstance(value, str):
         if len(value) > MAX_ANNOTATION_VALUE:
             return f"value: a string of at most {MAX_ANNOTATION_VALUE} characters"
@@ -126,12 +117,13 @@ def reserve(trace_id: int, keys: list[str]) -> None:
 
 
 def _count_for_trace(trace_id: int, key: str) -> str | None:
-    with _lock:
-        keys = _keys_by_trace.get(trace_id)
+    ledger = state().annotations
+    with ledger.lock:
+        keys = ledger.keys_by_trace.get(trace_id)
         if keys is None:
-            keys = _keys_by_trace[trace_id] = set()
-            while len(_keys_by_trace) > _TRACES_REMEMBERED:
-                _keys_by_trace.popitem(last=False)
+            keys = ledger.keys_by_trace[trace_id] = set()
+            while len(ledger.keys_by_trace) > TRACES_REMEMBERED:
+                ledger.keys_by_trace.popitem(last=False)
         if key in keys:
             return None
         if len(keys) >= MAX_ANNOTATIONS_PER_TRACE:
@@ -142,10 +134,10 @@ def _count_for_trace(trace_id: int, key: str) -> str | None:
 
 def _reject(span: trace.Span, problem: str, key: Any) -> None:
     rule = problem.split(":", 1)[0]
-    with _lock:
-        _stats.rejected[rule] = _stats.rejected.get(rule, 0) + 1
-        first = rule not in _logged_rules
-        _logged_rules.add(rule)
+    process = state()
+    with process.annotations.lock:
+        process.annotations.rejected[rule] = process.annotations.rejected.get(rule, 0) + 1
+        first = process.log_once(f"annotation-rule:{rule}")
     message = f"otel-xray: annotation {str(key)[:60]!r} not indexed by X-Ray; accepted {problem}"
     if _strict():
         raise AnnotationError(message)
@@ -228,7 +220,5 @@ def _attribute(span: trace.Span, key: str) -> Any:
 
 
 def _strict() -> bool:
-    from otel_xray.configurator import current
-
     tracing = current()
     return bool(tracing is not None and tracing.settings.strict)

@@ -1,16 +1,25 @@
-"""Build the process's tracing pipeline from :class:`~otel_xray.settings.Settings`.
+"""Build the process's tracing pipeline from :class:`~otel_xray.settings.Settings`, and
+own everything otel-xray keeps for the life of the process.
 
 Deliberately not a fork of the SDK's ``_initialize_components`` (which resolves
 every component through entry points): the components are few and known, so they
 are constructed directly, and each is imported only when the settings use it. The
 xray-udp path therefore never imports protobuf, and nothing here imports
-``otel_xray.local``.
+``otel_xray.devtools``.
+
+Process state has one owner, :class:`ProcessState`: the pipeline, whether set-up
+was attempted, the cold-start flag, the annotation ledger and the once-only log
+lines. :func:`reset` replaces it whole (tests); :func:`reset_inherited` is what a
+forked child or a restored snapshot runs, keeping the configuration but nothing
+that belongs to the parent process.
 
 Example:
     >>> import otel_xray
     >>> tracing = otel_xray.configure(environ={"OTEL_TRACES_EXPORTER": "none"})
     >>> tracing.settings.exporter
     'none'
+    >>> state().tracing is tracing
+    True
 """
 
 from __future__ import annotations
@@ -18,14 +27,30 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from otel_xray.export import BoundedExporter
+from otel_xray.export import BoundedExporter, Deadline
+from otel_xray.ids import XRayIdGenerator
+from otel_xray.instrumentation import instrument as load_instrumentations
+from otel_xray.instrumentation import uninstrument
+from otel_xray.propagation import build_propagator
+from otel_xray.resource import build_resource
+from otel_xray.sampling import build_sampler
 from otel_xray.settings import Settings
+from otel_xray.version import __version__
+
+if TYPE_CHECKING:
+    from otel_xray.export.batch import BatchExportProcessor
+    from otel_xray.export.processor import InvocationSpanProcessor
+
+    #: The processor that exports: Lambda's invocation processor, or the batch worker.
+    ExportingProcessor = InvocationSpanProcessor | BatchExportProcessor
 
 logger = logging.getLogger("otel_xray")
 
@@ -36,39 +61,81 @@ class Tracing:
 
     settings: Settings
     provider: TracerProvider
-    #: The exporting processor (behind the PII redactor unless that is turned off);
-    #: None when the exporter is ``none``.
+    #: The processor that exports (typed handle for flushes and its statistics); None
+    #: when the exporter is ``none``.
+    exporting: ExportingProcessor | None
+    #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
     processor: SpanProcessor | None
     instrumented: list[str] = field(default_factory=list)
 
     def tracer(self) -> trace.Tracer:
         """The tracer of otel-xray's own spans (the SDK caches it per scope)."""
-        from otel_xray.version import __version__
-
         return self.provider.get_tracer("otel_xray", __version__)
 
-    def flush(self, timeout_seconds: float) -> bool:
-        """Send buffered spans within ``timeout_seconds``; never raises."""
-        if self.processor is None:
+    def flush(self, deadline: Deadline) -> bool:
+        """Send buffered spans by ``deadline``; never raises."""
+        if self.exporting is None:
             return True
         try:
-            return self.processor.force_flush(int(timeout_seconds * 1000))
+            return self.exporting.flush(deadline)
         except Exception:
             logger.exception("otel-xray: flush failed")
             return False
 
     def shutdown(self) -> None:
-        from otel_xray.instrumentation import uninstrument
-
         uninstrument(self.instrumented)
         self.provider.shutdown()
 
 
-_tracing: Tracing | None = None
-#: Set once configure() has run, so a disabled or failed set-up is not retried
-#: (and its errors not logged again) on every invocation.
-_attempted = False
+#: X-Ray's limit on annotations per trace, and how many traces the ledger remembers.
+TRACES_REMEMBERED = 256
+
+
+@dataclass
+class AnnotationLedger:
+    """What ``otel_xray.annotate`` did in this process (see :mod:`otel_xray.annotations`)."""
+
+    written: int = 0
+    #: Rejected annotations by rule.
+    rejected: dict[str, int] = field(default_factory=dict)
+    #: Annotation keys per trace id, newest last, at most :data:`TRACES_REMEMBERED` traces.
+    keys_by_trace: OrderedDict[int, set[str]] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+@dataclass
+class ProcessState:
+    """Everything otel-xray keeps between invocations; one object, replaced by :func:`reset`."""
+
+    tracing: Tracing | None = None
+    #: configure() has run: a disabled or failed set-up is not retried on every invocation.
+    attempted: bool = False
+    #: The next invocation is this sandbox's first.
+    cold_start: bool = True
+    annotations: AnnotationLedger = field(default_factory=AnnotationLedger)
+    #: Keys of warnings already logged once (a rule, a policy).
+    logged_once: set[str] = field(default_factory=set)
+
+    def take_cold_start(self) -> bool:
+        """True for the first invocation of the process only."""
+        first, self.cold_start = self.cold_start, False
+        return first
+
+    def log_once(self, key: str) -> bool:
+        """True the first time ``key`` is seen: the caller logs then, and never again."""
+        if key in self.logged_once:
+            return False
+        self.logged_once.add(key)
+        return True
+
+
+_state = ProcessState()
 _lock = threading.Lock()
+
+
+def state() -> ProcessState:
+    """This process's otel-xray state (tests read it; the API and the handler use it)."""
+    return _state
 
 
 def configure(
@@ -91,35 +158,46 @@ def configure(
     way tests swap in an in-memory exporter).
     Never raises: a failure logs and returns None, and the function runs untraced.
     """
-    global _tracing, _attempted
     with _lock:
-        if _attempted and exporter is None and environ is None:
-            return _tracing
-        _attempted = True
+        if _state.attempted and exporter is None and environ is None:
+            return _state.tracing
+        _state.attempted = True
         try:
-            if _tracing is not None:
-                _tracing.shutdown()
-                _tracing = None
-            _tracing = _build(environ, exporter, set_global, instrument)
+            if _state.tracing is not None:
+                _state.tracing.shutdown()
+                _state.tracing = None
+            _state.tracing = _build(environ, exporter, set_global, instrument)
         except Exception:
             logger.exception("otel-xray: tracing set-up failed; running without tracing")
-            _tracing = None
-        return _tracing
+            _state.tracing = None
+        return _state.tracing
 
 
 def reset() -> None:
-    """Shut down the pipeline and forget it, so the next :func:`configure` starts afresh (tests)."""
-    global _tracing, _attempted
+    """Shut the pipeline down and start over with a fresh :class:`ProcessState` (tests).
+
+    Nothing of the previous configuration stays reachable: the next
+    :func:`configure` reads its settings again, the next invocation is a cold start,
+    and the annotation ledger and once-only logs are empty.
+    """
+    global _state
     with _lock:
-        if _tracing is not None:
-            _tracing.shutdown()
-        _tracing = None
-        _attempted = False
+        if _state.tracing is not None:
+            _state.tracing.shutdown()
+        _state = ProcessState()
+
+
+def reset_inherited() -> None:
+    """In a forked child or a restored snapshot: keep the configuration, drop what the
+    parent owns (its buffered spans, its socket or kept-alive connection)."""
+    tracing = _state.tracing
+    if tracing is not None and tracing.exporting is not None:
+        tracing.exporting.forget_inherited()
 
 
 def current() -> Tracing | None:
     """The pipeline :func:`configure` built, if any."""
-    return _tracing
+    return _state.tracing
 
 
 def _build(
@@ -128,76 +206,91 @@ def _build(
     set_global: bool,
     instrument: bool,
 ) -> Tracing | None:
-    env = os.environ if environ is None else environ
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(os.environ if environ is None else environ)
     if settings.sdk_disabled:
         return None
-
-    from otel_xray.ids import XRayIdGenerator
-    from otel_xray.propagation import build_propagator
-    from otel_xray.resource import build_resource
-    from otel_xray.sampling import build_sampler
-
     provider = TracerProvider(
-        resource=build_resource(settings, env),
+        resource=build_resource(settings),
         id_generator=XRayIdGenerator(),
         sampler=build_sampler(settings),
     )
-    processor = _build_processor(settings, exporter)
-    if processor is not None and settings.pii.enabled:
-        from otel_xray.pii import RedactingSpanProcessor, Redactor
+    exporting = _build_processor(settings, exporter)
+    processor: SpanProcessor | None = exporting
+    if exporting is not None and settings.pii.enabled:
+        # Cold start: imported only with redaction on (the detectors and their patterns).
+        from otel_xray.pii import RedactingSpanProcessor, Redactor  # noqa: PLC0415
 
-        processor = RedactingSpanProcessor(processor, Redactor(settings.pii))
+        processor = RedactingSpanProcessor(exporting, Redactor(settings.pii))
     if processor is not None:
         provider.add_span_processor(processor)
-    tracing = Tracing(settings=settings, provider=provider, processor=processor)
+    tracing = Tracing(settings, provider, exporting, processor)
     if set_global:
         _set_global_provider(provider)
         propagate.set_global_textmap(build_propagator(settings.propagators))
     if instrument:
-        from otel_xray.instrumentation import instrument as load_instrumentations
-
         tracing.instrumented = load_instrumentations(settings.instrumentations, provider)
+    if settings.lambda_env.initialization_type == "snap-start":
+        _register_after_restore()
     return tracing
 
 
-def _build_processor(settings: Settings, exporter: BoundedExporter | None) -> SpanProcessor | None:
-    """Lambda: flushed at the end of each invocation. Elsewhere: the SDK's batch worker."""
+def _register_after_restore() -> None:
+    """SnapStart: run :func:`reset_inherited` after each restore (Lambda's runtime hooks)."""
+    try:
+        # Only a SnapStart function imports Lambda's runtime-hooks module.
+        from snapshot_restore_py import (  # type: ignore[import-untyped]  # noqa: PLC0415
+            register_after_restore,
+        )
+    except ImportError:
+        logger.debug("otel-xray: no snapshot_restore_py; sockets reopen on their first error")
+        return
+    register_after_restore(reset_inherited)
+
+
+def _build_processor(
+    settings: Settings, exporter: BoundedExporter | None
+) -> ExportingProcessor | None:
+    """Lambda: flushed at the end of each invocation. Elsewhere: the SDK's batch worker.
+
+    Cold start: each processor and exporter module is imported only when the settings
+    use it (the local imports below), so the xray-udp path never loads protobuf
+    (~40 ms with the OTLP exporter, ``python -X importtime``) and Lambda never loads
+    the batch worker.
+    """
     if exporter is None and settings.exporter == "none":
         return None
     if settings.in_lambda:
-        from otel_xray.awslambda.flush import InvocationSpanProcessor
+        from otel_xray.export.processor import InvocationSpanProcessor  # noqa: PLC0415
 
         return InvocationSpanProcessor(
             exporter or _build_exporter(settings), settings.max_queue_size
         )
-
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+    from otel_xray.export.batch import BatchExportProcessor, SpanExporterAdapter  # noqa: PLC0415
 
     if exporter is None and settings.exporter == "otlp":
         # A long-running process can afford upstream's retrying exporter.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        upstream: SpanExporter = OTLPSpanExporter(
-            endpoint=settings.otlp_endpoint, headers=settings.otlp_headers
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
         )
-        return BatchSpanProcessor(upstream)
-    from otel_xray.export import SpanExporterAdapter
 
+        return BatchExportProcessor(
+            OTLPSpanExporter(endpoint=settings.otlp_endpoint, headers=settings.otlp_headers)
+        )
     adapted = SpanExporterAdapter(exporter or _build_exporter(settings), settings.flush_timeout_ms)
-    return BatchSpanProcessor(adapted)
+    return BatchExportProcessor(adapted)
 
 
 def _build_exporter(settings: Settings) -> BoundedExporter:
+    # One exporter module per choice, imported only when chosen (see _build_processor).
     if settings.exporter == "xray-udp":
-        from otel_xray.xray.udp import XRayUdpExporter
+        from otel_xray.export.xray_udp import XRayUdpExporter  # noqa: PLC0415
 
         return XRayUdpExporter(settings.daemon_udp_address)
     if settings.exporter == "console":
-        from otel_xray.export import ConsoleExporter
+        from otel_xray.export.console import ConsoleExporter  # noqa: PLC0415
 
         return ConsoleExporter()
-    from otel_xray.otlp import LambdaOTLPExporter
+    from otel_xray.export.otlp import LambdaOTLPExporter  # noqa: PLC0415
 
     return LambdaOTLPExporter(settings.otlp_endpoint, settings.otlp_headers)
 
@@ -208,3 +301,7 @@ def _set_global_provider(provider: TracerProvider) -> None:
     if once is not None and getattr(once, "_done", False):
         once._done = False
     trace.set_tracer_provider(provider)
+
+
+# A forked child must not share its parent's socket, connection or buffered spans.
+os.register_at_fork(after_in_child=reset_inherited)

@@ -14,6 +14,8 @@ from typing import Any
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
+from otel_xray.configurator import configure
+
 
 class OtelXrayDistro(BaseDistro):  # type: ignore[misc]
     """Sets defaults only where the user has not."""
@@ -26,6 +28,4 @@ class OtelXrayConfigurator(_BaseConfigurator):
     """Builds the pipeline through :func:`otel_xray.configure`."""
 
     def _configure(self, **kwargs: Any) -> None:
-        from otel_xray.configurator import configure
-
         configure()

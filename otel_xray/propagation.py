@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.propagators.textmap import (
     CarrierT,
     Getter,
@@ -40,6 +42,7 @@ from opentelemetry.propagators.textmap import (
     default_getter,
     default_setter,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otel_xray.ids import JOIN_TRACE_ID_KEY, format_xray_trace_id
 
@@ -216,8 +219,6 @@ def lambda_trace_header() -> TraceHeader | None:
 
 def build_propagator(names: Iterable[str]) -> TextMapPropagator:
     """A composite of the named propagators (names as in ``OTEL_PROPAGATORS``)."""
-    from opentelemetry.propagators.composite import CompositePropagator
-
     propagators: list[TextMapPropagator] = []
     for name in names:
         if name == "xray":
@@ -225,13 +226,7 @@ def build_propagator(names: Iterable[str]) -> TextMapPropagator:
         elif name == "xray-lambda":
             propagators.append(XRayLambdaPropagator())
         elif name == "tracecontext":
-            from opentelemetry.trace.propagation.tracecontext import (
-                TraceContextTextMapPropagator,
-            )
-
             propagators.append(TraceContextTextMapPropagator())
         elif name == "baggage":
-            from opentelemetry.baggage.propagation import W3CBaggagePropagator
-
             propagators.append(W3CBaggagePropagator())
     return CompositePropagator(propagators)

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -100,6 +101,39 @@ class PiiSettings:
 
 
 @dataclass(frozen=True)
+class LambdaEnvironment:
+    """What Lambda tells the process through its reserved variables (empty elsewhere).
+
+    ``_X_AMZN_TRACE_ID`` is not here: it changes with every invocation.
+    """
+
+    function_name: str | None = None
+    function_version: str | None = None
+    region: str | None = None
+    log_group_name: str | None = None
+    log_stream_name: str | None = None
+    memory_mb: int | None = None
+    #: ``on-demand``, ``provisioned-concurrency`` or ``snap-start``.
+    initialization_type: str | None = None
+    #: Active tracing is on: Lambda set ``AWS_XRAY_DAEMON_ADDRESS``.
+    active_tracing: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LambdaEnvironment:
+        memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        return cls(
+            function_name=env.get("AWS_LAMBDA_FUNCTION_NAME") or None,
+            function_version=env.get("AWS_LAMBDA_FUNCTION_VERSION") or None,
+            region=env.get("AWS_REGION") or None,
+            log_group_name=env.get("AWS_LAMBDA_LOG_GROUP_NAME") or None,
+            log_stream_name=env.get("AWS_LAMBDA_LOG_STREAM_NAME") or None,
+            memory_mb=int(memory) if memory.isdigit() else None,
+            initialization_type=env.get("AWS_LAMBDA_INITIALIZATION_TYPE") or None,
+            active_tracing=bool(env.get("AWS_XRAY_DAEMON_ADDRESS", "").strip()),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """The configuration of one process, read from its environment.
 
@@ -108,6 +142,7 @@ class Settings:
 
     sdk_disabled: bool = False
     in_lambda: bool = False
+    lambda_env: LambdaEnvironment = field(default_factory=LambdaEnvironment)
     service_name: str | None = None
     resource_attributes: dict[str, str] = field(default_factory=dict)
     exporter: str = "otlp"
@@ -149,6 +184,7 @@ class Settings:
         settings = cls(
             sdk_disabled=parser.boolean("OTEL_SDK_DISABLED", False),
             in_lambda=in_lambda,
+            lambda_env=LambdaEnvironment.from_env(env),
             service_name=env.get("OTEL_SERVICE_NAME") or env.get("AWS_LAMBDA_FUNCTION_NAME"),
             resource_attributes=parser.key_values("OTEL_RESOURCE_ATTRIBUTES"),
             exporter=parser.choice("OTEL_TRACES_EXPORTER", KNOWN_EXPORTERS, default_exporter),
@@ -322,9 +358,12 @@ class _Parser:
         )
 
     def patterns(self, name: str) -> dict[str, str]:
-        """A JSON object of name -> regular expression; each bad one is rejected on its own."""
-        import json
+        """A JSON object of name -> regular expression.
 
+        Only the shape is checked here; whether each pattern can be a detector is
+        the PII component's rule (:func:`otel_xray.pii.detectors.pattern_problem`),
+        applied when the redactor is built.
+        """
         raw = self._raw(name)
         if raw is None:
             return {}
@@ -341,19 +380,14 @@ class _Parser:
             return {}
         patterns: dict[str, str] = {}
         for pattern_name, pattern in parsed.items():
-            problem = (
-                pattern_problem(pattern_name, pattern)
-                if isinstance(pattern, str)
-                else f"the pattern of {pattern_name!r} is not a string"
-            )
-            if problem is None:
+            if isinstance(pattern, str):
                 patterns[pattern_name] = pattern
             else:
                 self.errors.append(
                     SettingError(
                         name,
                         f"{pattern_name}: {pattern!r}",
-                        problem,
+                        f"the pattern of {pattern_name!r} is not a string",
                         "the built-in detectors and the other patterns",
                     )
                 )
@@ -370,23 +404,6 @@ class _Parser:
             self._reject(name, raw, "host:port or 'tcp:host:port udp:host:port'", "127.0.0.1:2000")
             return default
         return parsed
-
-
-def pattern_problem(name: str, pattern: str) -> str | None:
-    """Why ``pattern`` cannot be an extra PII detector, or None when it can."""
-    import re
-
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
-        return f"name {name!r} must be a letter then up to 31 letters, digits or _"
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        return f"pattern {pattern!r} is not a valid regular expression: {error}"
-    if compiled.groupindex:
-        return f"pattern {pattern!r} has named groups; use (?:...) instead"
-    if compiled.match(""):
-        return f"pattern {pattern!r} matches the empty string"
-    return None
 
 
 def parse_daemon_address(raw: str) -> tuple[str, int] | None:

@@ -53,6 +53,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from otel_xray.annotations import annotate
+
 logger = logging.getLogger("otel_xray")
 
 Kind = Literal["db", "http", "file", "compute"]
@@ -129,8 +131,6 @@ class Subsegment:
 
     def annotate(self, key: str | None = None, value: Any = None, /, **values: Any) -> None:
         """:func:`otel_xray.annotate` on this subsegment."""
-        from otel_xray.annotations import annotate
-
         with trace.use_span(self.span, end_on_exit=False):
             annotate(key, value, **values)
 

@@ -34,11 +34,18 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_xray.export import ExportOutcome
+from otel_xray import configurator
+from otel_xray.awslambda.handler import lambda_handler
+from otel_xray.configurator import configure
+from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
+from otel_xray.devtools.runtime_api import new_trace_ids
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.traces import TraceStore
+from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.xray.segment import span_to_document
 
 if TYPE_CHECKING:
-    from otel_xray.local.service_graph import ServiceGraph
-    from otel_xray.local.traces import Trace, TraceStore
+    from otel_xray.devtools.traces import Trace
 
 LAMBDA_ENV: dict[str, str] = {
     "AWS_LAMBDA_FUNCTION_NAME": "my-function",
@@ -85,12 +92,15 @@ class InMemoryExporter:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         with self._lock:
             self.calls += 1
             if self.outcome is ExportOutcome.SENT:
                 self.spans.extend(spans)
         return self.outcome
+
+    def reopen(self) -> None:
+        return None
 
     def shutdown(self) -> None:
         return None
@@ -102,10 +112,8 @@ def capture_lambda_spans(
 ) -> Iterator[list[ReadableSpan]]:
     """Configure tracing as in Lambda with an in-memory exporter; yields the exported spans.
 
-    Spans appear in the list when an invocation (or :func:`flush`) sends them.
+    Spans appear in the list when an invocation (or ``Tracing.flush``) sends them.
     """
-    from otel_xray.configurator import configure
-
     exporter = InMemoryExporter()
     env = {**LAMBDA_ENV, **(environ or {})}
     tracing = configure(environ=env, exporter=exporter, instrument=instrument)
@@ -113,7 +121,7 @@ def capture_lambda_spans(
         yield exporter.spans
     finally:
         if tracing is not None:
-            tracing.flush(1.0)
+            tracing.flush(Deadline.within_ms(1000))
 
 
 @dataclass
@@ -154,11 +162,7 @@ class XRayCapture:
         self._exporter = InMemoryExporter()
 
     def __enter__(self) -> XRayCapture:
-        from otel_xray import configurator
-        from otel_xray.awslambda import handler as handler_module
-
-        configurator.reset()
-        handler_module._cold_start = True
+        configurator.reset()  # a fresh process: the next invoke is a cold start
         configurator.configure(
             environ=self.environ, exporter=self._exporter, instrument=self.instrument
         )
@@ -170,8 +174,6 @@ class XRayCapture:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from otel_xray import configurator
-
         configurator.reset()
 
     def invoke(
@@ -182,10 +184,6 @@ class XRayCapture:
         ``sampled=False`` gives the function ``Sampled=0``, as Lambda does when its own
         sampler says no or when active tracing is off; Lambda then sends no segments.
         """
-        from otel_xray.awslambda.handler import lambda_handler
-        from otel_xray.local.lambda_service import lambda_segments, sqs_links
-        from otel_xray.local.runtime_api import new_trace_ids
-        from otel_xray.xray.segment import span_to_document
 
         context = context or LambdaContext(self.function_name)
         root, parent = new_trace_ids()
@@ -234,7 +232,6 @@ class XRayCapture:
 
     def store(self) -> TraceStore:
         """Every captured document, assembled as X-Ray would (fresh each call)."""
-        from otel_xray.local.traces import TraceStore
 
         return TraceStore(self.documents)
 
@@ -242,8 +239,6 @@ class XRayCapture:
         return self.store().trace(root)
 
     def service_graph(self) -> ServiceGraph:
-        from otel_xray.local.service_graph import ServiceGraph
-
         return ServiceGraph.build(self.store())
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from otel_xray import configurator
-from otel_xray.awslambda import handler as handler_module
 from otel_xray.configurator import Tracing
 from otel_xray.testing import LAMBDA_ENV, InMemoryExporter, LambdaContext
 
@@ -28,10 +27,18 @@ def lambda_tracing(
     for key, value in LAMBDA_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1")
-    monkeypatch.setattr(handler_module, "_cold_start", True)
+    monkeypatch.setattr(configurator.state(), "cold_start", True)
     tracing = configurator.configure(environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False)
     assert tracing is not None
     yield tracing
+    configurator.reset()
+
+
+@pytest.fixture
+def fresh_process() -> Iterator[None]:
+    """A process in which otel-xray has done nothing yet, and the same afterwards."""
+    configurator.reset()
+    yield
     configurator.reset()
 
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import AttributeValue
 
 from otel_xray.propagation import parse_trace_header
-
-#: X-Ray keeps at most this many links on a segment.
-MAX_LINKS = 20
+from otel_xray.xray import MAX_LINKS
 
 _RECORD_SOURCE_TRIGGERS = {
     "aws:sqs": "pubsub",
@@ -117,8 +117,6 @@ def _query_string(body: Mapping[str, Any]) -> str | None:
     raw = body.get("rawQueryString")
     if isinstance(raw, str):
         return raw or None
-    from urllib.parse import urlencode
-
     multi = _mapping(body.get("multiValueQueryStringParameters"))
     if multi:
         pairs = [(str(k), str(v)) for k, values in multi.items() for v in (values or [])]
@@ -192,8 +190,6 @@ def _xray_context(value: object) -> trace.SpanContext | None:
 def _traceparent_context(value: object) -> trace.SpanContext | None:
     if not isinstance(value, str) or len(value) > 256:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
     ctx = TraceContextTextMapPropagator().extract({"traceparent": value})
     span_context = trace.get_current_span(ctx).get_span_context()
     return span_context if span_context.is_valid else None

@@ -33,7 +33,6 @@ import functools
 import importlib
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,17 +40,19 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from otel_xray.annotations import metadata, reserve
 from otel_xray.awslambda import events
+from otel_xray.configurator import Tracing, configure, state
+from otel_xray.export import Deadline
+from otel_xray.ids import JOIN_TRACE_ID_KEY, format_xray_trace_id
+from otel_xray.propagation import context_from_header, lambda_trace_header
+from otel_xray.sampling import LAMBDA_PASSTHROUGH_KEY
+from otel_xray.settings import Settings
 from otel_xray.xray import ANNOTATIONS_ATTRIBUTE
 
 logger = logging.getLogger("otel_xray")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
-
-#: Kept free at the end of an invocation for the runtime to post the response.
-FLUSH_SAFETY_MARGIN_MS = 50
-
-_cold_start = True
 
 
 def lambda_handler(handler: HandlerT) -> HandlerT:
@@ -90,15 +91,19 @@ def _run_awaitable(awaitable: Any) -> Any:
     async def wait() -> Any:
         return await awaitable
 
-    import asyncio  # only async handlers need it here (~20 ms to import)
+    # Cold start: asyncio costs ~15 ms to import (python -X importtime); only
+    # async handlers need it.
+    import asyncio  # noqa: PLC0415
 
     return asyncio.run(wait())
 
 
-def _take_cold_start() -> bool:
-    global _cold_start
-    first, _cold_start = _cold_start, False
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+def _cold_start(tracing: Tracing | None) -> bool:
+    """This sandbox's first invocation (never under provisioned concurrency)."""
+    first = state().take_cold_start()
+    if tracing is not None and (
+        tracing.settings.lambda_env.initialization_type == "provisioned-concurrency"
+    ):
         return False
     return first
 
@@ -106,34 +111,32 @@ def _take_cold_start() -> bool:
 class _Invocation:
     """The span and context of one invocation; every method swallows its own errors."""
 
-    def __init__(
-        self, span: trace.Span, token: object, context: Any, capture_response: bool = False
-    ) -> None:
+    def __init__(self, span: trace.Span, token: object, context: Any, tracing: Tracing) -> None:
         self.span = span
         self.token = token
         self.context = context
-        self.capture_response = capture_response
+        #: The pipeline this invocation started with; it is flushed at the end.
+        self.tracing = tracing
 
     @classmethod
     def start(cls, event: Any, context: Any) -> _Invocation | None:
-        cold_start = _take_cold_start()
         try:
-            from otel_xray.configurator import configure
-
             tracing = configure()
+            cold_start = _cold_start(tracing)
             if tracing is None:
                 return None
-            parent = _parent_context(event, tracing.settings.lambda_unsampled)
+            settings = tracing.settings
+            parent = _parent_context(event, settings)
             attributes = _start_attributes(event, context, cold_start)
             # Powertools' annotations, so its users' filter expressions keep working.
             attributes["ColdStart"] = cold_start
-            attributes["Service"] = tracing.settings.service_name or _span_name(context)
+            attributes["Service"] = settings.service_name or _span_name(context, settings)
             attributes[ANNOTATIONS_ATTRIBUTE] = ["ColdStart", "Service"]
             # A root span joining Lambda's trace id reads the id from the current context.
             joining = otel_context.attach(parent) if _joins_trace(parent) else None
             try:
                 span = tracing.tracer().start_span(
-                    _span_name(context),
+                    _span_name(context, settings),
                     context=parent,
                     kind=SpanKind.INTERNAL,
                     attributes=attributes,
@@ -143,10 +146,8 @@ class _Invocation:
                 if joining is not None:
                     otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
-            from otel_xray.annotations import reserve
-
             reserve(span.get_span_context().trace_id, ["ColdStart", "Service"])
-            return cls(span, token, context, tracing.settings.capture_response)
+            return cls(span, token, context, tracing)
         except Exception:
             logger.exception("otel-xray: could not start the invocation span")
             return None
@@ -158,17 +159,13 @@ class _Invocation:
                 self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 # One line to find the trace from the logs (the dashboard's query reads it);
                 # the type only: the message may hold personal data.
-                from otel_xray.ids import format_xray_trace_id
-
                 logger.warning(
                     "otel-xray: invocation failed: %s trace_id=%s",
                     type(error).__name__,
                     format_xray_trace_id(self.span.get_span_context().trace_id),
                 )
             else:
-                if self.capture_response:
-                    from otel_xray.annotations import metadata
-
+                if self.tracing.settings.capture_response:
                     metadata("response", handler=result)
                 status = events.response_status(result)
                 if status is not None:
@@ -183,67 +180,35 @@ class _Invocation:
                 otel_context.detach(self.token)  # type: ignore[arg-type]
             except Exception:
                 logger.debug("otel-xray: context detach failed", exc_info=True)
-        flush(self.context)
+        self.tracing.flush(
+            Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
+        )
 
 
-def flush(context: Any = None) -> bool:
-    """Send this sandbox's buffered spans within the invocation's flush bound."""
-    try:
-        from otel_xray.configurator import current
-
-        tracing = current()
-        if tracing is None:
-            return True
-        return tracing.flush(flush_bound_seconds(tracing.settings.flush_timeout_ms, context))
-    except Exception:
-        logger.exception("otel-xray: flush failed")
-        return False
-
-
-def flush_bound_seconds(setting_ms: int, context: Any) -> float:
-    """``min(setting, remaining time - margin)``, never negative."""
-    bound = setting_ms
-    try:
-        remaining = context.get_remaining_time_in_millis()
-        if isinstance(remaining, int | float):
-            bound = min(bound, int(remaining) - FLUSH_SAFETY_MARGIN_MS)
-    except Exception:
-        pass
-    return max(bound, 0) / 1000
-
-
-def _parent_context(event: Any = None, unsampled_policy: str = "drop") -> otel_context.Context:
+def _parent_context(event: Any, settings: Settings) -> otel_context.Context:
     """Lambda's function segment as the parent, or, when Sampled=0 only means that active
     tracing is off, a root of Lambda's trace id that the sampler policy decides on."""
-    from otel_xray.ids import JOIN_TRACE_ID_KEY
-    from otel_xray.propagation import context_from_header, lambda_trace_header
-    from otel_xray.sampling import LAMBDA_PASSTHROUGH_KEY
-
     header = lambda_trace_header()
     if header is None:
         return otel_context.Context()
-    if header.sampled is False and unsampled_policy != "drop" and _tracing_off(event):
-        _log_passthrough_once(unsampled_policy)
+    policy = settings.lambda_unsampled
+    if header.sampled is False and policy != "drop" and _tracing_off(event, settings):
+        _log_passthrough_once(policy)
         # Lambda emits no segments now: the function's span is the trace's root segment.
         ctx = otel_context.set_value(LAMBDA_PASSTHROUGH_KEY, True, otel_context.Context())
         return otel_context.set_value(JOIN_TRACE_ID_KEY, header.trace_id, ctx)
     return context_from_header(header)
 
 
-def _tracing_off(event: Any) -> bool:
+def _tracing_off(event: Any, settings: Settings) -> bool:
     """Active tracing off (no daemon address) and no caller that decided upstream."""
-    if os.environ.get("AWS_XRAY_DAEMON_ADDRESS"):
+    if settings.lambda_env.active_tracing:
         return False
     return not events.has_upstream_trace_header(event)
 
 
-_passthrough_logged = False
-
-
 def _log_passthrough_once(policy: str) -> None:
-    global _passthrough_logged
-    if not _passthrough_logged:
-        _passthrough_logged = True
+    if state().log_once("lambda-passthrough"):
         logger.warning(
             "otel-xray: Lambda passed Sampled=0 with active tracing off and no upstream "
             "trace header; deciding by OTEL_XRAY_LAMBDA_UNSAMPLED=%s instead of dropping "
@@ -253,13 +218,11 @@ def _log_passthrough_once(policy: str) -> None:
 
 
 def _joins_trace(ctx: otel_context.Context) -> bool:
-    from otel_xray.ids import JOIN_TRACE_ID_KEY
-
     return otel_context.get_value(JOIN_TRACE_ID_KEY, ctx) is not None
 
 
-def _span_name(context: Any) -> str:
-    name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+def _span_name(context: Any, settings: Settings) -> str:
+    name = getattr(context, "function_name", None) or settings.lambda_env.function_name
     return name if isinstance(name, str) and name else "lambda_handler"
 
 

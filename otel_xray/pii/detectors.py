@@ -17,9 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+
+from otel_xray.settings import SettingError
 
 KINDS = (
     "url_password",
@@ -87,8 +90,6 @@ def _ssn(text: str) -> bool:
 
 def _ip(text: str) -> bool:
     try:
-        import ipaddress  # only when something looks like an address
-
         ipaddress.ip_address(text)
     except ValueError:
         return False
@@ -255,3 +256,46 @@ class Detectors:
             if validator is None or validator(match.group()):
                 return Finding(other, start, match.end(), match.group())
         return None
+
+
+def pattern_problem(name: str, pattern: str) -> str | None:
+    """Why ``pattern`` cannot be an extra detector (``OTEL_XRAY_PII_PATTERNS``), or None.
+
+    >>> pattern_problem("order_ref", "ORD-[0-9]{8}") is None
+    True
+    >>> pattern_problem("empty", "x*")
+    "pattern 'x*' matches the empty string"
+    """
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,31}", name):
+        return f"name {name!r} must be a letter then up to 31 letters, digits or _"
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        return f"pattern {pattern!r} is not a valid regular expression: {error}"
+    if compiled.groupindex:
+        return f"pattern {pattern!r} has named groups; use (?:...) instead"
+    if compiled.match(""):
+        return f"pattern {pattern!r} matches the empty string"
+    return None
+
+
+def usable_patterns(
+    patterns: Mapping[str, str], variable: str = "OTEL_XRAY_PII_PATTERNS"
+) -> tuple[dict[str, str], tuple[SettingError, ...]]:
+    """The patterns that can be detectors, and one error for each that cannot."""
+    usable: dict[str, str] = {}
+    errors: list[SettingError] = []
+    for name, pattern in patterns.items():
+        problem = pattern_problem(name, pattern)
+        if problem is None:
+            usable[name] = pattern
+        else:
+            errors.append(
+                SettingError(
+                    variable,
+                    f"{name}: {pattern!r}",
+                    problem,
+                    "the built-in detectors and the other patterns",
+                )
+            )
+    return usable, tuple(errors)

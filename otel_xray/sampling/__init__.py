@@ -46,8 +46,10 @@ from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 
 from otel_xray.propagation import XRAY_SAMPLED_KEY
+from otel_xray.sampling.local import LocalRulesSampler
 from otel_xray.sampling.rules import DEFAULT_RULES_DOCUMENT, LocalRules, SamplingRulesError
 from otel_xray.settings import Settings
+from otel_xray.xray import ORIGIN_BY_PLATFORM
 
 logger = logging.getLogger("otel_xray")
 
@@ -109,8 +111,6 @@ def build_sampler(settings: Settings) -> Sampler:
 
     def local_rules() -> Sampler:
         if not local:
-            from otel_xray.sampling.local import LocalRulesSampler
-
             local.append(LocalRulesSampler(load_local_rules(settings.sampling_rules)))
         return local[0]
 
@@ -134,8 +134,9 @@ def build_sampler(settings: Settings) -> Sampler:
 
 
 def _centralized(settings: Settings, fallback: Sampler) -> Sampler:
-    from otel_xray.sampling.centralized import CentralizedSampler
-    from otel_xray.xray import ORIGIN_BY_PLATFORM
+    # Cold start: the centralized sampler and its HTTP client cost ~17 ms
+    # (python -X importtime); only OTEL_TRACES_SAMPLER=xray needs them.
+    from otel_xray.sampling.centralized import CentralizedSampler  # noqa: PLC0415
 
     try:
         return CentralizedSampler(

@@ -49,8 +49,14 @@ from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.util.types import Attributes
 
-from otel_xray.sampling.local import request_of
-from otel_xray.sampling.rules import Clock, Reservoir, wildcard_match
+from otel_xray.sampling.local import LocalRulesSampler, request_of
+from otel_xray.sampling.rules import (
+    DEFAULT_RULES_DOCUMENT,
+    Clock,
+    LocalRules,
+    Reservoir,
+    wildcard_match,
+)
 
 logger = logging.getLogger("otel_xray")
 
@@ -211,9 +217,6 @@ class CentralizedSampler(Sampler):
         client: SamplingProxyClient | None = None,
         start_refresh: Callable[[Callable[[], None]], None] = _start_thread,
     ) -> None:
-        from otel_xray.sampling.local import LocalRulesSampler
-        from otel_xray.sampling.rules import DEFAULT_RULES_DOCUMENT, LocalRules
-
         self.endpoint = endpoint
         self.fallback = fallback or LocalRulesSampler(
             LocalRules.parse(DEFAULT_RULES_DOCUMENT, clock)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,8 +105,6 @@ class LocalRules:
     @classmethod
     def parse(cls, document: Any, clock: Clock | None = None) -> LocalRules:
         """Validate a rules document (versions 1 and 2); raises :class:`SamplingRulesError`."""
-        import time
-
         tick = clock or time.time
         if not isinstance(document, Mapping):
             raise SamplingRulesError("the rules document must be a JSON object")

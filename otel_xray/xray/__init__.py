@@ -8,8 +8,12 @@ API that writes them and the translator that reads them share one spelling.
 ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 #: ``aws.xray.metadata.<namespace>`` holding a JSON object: metadata of that namespace.
 METADATA_PREFIX = "aws.xray.metadata."
-#: X-Ray's limit on an annotation's string value.
+#: X-Ray's limits on annotations: key length, string value length, count per trace.
+MAX_ANNOTATION_KEY = 500
 MAX_ANNOTATION_VALUE = 1000
+MAX_ANNOTATIONS_PER_TRACE = 50
+#: Span links one segment document carries; the rest are left out.
+MAX_LINKS = 20
 #: X-Ray's service type (a segment's ``origin``) by resource ``cloud.platform``.
 ORIGIN_BY_PLATFORM = {
     "aws_lambda": "AWS::Lambda::Function",
@@ -18,3 +22,7 @@ ORIGIN_BY_PLATFORM = {
     "aws_eks": "AWS::EKS::Container",
     "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
 }
+#: The daemon's protocol: each UDP datagram starts with this line, then one document.
+DAEMON_HEADER = b'{"format":"json","version":1}\n'
+#: The daemon's receive buffer: a larger datagram is dropped whole.
+MAX_DATAGRAM_BYTES = 64 * 1024

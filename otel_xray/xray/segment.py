@@ -37,16 +37,18 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.xray import (
     ANNOTATIONS_ATTRIBUTE,
+    MAX_ANNOTATION_KEY,
     MAX_ANNOTATION_VALUE,
+    MAX_DATAGRAM_BYTES,
+    MAX_LINKS,
     METADATA_PREFIX,
     ORIGIN_BY_PLATFORM,
 )
 
-#: One UDP datagram, header line included, must fit the daemon's 64 KB buffer.
-MAX_DOCUMENT_BYTES = 64 * 1024 - 64
+#: One UDP datagram, header line included, must fit the daemon's buffer.
+MAX_DOCUMENT_BYTES = MAX_DATAGRAM_BYTES - 64
 MAX_NAME_LENGTH = 200
 MAX_STACK_FRAMES = 50
-MAX_LINKS = 20
 MAX_HTTP_FIELD = 250
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
@@ -421,7 +423,7 @@ def _annotations(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], set[str
             isinstance(value, float) and not math.isfinite(value)
         ):
             continue
-        annotations[_ANNOTATION_KEY_DISALLOWED.sub("_", key)[:500]] = value
+        annotations[_ANNOTATION_KEY_DISALLOWED.sub("_", key)[:MAX_ANNOTATION_KEY]] = value
         used.add(key)
     return annotations, used
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.local.cli import main
+from otel_xray.devtools.cli import main
 from tests.e2e.conftest import ROOT, RUNTIME
 
 

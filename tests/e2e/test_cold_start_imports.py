@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_xray.local.invoke import default_layer_dir
+from otel_xray.devtools.invoke import default_layer_dir
 from tests.e2e.conftest import ROOT, RUNTIME
 
 PROBE = (
@@ -47,21 +47,25 @@ def under(modules: set[str], *prefixes: str) -> list[str]:
 
 def test_the_default_lambda_path_imports_only_what_it_uses(tmp_path: Path) -> None:
     modules = modules_at_start(tmp_path)
-    assert "otel_xray.xray.udp" in modules  # the default exporter without a collector
+    assert "otel_xray.export.xray_udp" in modules  # the default exporter without a collector
     assert under(modules, "grpc") == []
     assert under(modules, "google.protobuf") == []  # no protobuf on the UDP path
     assert under(modules, "opentelemetry.exporter") == []
-    assert under(modules, "otel_xray.local", "otel_xray.testing") == []
+    assert under(modules, "otel_xray.devtools", "otel_xray.testing") == []
     # No entry-point driven set-up: not the SDK's configurator, not auto-instrumentation.
     assert under(modules, "opentelemetry.sdk._configuration") == []
     assert under(modules, "opentelemetry.instrumentation.auto_instrumentation") == []
     assert under(modules, "otel_xray.subsegments", "otel_xray.concurrency") == []  # API: on use
+    # Nothing of the other paths: the batch worker, the console exporter, the sampler proxy.
+    assert under(modules, "otel_xray.export.batch", "otel_xray.export.console") == []
+    assert under(modules, "otel_xray.export.otlp", "otel_xray.sampling.centralized") == []
 
 
 @pytest.mark.parametrize("collector", ["/opt/collector-config/config.yaml"])
 def test_with_a_collector_only_the_otlp_encoder_is_added(tmp_path: Path, collector: str) -> None:
     modules = modules_at_start(tmp_path, OPENTELEMETRY_COLLECTOR_CONFIG_URI=collector)
-    assert "otel_xray.otlp" in modules and "otel_xray.xray.udp" not in modules
+    assert "otel_xray.export.otlp" in modules
+    assert "otel_xray.export.xray_udp" not in modules
     assert under(modules, "grpc") == []
     # Protobuf is imported on the first export, not at start.
     assert under(modules, "opentelemetry.exporter.otlp.proto.grpc") == []

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.local.invoke import LocalFunction, default_layer_dir
+from otel_xray.boundary import is_dev_only
+from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
 from tests.e2e.conftest import LAYER, ROOT, RUNTIME
 
 API_EVENT = json.loads((ROOT / "examples" / "order_api" / "event.json").read_text())
@@ -166,9 +167,13 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     )
     tops = {n.split("/")[1] for n in names if n.startswith("python/")}
     assert not tops & {"boto3", "botocore", "urllib3", "requests", "grpc", "s3transfer"}
-    assert not any(
-        n.startswith("python/otel_xray/local/") or n == "python/otel_xray/testing.py" for n in names
-    )
+    shipped_modules = {
+        n.removeprefix("python/").removesuffix(".py").replace("/", ".")
+        for n in names
+        if n.startswith("python/otel_xray/") and n.endswith(".py")
+    }
+    assert "otel_xray.export.xray_udp" in shipped_modules
+    assert [m for m in shipped_modules if is_dev_only(m)] == []
     assert sum(info.file_size for info in infos.values()) <= 10 * 1024 * 1024
     # Every native extension is built for the layer's architecture (ELF e_machine).
     expected_machine = {"x86_64": 0x3E, "arm64": 0xB7}[arch]

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 
 from examples import demo
-from otel_xray.local.service_graph import ServiceGraph
-from otel_xray.local.traces import TraceStore
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.traces import TraceStore
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()

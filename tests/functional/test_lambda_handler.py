@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 import otel_xray
-from otel_xray.awslambda import handler as handler_module
+from otel_xray import configurator
 from otel_xray.awslambda.handler import load_handler
 from otel_xray.configurator import Tracing
-from otel_xray.testing import InMemoryExporter
+from otel_xray.export import Deadline
+from otel_xray.settings import Settings
+from otel_xray.testing import LAMBDA_ENV, InMemoryExporter
 from tests.conftest import PARENT, ROOT, LambdaContext
 
 TRACE_ID = int(ROOT[2:10] + ROOT[11:], 16)
@@ -60,7 +63,9 @@ def test_provisioned_concurrency_is_never_a_cold_start(
     context: LambdaContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    # Read once, at configuration time, like every variable (Settings.lambda_env).
+    env = {**LAMBDA_ENV, "AWS_LAMBDA_INITIALIZATION_TYPE": "provisioned-concurrency"}
+    configurator.configure(environ=env, exporter=exporter, instrument=False)
     otel_xray.lambda_handler(lambda event, ctx: None)({}, context)
     assert exporter.spans[0].attributes["faas.coldstart"] is False
 
@@ -144,7 +149,8 @@ def test_not_sampled_invocations_export_nothing(
 ) -> None:
     """Active tracing on (a daemon address): Lambda's sampler said no, and that is final."""
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=0")
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000")
+    env = {**LAMBDA_ENV, "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000"}
+    configurator.configure(environ=env, exporter=exporter, instrument=False)
     assert otel_xray.lambda_handler(lambda e, c: 7)({}, context) == 7
     assert exporter.spans == []
 
@@ -160,11 +166,20 @@ def test_tracing_failures_never_reach_the_handler(
     assert otel_xray.lambda_handler(lambda e, c: "still works")({}, context) == "still works"
 
 
-def test_flush_bound_follows_the_remaining_time() -> None:
-    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=30_000)) == 1.0
-    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=250)) == 0.2
-    assert handler_module.flush_bound_seconds(1000, LambdaContext(remaining_ms=10)) == 0.0
-    assert handler_module.flush_bound_seconds(1000, object()) == 1.0
+@pytest.mark.parametrize(
+    ("context", "bound_ms"),
+    [
+        (LambdaContext(remaining_ms=30_000), 1000),
+        (LambdaContext(remaining_ms=250), 200),  # the runtime keeps 50 ms to post the response
+        (LambdaContext(remaining_ms=10), 0),
+        (object(), 1000),  # no remaining time to read: the setting alone
+    ],
+)
+def test_the_flush_deadline_follows_the_remaining_time(context: object, bound_ms: int) -> None:
+    before = time.monotonic()
+    deadline = Deadline.for_invocation(context, setting_ms=1000)
+    after = time.monotonic()
+    assert before + bound_ms / 1000 <= deadline.at <= after + bound_ms / 1000
 
 
 def test_handlers_in_subdirectories_load_like_the_runtime_loads_them(
@@ -183,21 +198,15 @@ def test_handlers_in_subdirectories_load_like_the_runtime_loads_them(
 
 
 def test_sdk_disabled_runs_the_handler_untraced(
-    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+    fresh_process: None, context: LambdaContext
 ) -> None:
-    from otel_xray import configurator
-
-    monkeypatch.setattr(configurator, "_tracing", None)
     assert configurator.configure(environ={"OTEL_SDK_DISABLED": "true"}) is None
     assert otel_xray.lambda_handler(lambda e, c: 1)({}, context) == 1
 
 
 def test_a_disabled_setup_is_decided_once_per_sandbox(
-    monkeypatch: pytest.MonkeyPatch, context: LambdaContext
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch, context: LambdaContext
 ) -> None:
-    from otel_xray import configurator
-    from otel_xray.settings import Settings
-
     parses = []
     original = Settings.from_env.__func__  # type: ignore[attr-defined]
 
@@ -207,8 +216,6 @@ def test_a_disabled_setup_is_decided_once_per_sandbox(
 
     monkeypatch.setattr(Settings, "from_env", classmethod(counting))
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    monkeypatch.setattr(configurator, "_tracing", None)
-    monkeypatch.setattr(configurator, "_attempted", False)
     handler = otel_xray.lambda_handler(lambda e, c: "ok")
     assert [handler({}, context) for _ in range(3)] == ["ok"] * 3
     assert len(parses) == 1

@@ -6,9 +6,10 @@ import socket
 
 from opentelemetry.sdk.trace import TracerProvider
 
+from otel_xray.devtools.daemon import XRayDaemon, parse_datagram
 from otel_xray.export import ExportOutcome
-from otel_xray.local.daemon import XRayDaemon, parse_datagram
-from otel_xray.xray.udp import DAEMON_HEADER, XRayUdpExporter
+from otel_xray.export.xray_udp import XRayUdpExporter
+from otel_xray.xray import DAEMON_HEADER
 
 
 def test_the_udp_exporter_and_the_daemon_agree() -> None:

@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_xray.awslambda.flush import InvocationSpanProcessor
-from otel_xray.export import ExportOutcome
-from otel_xray.local.receiver import OTLPReceiver
-from otel_xray.otlp import LambdaOTLPExporter
+from otel_xray.devtools.receiver import OTLPReceiver
+from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.export.otlp import LambdaOTLPExporter
+from otel_xray.export.processor import InvocationSpanProcessor
 
 
 def closed_port() -> int:
@@ -65,7 +65,7 @@ def test_spans_reach_a_real_receiver_decoded() -> None:
     receiver = OTLPReceiver().start()
     try:
         processor = _processor_with_spans(receiver.endpoint + "/v1/traces")
-        assert processor.flush(2.0) is True
+        assert processor.flush(Deadline.within_ms(2000)) is True
         assert sorted(s["name"] for s in receiver.spans) == ["span-0", "span-1", "span-2"]
     finally:
         receiver.stop()
@@ -74,7 +74,7 @@ def test_spans_reach_a_real_receiver_decoded() -> None:
 def test_closed_endpoint_returns_at_once_and_keeps_spans() -> None:
     processor = _processor_with_spans(f"http://127.0.0.1:{closed_port()}/v1/traces")
     started = time.monotonic()
-    assert processor.flush(1.0) is False
+    assert processor.flush(Deadline.within_ms(1000)) is False
     assert time.monotonic() - started < 0.5
     assert processor.queued == 3
 
@@ -86,7 +86,7 @@ def test_slow_collector_cannot_hold_the_invocation_past_the_bound(
     handler.delay = 3.0
     processor = _processor_with_spans(endpoint)
     started = time.monotonic()
-    assert processor.flush(0.3) is False
+    assert processor.flush(Deadline.within_ms(300)) is False
     assert time.monotonic() - started < 0.3 + 0.2
     assert processor.queued == 3
 
@@ -97,16 +97,16 @@ def test_server_errors_are_retried_on_the_next_flush(
     endpoint, handler = collector
     handler.status = 500
     processor = _processor_with_spans(endpoint)
-    assert processor.flush(1.0) is False and processor.queued == 3
+    assert processor.flush(Deadline.within_ms(1000)) is False and processor.queued == 3
     handler.status = 200
-    assert processor.flush(1.0) is True and processor.stats.sent == 3
+    assert processor.flush(Deadline.within_ms(1000)) is True and processor.stats.sent == 3
 
 
 def test_client_errors_drop_the_batch(collector: tuple[str, type[_ScriptedCollector]]) -> None:
     endpoint, handler = collector
     handler.status = 400
     processor = _processor_with_spans(endpoint)
-    processor.flush(1.0)
+    processor.flush(Deadline.within_ms(1000))
     assert processor.queued == 0 and processor.stats.dropped == 3
 
 
@@ -123,12 +123,12 @@ def test_a_kept_alive_connection_dropped_by_the_collector_reconnects(
 
     handler.do_POST = post_then_hang_up  # type: ignore[method-assign]
     processor = _processor_with_spans(endpoint, 1)
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     time.sleep(0.05)
     provider = TracerProvider()
     provider.add_span_processor(processor)
     provider.get_tracer("t").start_span("after-freeze").end()
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     assert handler.received == 2 and processor.stats.sent == 2
 
 

@@ -15,9 +15,9 @@ from opentelemetry import trace
 
 import otel_xray
 from otel_xray import configurator
-from otel_xray.awslambda import handler as handler_module
-from otel_xray.local.daemon import XRayDaemon
-from otel_xray.local.receiver import OTLPReceiver
+from otel_xray.devtools.daemon import XRayDaemon
+from otel_xray.devtools.receiver import OTLPReceiver
+from otel_xray.export import Deadline
 from otel_xray.testing import LAMBDA_ENV, LambdaContext
 
 PII = {
@@ -89,7 +89,7 @@ def wire(request: pytest.FixtureRequest) -> Iterator[list[bytes]]:
         peer = OTLPReceiver().start()
         environ |= {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_ENDPOINT": peer.endpoint}
     configurator.reset()
-    handler_module._cold_start = True
+    configurator.state().cold_start = True
     tracing = configurator.configure(environ=environ, instrument=False)
     assert tracing is not None and tracing.settings.exporter == request.param
     try:
@@ -109,7 +109,7 @@ def test_nothing_personal_reaches_the_wire(
     with pytest.raises(ValueError, match="payment declined") as raised:
         otel_xray.lambda_handler(traced_handler)({}, LambdaContext())
     assert PII["email"] in str(raised.value)  # the handler's own error is untouched
-    configurator.current().flush(2.0)  # type: ignore[union-attr]
+    configurator.current().flush(Deadline.within_ms(2000))  # type: ignore[union-attr]
     for _ in range(50):
         if len(wire) and b"payment declined" in b"".join(wire):
             break

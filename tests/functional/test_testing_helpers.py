@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 import otel_xray
-from otel_xray import configurator
 from otel_xray.testing import capture_lambda_spans
 from tests.conftest import PARENT, ROOT, LambdaContext
 
 
-def test_capture_lambda_spans_sees_the_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_capture_lambda_spans_sees_the_invocation(
+    fresh_process: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={ROOT};Parent={PARENT};Sampled=1")
-    monkeypatch.setattr(configurator, "_tracing", None)
 
     @otel_xray.lambda_handler
     def handler(event: object, context: object) -> str:
@@ -23,4 +23,3 @@ def test_capture_lambda_spans_sees_the_invocation(monkeypatch: pytest.MonkeyPatc
     assert [s.name for s in spans] == ["my-function"]
     assert spans[0].resource.attributes["service.name"] == "billing"
     assert spans[0].parent is not None and f"{spans[0].parent.span_id:016x}" == PARENT
-    configurator._tracing = None

@@ -12,9 +12,11 @@ import jsonschema
 import pytest
 from opentelemetry import trace
 
-from otel_xray.awslambda.flush import InvocationSpanProcessor
+from otel_xray.export import Deadline
+from otel_xray.export.processor import InvocationSpanProcessor
+from otel_xray.export.xray_udp import XRayUdpExporter
 from otel_xray.settings import Settings, parse_daemon_address
-from otel_xray.xray.udp import DAEMON_HEADER, XRayUdpExporter
+from otel_xray.xray import DAEMON_HEADER
 from tests.functional.test_segment_documents import LAMBDA_SEGMENT, finished
 
 SCHEMA = json.loads(
@@ -45,7 +47,7 @@ def test_each_span_is_one_datagram_with_the_daemon_header(daemon: socket.socket)
     for span in spans:
         processor.on_end(span)
     started = time.monotonic()
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     assert time.monotonic() - started < 0.1
     documents = []
     for _ in spans:
@@ -69,9 +71,9 @@ def test_an_absent_daemon_costs_nothing_and_raises_nothing() -> None:
     for _ in range(50):
         processor.on_end(finished("work"))
     started = time.monotonic()
-    processor.flush(1.0)
+    processor.flush(Deadline.within_ms(1000))
     processor.on_end(finished("again"))
-    processor.flush(1.0)
+    processor.flush(Deadline.within_ms(1000))
     assert time.monotonic() - started < 0.2
 
 
@@ -79,7 +81,7 @@ def test_an_unresolvable_daemon_is_counted_not_raised() -> None:
     exporter = XRayUdpExporter(("no-such-host.invalid", 2000))
     processor = InvocationSpanProcessor(exporter, 100)
     processor.on_end(finished("work"))
-    processor.flush(1.0)
+    processor.flush(Deadline.within_ms(1000))
     assert exporter.failed_documents == 1
 
 

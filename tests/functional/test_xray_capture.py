@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 import requests
+from botocore.endpoint import Endpoint
 
 from examples.local_services import LocalServices
 from otel_xray.testing import XRayCapture
@@ -78,10 +80,6 @@ def test_an_sqs_message_names_the_send_call_as_its_parent(
 
 
 def test_the_capture_leaves_the_process_as_it_found_it(services: LocalServices) -> None:
-    import os
-
-    from botocore.endpoint import Endpoint
-
     before = (os.environ.get("_X_AMZN_TRACE_ID"), os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     with XRayCapture() as capture:
         capture.invoke(lambda event, context: "done", {})

@@ -7,7 +7,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from otel_xray.local.receiver import decode_export_request
+from otel_xray.devtools.receiver import decode_export_request
 
 
 class Collector:

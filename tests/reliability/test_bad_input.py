@@ -16,10 +16,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 import otel_xray
 from otel_xray import configurator
-from otel_xray.awslambda import handler as handler_module
+from otel_xray.export import Deadline
+from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.pii import RedactingSpanProcessor, Redactor
 from otel_xray.propagation import XRayPropagator, parse_trace_header
 from otel_xray.sampling import load_local_rules
@@ -193,7 +195,7 @@ def test_events_and_lambda_headers_never_reach_the_handler(
     # What an environment can hold at all: no NUL, no lone surrogates.
     header = header.replace("\x00", "").encode("utf-8", "ignore").decode()
     monkeypatch.setenv("_X_AMZN_TRACE_ID", header)
-    monkeypatch.setattr(handler_module, "_cold_start", False)
+    monkeypatch.setattr(configurator.state(), "cold_start", False)
     before = len(exporter.spans)
     assert handler(event, LambdaContext()) == {"echo": "same"}
     for span in exporter.spans[before:]:
@@ -322,9 +324,6 @@ def test_attribute_values_of_every_type_make_valid_documents(
 ) -> None:
     counted("span attributes and names")
     provider_exporter = InMemoryExporter()
-    from opentelemetry.sdk.trace import TracerProvider
-
-    from otel_xray.awslambda.flush import InvocationSpanProcessor
 
     provider = TracerProvider()
     flush = InvocationSpanProcessor(provider_exporter)
@@ -334,7 +333,7 @@ def test_attribute_values_of_every_type_make_valid_documents(
         span.set_attribute(key, value)  # the SDK drops what it cannot hold; never raises
     span.add_event("exception", {"exception.message": name, "exception.stacktrace": name})
     span.end()
-    flush.flush(1.0)
+    flush.flush(Deadline.within_ms(1000))
     for exported in provider_exporter.spans:
         document = span_to_document(exported)
         assert len(encode(document)) <= 64 * 1024

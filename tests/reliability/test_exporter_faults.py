@@ -12,9 +12,8 @@ import pytest
 
 import otel_xray
 from otel_xray import configurator
-from otel_xray.awslambda import handler as handler_module
-from otel_xray.awslambda.flush import InvocationSpanProcessor
-from otel_xray.local.daemon import XRayDaemon
+from otel_xray.devtools.daemon import XRayDaemon
+from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.testing import LAMBDA_ENV, LambdaContext
 from tests.reliability.servers import Collector, free_port
 
@@ -29,7 +28,7 @@ def lambda_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in LAMBDA_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("_X_AMZN_TRACE_ID", TRACE)
-    monkeypatch.setattr(handler_module, "_cold_start", True)
+    monkeypatch.setattr(configurator.state(), "cold_start", True)
     configurator.reset()
     yield
     configurator.reset()
@@ -55,9 +54,8 @@ def invocations(count: int, start: int = 0) -> tuple[list[Any], list[float]]:
 def processor() -> InvocationSpanProcessor:
     tracing = configurator.current()
     assert tracing is not None
-    inner = getattr(tracing.processor, "delegate", tracing.processor)
-    assert isinstance(inner, InvocationSpanProcessor)
-    return inner
+    assert isinstance(tracing.exporting, InvocationSpanProcessor)
+    return tracing.exporting
 
 
 def configure(**environ: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from botocore.awsrequest import AWSRequest
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_xray.aws_sdk_header import _name_current_span
 from otel_xray.ids import XRayIdGenerator
+from otel_xray.instrumentation.aws_sdk_header import _name_current_span
 from otel_xray.propagation import context_from_header, parse_trace_header
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
-from otel_xray.awslambda.flush import InvocationSpanProcessor
-from otel_xray.export import ExportOutcome
+from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.testing import InMemoryExporter
 
 
@@ -25,7 +25,7 @@ def test_spans_are_buffered_until_flush() -> None:
     processor = InvocationSpanProcessor(exporter, max_queue_size=100)
     _spans(processor, 3)
     assert exporter.spans == [] and processor.queued == 3
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     assert [s.name for s in exporter.spans] == ["s0", "s1", "s2"]
     assert processor.stats.sent == 3
 
@@ -34,10 +34,10 @@ def test_retryable_failure_keeps_spans_for_the_next_flush() -> None:
     exporter = InMemoryExporter(ExportOutcome.RETRY)
     processor = InvocationSpanProcessor(exporter, max_queue_size=100)
     _spans(processor, 5)
-    assert processor.flush(1.0) is False
+    assert processor.flush(Deadline.within_ms(1000)) is False
     assert processor.queued == 5 and processor.stats.dropped == 0
     exporter.outcome = ExportOutcome.SENT
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     assert len(exporter.spans) == 5
 
 
@@ -46,9 +46,9 @@ def test_queue_overflow_drops_and_counts_and_warns_once(caplog) -> None:  # type
     processor = InvocationSpanProcessor(exporter, max_queue_size=4)
     with caplog.at_level("WARNING", logger="otel_xray"):
         _spans(processor, 10)
-        processor.flush(0.1)
+        processor.flush(Deadline.within_ms(100))
         _spans(processor, 10)
-        processor.flush(0.1)
+        processor.flush(Deadline.within_ms(100))
     assert processor.queued == 4
     assert processor.stats.dropped == 16
     assert len([r for r in caplog.records if "queue full" in r.getMessage()]) == 1
@@ -58,7 +58,7 @@ def test_rejected_spans_are_dropped_not_retried() -> None:
     exporter = InMemoryExporter(ExportOutcome.DROP)
     processor = InvocationSpanProcessor(exporter, max_queue_size=100)
     _spans(processor, 3)
-    processor.flush(1.0)
+    processor.flush(Deadline.within_ms(1000))
     assert processor.queued == 0 and processor.stats.dropped == 3
 
 
@@ -66,9 +66,12 @@ class _SlowExporter:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
 
-    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
-        time.sleep(min(self.seconds, max(deadline - time.monotonic(), 0)))
-        return ExportOutcome.RETRY if time.monotonic() >= deadline else ExportOutcome.SENT
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
+        time.sleep(min(self.seconds, deadline.remaining()))
+        return ExportOutcome.RETRY if deadline.expired() else ExportOutcome.SENT
+
+    def reopen(self) -> None:
+        return None
 
     def shutdown(self) -> None:
         return None
@@ -77,19 +80,24 @@ class _SlowExporter:
 def test_an_expired_deadline_sends_nothing_and_keeps_everything() -> None:
     processor = InvocationSpanProcessor(_SlowExporter(0), max_queue_size=10_000)
     _spans(processor, 1200)
-    assert processor.flush(0.0) is False
+    assert processor.flush(Deadline.within_ms(0)) is False
     assert processor.queued == 1200
 
 
 def test_an_exporter_that_raises_is_contained() -> None:
     class Raising:
-        def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+        def export_before(
+            self, spans: Sequence[ReadableSpan], deadline: Deadline
+        ) -> ExportOutcome:
             raise RuntimeError("boom")
+
+        def reopen(self) -> None:
+            return None
 
         def shutdown(self) -> None:
             return None
 
     processor = InvocationSpanProcessor(Raising(), max_queue_size=10)
     _spans(processor, 2)
-    assert processor.flush(1.0) is True
+    assert processor.flush(Deadline.within_ms(1000)) is True
     assert processor.stats.dropped == 2

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
+
 from otel_xray.ids import XRayIdGenerator, format_xray_trace_id
 
 IDS_PER_PROCESS = 2000
@@ -83,7 +85,6 @@ def test_a_cloned_random_state_does_not_repeat_ids() -> None:
 
 def test_upstream_generator_repeats_ids_after_the_same_restore() -> None:
     """The contrast that makes the test above meaningful."""
-    from opentelemetry.sdk.extension.aws.trace import AwsXRayIdGenerator
 
     snapshot = random.getstate()
     upstream = AwsXRayIdGenerator()

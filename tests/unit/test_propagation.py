@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagators.aws import AwsXRayPropagator
 from opentelemetry.sdk.trace import TracerProvider
@@ -92,7 +93,6 @@ def test_explicit_decisions_are_followed_whatever_the_local_sampler() -> None:
 
 def test_root_without_parent_joins_the_callers_trace() -> None:
     """ALB sends Root with no Parent: the new root span must keep that trace id."""
-    from opentelemetry import context as otel_context
 
     ctx = XRayPropagator().extract(
         {"x-amzn-trace-id": f"Self=1-67891234-12456789abcdef012345678;Root={ROOT}"}

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from otel_xray.sampling import load_local_rules
+from otel_xray.sampling import XRayParentBased, build_sampler, load_local_rules
 from otel_xray.sampling.local import LocalRulesSampler
 from otel_xray.sampling.rules import LocalRules, Reservoir, SamplingRulesError, wildcard_match
+from otel_xray.settings import Settings
 
 RULES = {
     "version": 2,
@@ -236,8 +237,6 @@ def test_reservoir_first_then_rate_per_rule() -> None:
 
 def test_one_rules_file_is_one_set_of_reservoirs() -> None:
     """Lambda's passthrough policy and the root sampler decide from the same reservoirs."""
-    from otel_xray.sampling import XRayParentBased, build_sampler
-    from otel_xray.settings import Settings
 
     sampler = build_sampler(
         Settings.from_env(

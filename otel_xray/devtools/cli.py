@@ -15,8 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from otel_xray.local.sandbox import DEFAULT_DIR
-from otel_xray.local.traces import TraceStore
+from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.invoke import InitError, LocalFunction
+from otel_xray.devtools.render import render_map, render_trace
+from otel_xray.devtools.sandbox import DEFAULT_DIR
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.svg import render_svg
+from otel_xray.devtools.traces import TraceStore
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -87,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from otel_xray.local.filters import FilterExpression, FilterSyntaxError
-    from otel_xray.local.render import render_trace
 
     try:
         expression = FilterExpression.parse(args.expression)
@@ -118,8 +121,6 @@ def _load(path: Path) -> TraceStore | None:
 
 
 def _map(args: argparse.Namespace) -> int:
-    from otel_xray.local.render import render_map
-    from otel_xray.local.service_graph import ServiceGraph
 
     store = _load(args.segments)
     if store is None:
@@ -130,16 +131,12 @@ def _map(args: argparse.Namespace) -> int:
     else:
         print(render_map(graph))
     if args.svg is not None:
-        from otel_xray.local.svg import render_svg
-
         args.svg.write_text(render_svg(graph))
         print(f"wrote {args.svg}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
 def _traces(args: argparse.Namespace) -> int:
-    from otel_xray.local.render import render_trace
-
     store = _load(args.segments)
     if store is None:
         return 2
@@ -149,8 +146,6 @@ def _traces(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    from otel_xray.local.invoke import InitError, LocalFunction
-    from otel_xray.local.render import render_trace
 
     if args.times < 1:
         print("otel-xray: --times must be at least 1", file=sys.stderr)

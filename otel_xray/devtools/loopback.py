@@ -6,6 +6,7 @@ port 0 so they run in parallel without clashing.
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -14,7 +15,6 @@ from typing import Self
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up mid-request (a killed sandbox) is not worth a traceback.
-        import sys
 
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]

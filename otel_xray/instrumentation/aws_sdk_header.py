@@ -12,6 +12,9 @@ rewrites the header from the current span (the call's span) in the same trace,
 keeping ``Lineage`` and the other keys Lambda passed (its recursion detection
 reads them). A header for another trace, set by the caller on purpose, is left as
 it is.
+
+Imported only once botocore is instrumented, so its imports (wrapt, the
+instrumentation utilities) are already paid for by then.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.endpoint import Endpoint  # type: ignore[import-untyped]
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
 
 from otel_xray.propagation import (
     EXTRA_HEADER_PAIRS_KEY,
@@ -30,30 +36,27 @@ from otel_xray.propagation import (
 )
 
 logger = logging.getLogger("otel_xray")
+#: Stateless: it formats the header from the context it is given.
 _propagator = XRayPropagator()
-_installed = False
+
+
+def installed() -> bool:
+    """Whether ``Endpoint.prepare_request`` is wrapped by this module (read off botocore)."""
+    return getattr(Endpoint.prepare_request, "_self_wrapper", None) is _prepare_request
 
 
 def install() -> None:
     """Wrap ``botocore.endpoint.Endpoint.prepare_request`` (idempotent)."""
-    global _installed
-    if _installed:
+    if installed():
         return
-    from wrapt import wrap_function_wrapper
-
     wrap_function_wrapper("botocore.endpoint", "Endpoint.prepare_request", _prepare_request)
-    _installed = True
 
 
 def uninstall() -> None:
-    global _installed
-    if not _installed:
+    """Undo :func:`install` (idempotent)."""
+    if not installed():
         return
-    from botocore.endpoint import Endpoint  # type: ignore[import-untyped]
-    from opentelemetry.instrumentation.utils import unwrap
-
     unwrap(Endpoint, "prepare_request")
-    _installed = False
 
 
 def _prepare_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

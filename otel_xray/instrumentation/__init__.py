@@ -4,7 +4,8 @@
 distribution's entry points and checking each one's dependency versions through
 ``importlib.metadata``; on Lambda that costs hundreds of milliseconds per cold start
 (opentelemetry-lambda #1497). The set that matters for a serverless function is
-small and known, so it is a table here, and ``skip_dep_check`` avoids the metadata
+small and known, so it is a table here (:data:`REGISTRY`, with the X-Ray hooks of
+ours that a library needs), and ``skip_dep_check`` avoids the metadata
 reads. A library the function does not have (``requests``) is skipped quietly.
 """
 
@@ -13,16 +14,34 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from opentelemetry.trace import TracerProvider
 
 logger = logging.getLogger("otel_xray")
 
-#: name -> (module, instrumentor class); names are those of OTEL_PYTHON_DISABLED_INSTRUMENTATIONS.
-INSTRUMENTORS: dict[str, tuple[str, str]] = {
-    "botocore": ("opentelemetry.instrumentation.botocore", "BotocoreInstrumentor"),
-    "requests": ("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
-    "urllib3": ("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+@dataclass(frozen=True)
+class Instrumentation:
+    """One library: the instrumentation that serves it, and any X-Ray hook of ours."""
+
+    #: Module of the upstream instrumentation.
+    module: str
+    #: Its instrumentor class.
+    instrumentor: str
+    #: A module of ours with ``install()`` / ``uninstall()``, applied after the instrumentor.
+    hook: str | None = None
+
+
+#: name -> instrumentation; names are those of OTEL_PYTHON_DISABLED_INSTRUMENTATIONS.
+REGISTRY: dict[str, Instrumentation] = {
+    "botocore": Instrumentation(
+        "opentelemetry.instrumentation.botocore",
+        "BotocoreInstrumentor",
+        # Its wrapper sits outside the instrumentation's own (see the module).
+        hook="otel_xray.instrumentation.aws_sdk_header",
+    ),
+    "requests": Instrumentation("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    "urllib3": Instrumentation("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
 }
 
 
@@ -30,16 +49,13 @@ def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[st
     """Instrument each named library that is importable; returns the names done."""
     done: list[str] = []
     for name in names:
-        module_name, class_name = INSTRUMENTORS[name]
+        entry = REGISTRY[name]
         try:
-            module = importlib.import_module(module_name)
-            instrumentor = getattr(module, class_name)()
+            instrumentor = getattr(importlib.import_module(entry.module), entry.instrumentor)()
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=tracer_provider, skip_dep_check=True)
-            if name == "botocore":
-                from otel_xray import aws_sdk_header
-
-                aws_sdk_header.install()  # wraps outside the instrumentation's own wrapper
+            if entry.hook is not None:
+                importlib.import_module(entry.hook).install()
             done.append(name)
         except ImportError as error:
             logger.debug("otel-xray: %s not instrumented: %s", name, error)
@@ -51,12 +67,10 @@ def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[st
 def uninstrument(names: Iterable[str]) -> None:
     """Undo :func:`instrument` (tests, and ``configure`` called again)."""
     for name in names:
-        module_name, class_name = INSTRUMENTORS[name]
+        entry = REGISTRY[name]
         try:
-            if name == "botocore":
-                from otel_xray import aws_sdk_header
-
-                aws_sdk_header.uninstall()
-            getattr(importlib.import_module(module_name), class_name)().uninstrument()
+            if entry.hook is not None:
+                importlib.import_module(entry.hook).uninstall()
+            getattr(importlib.import_module(entry.module), entry.instrumentor)().uninstrument()
         except Exception:
             logger.debug("otel-xray: uninstrumenting %s failed", name, exc_info=True)

@@ -17,15 +17,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import logging
-import os
-import time
 import urllib.parse
-import weakref
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_xray.export import ExportOutcome
+from otel_xray.export import Deadline, ExportOutcome
 
 logger = logging.getLogger("otel_xray")
 
@@ -37,7 +34,7 @@ class LambdaOTLPExporter:
 
     Example:
         >>> exporter = LambdaOTLPExporter("http://localhost:4318/v1/traces")
-        >>> exporter.export_before([], deadline=0.0).value
+        >>> exporter.export_before([], Deadline(0.0)).value
         'sent'
     """
 
@@ -52,19 +49,22 @@ class LambdaOTLPExporter:
         self._path = url.path or "/v1/traces"
         self._headers = {"Content-Type": "application/x-protobuf", **dict(headers or {})}
         self._connection: http.client.HTTPConnection | None = None
-        _live.add(self)
 
-    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         if not spans:
             return ExportOutcome.SENT
         try:
-            from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+            # Cold start: protobuf and the encoder (~30 ms, python -X importtime) load on
+            # the first export, after the function's init, not during it.
+            from opentelemetry.exporter.otlp.proto.common.trace_encoder import (  # noqa: PLC0415
+                encode_spans,
+            )
 
             body = encode_spans(spans).SerializeToString()
         except Exception:
             logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
             return ExportOutcome.DROP
-        remaining = deadline - time.monotonic()
+        remaining = deadline.remaining()
         if remaining <= 0:
             return ExportOutcome.RETRY
         try:
@@ -114,22 +114,13 @@ class LambdaOTLPExporter:
     def shutdown(self) -> None:
         self._close()
 
-    def _forget_connection(self) -> None:
-        """In a forked child: the connection belongs to the parent; open a new one."""
+    def reopen(self) -> None:
+        """In a forked child or a restored snapshot: the connection belongs to the parent.
+
+        Two processes writing one kept-alive TCP stream corrupt each other's requests,
+        so the child closes its copy of the descriptor and opens its own next time.
+        """
         if self._connection is not None:
             with contextlib.suppress(OSError):
                 self._connection.close()  # the child's copy of the descriptor only
         self._connection = None
-
-
-# A forked child (or a restored snapshot) must not share the parent's keep-alive
-# connection: two processes writing one TCP stream corrupt each other's requests.
-_live: weakref.WeakSet[LambdaOTLPExporter] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for exporter in list(_live):
-        exporter._forget_connection()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

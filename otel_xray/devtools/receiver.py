@@ -13,12 +13,15 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from otel_xray.local.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackServer
 
 SpanDict = dict[str, Any]
 
@@ -82,9 +85,6 @@ class OTLPReceiver(LoopbackServer):
 
 def decode_export_request(body: bytes) -> list[SpanDict]:
     """An ``ExportTraceServiceRequest`` as a list of span dicts."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
 
     request = ExportTraceServiceRequest()
     request.ParseFromString(body)

@@ -24,8 +24,8 @@ import time
 from types import TracebackType
 from typing import Any
 
-#: aws-xray-daemon's receive buffer: a longer datagram is cut and lost.
-MAX_DATAGRAM = 64 * 1024
+from otel_xray.xray import MAX_DATAGRAM_BYTES
+
 HEADER = {"format": "json", "version": 1}
 
 
@@ -99,7 +99,7 @@ class XRayDaemon:
     def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
-                datagram = self._socket.recv(MAX_DATAGRAM + 1)
+                datagram = self._socket.recv(MAX_DATAGRAM_BYTES + 1)
             except TimeoutError:
                 continue
             except OSError:
@@ -116,7 +116,7 @@ class XRayDaemon:
 
 def parse_datagram(datagram: bytes) -> tuple[dict[str, Any] | None, str]:
     """The document in one daemon datagram, or None and why the daemon would drop it."""
-    if len(datagram) > MAX_DATAGRAM:
+    if len(datagram) > MAX_DATAGRAM_BYTES:
         return None, f"datagram of {len(datagram)} bytes exceeds the daemon's 64 KB buffer"
     header, newline, body = datagram.partition(b"\n")
     if not newline:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from otel_xray.local.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackServer
 
 PREFIX = "/2018-06-01/runtime"
 

@@ -12,12 +12,13 @@ sandbox, not once per span. An endpoint that used the whole bound without answer
 seconds: the spans wait in the buffer, and the invocations in between pay nothing.
 
 Example:
-    >>> from otel_xray.export import ExportOutcome
+    >>> from otel_xray.export import Deadline, ExportOutcome
     >>> class Sink:
     ...     def export_before(self, spans, deadline): return ExportOutcome.SENT
+    ...     def reopen(self): pass
     ...     def shutdown(self): pass
     >>> processor = InvocationSpanProcessor(Sink(), max_queue_size=10)
-    >>> processor.flush(timeout_seconds=0.1)
+    >>> processor.flush(Deadline.within_ms(100))
     True
 """
 
@@ -32,14 +33,16 @@ from dataclasses import dataclass
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otel_xray.export import BoundedExporter, ExportOutcome
+from otel_xray.export import BoundedExporter, Deadline, ExportOutcome
 
 logger = logging.getLogger("otel_xray")
 
 #: Spans per export call; keeps one OTLP request well under collector limits.
 EXPORT_CHUNK = 512
-#: After an export that ran out of time, flushes skip the endpoint this long.
+#: After an export that ran out of time, flushes skip the endpoint this long (seconds).
 PAUSE_AFTER_TIMEOUT = 2.0
+#: What :meth:`InvocationSpanProcessor.shutdown` still tries to send.
+SHUTDOWN_FLUSH_MS = 500
 
 
 @dataclass
@@ -83,10 +86,9 @@ class InvocationSpanProcessor(SpanProcessor):
             self.stats.dropped += 1
         self._warn_once("queue", "span queue full (%d); dropping spans", self._max_queue_size)
 
-    def flush(self, timeout_seconds: float) -> bool:
-        """Send what is buffered; True when nothing is left. Never raises."""
-        deadline = time.monotonic() + max(timeout_seconds, 0.0)
-        if not self._flush_lock.acquire(timeout=max(timeout_seconds, 0.0)):
+    def flush(self, deadline: Deadline) -> bool:
+        """Send what is buffered by ``deadline``; True when nothing is left. Never raises."""
+        if not self._flush_lock.acquire(timeout=deadline.remaining()):
             return False
         try:
             if time.monotonic() < self._paused_until:
@@ -104,10 +106,17 @@ class InvocationSpanProcessor(SpanProcessor):
         finally:
             self._flush_lock.release()
 
-    def _send(self, spans: Sequence[ReadableSpan], deadline: float) -> list[ReadableSpan]:
+    def forget_inherited(self) -> None:
+        """In a forked child: the parent sends its own buffered spans; reopen the exporter."""
+        with self._lock:
+            self._queue = []
+        self._paused_until = 0.0
+        self._exporter.reopen()
+
+    def _send(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> list[ReadableSpan]:
         for start in range(0, len(spans), EXPORT_CHUNK):
             chunk = spans[start : start + EXPORT_CHUNK]
-            if time.monotonic() >= deadline:
+            if deadline.expired():
                 return list(spans[start:])
             started = time.monotonic()
             try:
@@ -123,7 +132,7 @@ class InvocationSpanProcessor(SpanProcessor):
             else:
                 self.stats.retried_exports += 1
                 finished = time.monotonic()
-                if finished - started > 0.05 and finished >= deadline - 0.01:
+                if finished - started > 0.05 and deadline.at - finished <= 0.01:
                     self._paused_until = finished + PAUSE_AFTER_TIMEOUT
                 self._warn_once(
                     "retry",
@@ -153,8 +162,9 @@ class InvocationSpanProcessor(SpanProcessor):
         return len(self._queue)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.flush(timeout_millis / 1000)
+        """The SDK's flush (``TracerProvider.force_flush``): the same, bounded in its unit."""
+        return self.flush(Deadline.within_ms(timeout_millis))
 
     def shutdown(self) -> None:
-        self.flush(0.5)
+        self.flush(Deadline.within_ms(SHUTDOWN_FLUSH_MS))
         self._exporter.shutdown()

@@ -7,7 +7,7 @@ would, a local invocation must not borrow this project's virtualenv: here a venv
 without packages plays /var/lang, and a ``pip install --target`` directory with
 awslambdaric and boto3 plays /var/runtime.
 
-    python -m otel_xray.local.sandbox [--out build/lambda-runtime]
+    python -m otel_xray.devtools.sandbox [--out build/lambda-runtime]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class RuntimeEnv:
         if not (self.python.exists() and (self.root / ".stamp").exists()):
             raise FileNotFoundError(
                 f"no local Lambda runtime at {self.root}; build it with "
-                f"'python -m otel_xray.local.sandbox --out {self.root}' (make runtime)"
+                f"'python -m otel_xray.devtools.sandbox --out {self.root}' (make runtime)"
             )
 
 

@@ -29,6 +29,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
+from otel_xray.awslambda.events import incoming_links
 from otel_xray.ids import format_span_id, format_xray_trace_id
 
 
@@ -111,7 +112,6 @@ def sqs_links(event: object) -> list[tuple[str, str]]:
     The same links the function's handler span records (``events.incoming_links``),
     as Lambda's trace linking sees them: only the X-Ray headers of SQS messages.
     """
-    from otel_xray.awslambda.events import incoming_links
 
     return [
         (format_xray_trace_id(link.context.trace_id), format_span_id(link.context.span_id))

@@ -8,26 +8,24 @@ datagram in the kernel or fails at once. In Lambda the daemon address comes from
 
 Example:
     >>> exporter = XRayUdpExporter(("127.0.0.1", 2000))
-    >>> exporter.export_before([], deadline=0.0).value
+    >>> from otel_xray.export import Deadline
+    >>> exporter.export_before([], Deadline(0.0)).value
     'sent'
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import weakref
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_xray.export import ExportOutcome
+from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.xray import DAEMON_HEADER
 from otel_xray.xray.segment import encode, span_to_document
 
 logger = logging.getLogger("otel_xray")
-
-DAEMON_HEADER = b'{"format":"json","version":1}\n'
 
 
 class XRayUdpExporter:
@@ -38,7 +36,6 @@ class XRayUdpExporter:
         self._socket: socket.socket | None = None
         self.sent_documents = 0
         self.failed_documents = 0
-        _live.add(self)
 
     def _sock(self) -> socket.socket:
         if self._socket is None:
@@ -48,7 +45,7 @@ class XRayUdpExporter:
             self._socket = sock
         return self._socket
 
-    def export_before(self, spans: Sequence[ReadableSpan], deadline: float) -> ExportOutcome:
+    def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         # Each sendto takes microseconds; the deadline cannot be hit inside a batch.
         for span in spans:
             try:
@@ -70,19 +67,11 @@ class XRayUdpExporter:
                 self.shutdown()  # a fresh socket next time (e.g. after a SnapStart restore)
         return ExportOutcome.SENT
 
+    def reopen(self) -> None:
+        """A forked child (or a restored snapshot) sends from a socket of its own."""
+        self.shutdown()
+
     def shutdown(self) -> None:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-
-
-# A forked child gets a socket of its own (its copy of the parent's is closed).
-_live: weakref.WeakSet[XRayUdpExporter] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for exporter in list(_live):
-        exporter.shutdown()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
+
 
 class SqsEventSource:
     """Batches of up to ``batch_size`` messages from one queue, as Lambda's SQS events."""
@@ -38,8 +40,6 @@ class SqsEventSource:
         self.region = region
         self.batch_size = batch_size
         if client is None:
-            import boto3  # type: ignore[import-untyped]
-
             client = boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
         self._client = client
         arn = self._client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])

@@ -1,0 +1,51 @@
+"""The SDK's batch worker behind a :class:`~otel_xray.export.BoundedExporter`, outside Lambda.
+
+A long-running process (a container, a script under ``opentelemetry-instrument``)
+is not frozen between requests, so upstream's ``BatchSpanProcessor`` and its worker
+thread are right there. This module only fits our exporters under it and gives it
+the same ``flush(deadline)`` handle the Lambda processor has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from otel_xray.export import BoundedExporter, Deadline, ExportOutcome
+
+
+class SpanExporterAdapter(SpanExporter):
+    """A :class:`BoundedExporter` as an SDK ``SpanExporter``: each export gets its own bound."""
+
+    def __init__(self, exporter: BoundedExporter, timeout_ms: int) -> None:
+        self.exporter = exporter
+        self._timeout_ms = timeout_ms
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        outcome = self.exporter.export_before(spans, Deadline.within_ms(self._timeout_ms))
+        return (
+            SpanExportResult.SUCCESS if outcome is ExportOutcome.SENT else SpanExportResult.FAILURE
+        )
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class BatchExportProcessor(BatchSpanProcessor):
+    """``BatchSpanProcessor`` with the pipeline's ``flush(deadline)`` handle."""
+
+    def flush(self, deadline: Deadline) -> bool:
+        try:
+            # The SDK's own unit, once, at its boundary.
+            return self.force_flush(int(deadline.remaining() * 1000))
+        except Exception:
+            return False
+
+    def forget_inherited(self) -> None:
+        # The SDK re-creates its worker and queue in a forked child itself.
+        return None
