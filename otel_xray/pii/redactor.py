@@ -97,6 +97,8 @@ _MIN_SCANNED = 6  # nothing the detectors know is shorter
 _KEY_CACHE_LIMIT = 4096
 _MEMO_LIMIT = 1024
 _MEMO_VALUE_LIMIT = 256
+#: Deeper structures than this are not walked: they are dropped (fail closed).
+_MAX_DEPTH = 16
 
 
 class Redactor:
@@ -118,6 +120,8 @@ class Redactor:
         # Most values repeat from span to span (methods, hosts, operations, routes):
         # their redaction is remembered, in a bounded table emptied when full.
         self._memo: dict[tuple[str, str], str] = {}
+        #: Values replaced because they could not be inspected (see :meth:`value`).
+        self.uninspectable = 0
 
     # replacements -----------------------------------------------------------------
 
@@ -218,29 +222,63 @@ class Redactor:
     # by attribute key ---------------------------------------------------------------
 
     def value(self, key: str, value: Any) -> Any:
-        """``value`` of attribute ``key``, redacted as the key says; other types as they are."""
+        """``value`` of attribute ``key``, redacted as the key says, whatever its type.
+
+        Strings, numbers, bytes, sequences and mappings at any depth: a key that
+        names a secret hides its value at every depth, and what cannot be inspected
+        is dropped (replaced and counted in :attr:`uninspectable`), never let through.
+        """
         kind_of_value = type(value)
         if kind_of_value is str:
             return self._memoised(self._classes.get(key) or self._class(key), value)
-        if kind_of_value is bool or kind_of_value is float:
+        if kind_of_value is bool or kind_of_value is float or value is None:
             return value
-        if kind_of_value is int:
-            return value if -(10**12) < value < 10**12 else self._number(value)
+        if kind_of_value is int and -(10**12) < value < 10**12:
+            # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN).
+            kind = self._classes.get(key) or self._class(key)
+            return self.replacement("secret", str(value)) if kind == "secret" else value
+        return self._structured(self._class(key), value, 0)
+
+    def _structured(self, kind: str, value: Any, depth: int) -> Any:
+        """Any attribute value the SDK accepts, walked; the same object when unchanged."""
+        if isinstance(value, bool) or value is None or isinstance(value, float):
+            return value
         if isinstance(value, str):
-            return self._string(self._class(key), value)
-        if (
-            kind_of_value is tuple
-            or kind_of_value is list
-            or (isinstance(value, Sequence) and not isinstance(value, bytes | bytearray))
-        ):
-            kind = self._class(key)
-            redacted = [self._memoised(kind, v) if isinstance(v, str) else v for v in value]
-            return (
-                redacted if any(a is not b for a, b in zip(redacted, value, strict=True)) else value
-            )
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
-            return self._number(value)
-        return value
+            return self._memoised(kind, value)
+        if kind == "secret" and not isinstance(value, Mapping | Sequence | bytes | bytearray):
+            return self.replacement("secret", str(value))
+        if isinstance(value, int):
+            return value if -(10**12) < value < 10**12 else self._number(value)
+        if depth >= _MAX_DEPTH:
+            return self._uninspectable("nested too deep")
+        if isinstance(value, bytes | bytearray):
+            try:
+                text = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                return self._uninspectable("bytes that are not UTF-8 text")
+            redacted = self._memoised(kind, text)
+            return value if redacted == text else redacted
+        if isinstance(value, Mapping):
+            changed = False
+            walked: dict[Any, Any] = {}
+            for item_key, item in value.items():
+                # A secret-named mapping hides everything under it; else each key decides.
+                item_kind = "secret" if kind == "secret" else self._class(str(item_key))
+                walked[item_key] = redacted = self._structured(item_kind, item, depth + 1)
+                changed = changed or (redacted is not item and redacted != item)
+            return walked if changed else value
+        if isinstance(value, Sequence):
+            items = [self._structured(kind, item, depth + 1) for item in value]
+            if all(a is b or a == b for a, b in zip(items, value, strict=True)):
+                return value
+            return items if isinstance(value, list) else tuple(items)
+        return self._uninspectable(f"a {type(value).__name__}")
+
+    def _uninspectable(self, what: str) -> str:
+        """Fail closed: a value the redactor cannot read is replaced and counted."""
+        self.uninspectable += 1
+        logger.debug("otel-xray: redacted %s that could not be inspected", what)
+        return "[REDACTED:uninspectable]"
 
     def _number(self, value: int) -> Any:
         """A long integer that reads as a card or phone number (stored as a number)."""
@@ -304,7 +342,7 @@ class Redactor:
         lowered = key.lower()
         if lowered in self._allow:
             found = "allow"
-        elif self._is_secret_key(lowered.rsplit(".", 1)[-1]):
+        elif self._is_secret_key(key.rsplit(".", 1)[-1]) or _is_key_header(lowered):
             found = "secret"
         elif lowered in _URL_KEYS:
             found = "url"
@@ -328,6 +366,10 @@ class Redactor:
             return False
         if normalised in _SECRET_EXACT or normalised.endswith(_SECRET_SUFFIXES):
             return True
+        # By the last word too: card_cvv, user_pin, customerSsn, login-otp.
+        words = _WORDS.findall(name)
+        if words and words[-1].lower() in _SECRET_EXACT:
+            return True
         return any(normalised == k or normalised.endswith(k) for k in self._extra_secret)
 
     def _segment(self, segment: str) -> str:
@@ -346,6 +388,21 @@ class Redactor:
             pieces.append(text[position : finding.start] + "{" + finding.kind + "}")
             position = finding.end
         return "".join(pieces) + text[position:] if pieces else text
+
+
+#: Words of a key in any style: snake, kebab, dotted, camel or Pascal case.
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
+#: Header names ending in "key" that are not credentials.
+_NOT_SECRET_KEY_HEADERS = frozenset({"idempotencykey", "cachekey", "sortkey", "partitionkey"})
+
+
+def _is_key_header(lowered: str) -> bool:
+    """An HTTP header whose name ends in "key" (X-Auth-Key, Ocp-Apim-Subscription-Key)."""
+    if not lowered.startswith(_HEADER_PREFIXES):
+        return False
+    name = _normalise(lowered.rsplit(".", 1)[-1])
+    return name.endswith("key") and name not in _NOT_SECRET_KEY_HEADERS
 
 
 def _normalise(key: str) -> str:
