@@ -180,9 +180,12 @@ class _Invocation:
                 otel_context.detach(self.token)  # type: ignore[arg-type]
             except Exception:
                 logger.debug("otel-xray: context detach failed", exc_info=True)
-        self.tracing.flush(
-            Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
-        )
+        try:
+            self.tracing.flush(
+                Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
+            )
+        except Exception:
+            logger.exception("otel-xray: flush failed")
 
 
 def _parent_context(event: Any, settings: Settings) -> otel_context.Context:

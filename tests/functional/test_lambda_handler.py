@@ -166,6 +166,16 @@ def test_tracing_failures_never_reach_the_handler(
     assert otel_xray.lambda_handler(lambda e, c: "still works")({}, context) == "still works"
 
 
+def test_a_failing_flush_never_reaches_the_handler(
+    lambda_tracing: Tracing, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("flush is broken")
+
+    monkeypatch.setattr(lambda_tracing, "flush", broken)
+    assert otel_xray.lambda_handler(lambda e, c: "still works")({}, context) == "still works"
+
+
 @pytest.mark.parametrize(
     ("context", "bound_ms"),
     [
