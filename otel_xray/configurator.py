@@ -87,7 +87,7 @@ class Tracing:
         self.provider.shutdown()
 
 
-#: X-Ray's limit on annotations per trace, and how many traces the ledger remembers.
+#: How many traces the annotation ledger remembers (their keys count toward X-Ray's 50).
 TRACES_REMEMBERED = 256
 
 

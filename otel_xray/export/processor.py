@@ -107,9 +107,14 @@ class InvocationSpanProcessor(SpanProcessor):
             self._flush_lock.release()
 
     def forget_inherited(self) -> None:
-        """In a forked child: the parent sends its own buffered spans; reopen the exporter."""
-        with self._lock:
-            self._queue = []
+        """In a forked child: the parent sends its own buffered spans; reopen the exporter.
+
+        Runs in the child right after ``fork()``, where a lock another parent thread
+        held is held for good: the locks are made anew, never acquired.
+        """
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._queue = []
         self._paused_until = 0.0
         self._exporter.reopen()
 
