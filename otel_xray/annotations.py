@@ -38,6 +38,7 @@ from otel_xray.xray import (
     MAX_ANNOTATION_KEY,
     MAX_ANNOTATION_VALUE,
     MAX_ANNOTATIONS_PER_TRACE,
+    MAX_METADATA_BYTES,
     METADATA_PREFIX,
 )
 
@@ -46,10 +47,10 @@ logger = logging.getLogger("otel_xray")
 __all__ = ["AnnotationError", "AnnotationStats", "annotate", "annotation_stats", "metadata"]
 
 REJECTED_ATTRIBUTE = "otel_xray.annotations.rejected"
-#: One namespace's metadata, as JSON, at most this many bytes (the rest is cut and marked).
-MAX_METADATA_BYTES = 16 * 1024
-#: A longer string is cut here (and ends in "…").
-MAX_METADATA_STRING = 4096
+#: What one namespace may hold before redaction (its values are cut to
+#: MAX_METADATA_STRING and the namespace to MAX_METADATA_BYTES after it: nothing is
+#: cut before redaction, so no part of a personal value can survive a cut).
+MAX_METADATA_BYTES_BEFORE_REDACTION = 4 * MAX_METADATA_BYTES
 _KEY = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_ANNOTATION_KEY}}}")
 
 
@@ -154,8 +155,9 @@ def metadata(namespace: str = "default", /, **values: Any) -> None:
     """Attach non-indexed data to the current span, under ``namespace`` in X-Ray.
 
     Values are made JSON-safe without consuming anything: a stream, file or
-    botocore ``StreamingBody`` is shown by its type, never read. One namespace
-    holds at most 16 KB; beyond that entries are dropped and ``_truncated`` set.
+    botocore ``StreamingBody`` is shown by its type, never read. After redaction a
+    string holds at most 4096 characters (then "…") and one namespace at most 16 KB
+    (beyond that entries are dropped and ``_truncated`` set).
     """
     try:
         _metadata(namespace, values)
@@ -187,7 +189,7 @@ def _metadata(namespace: str, values: Mapping[str, Any]) -> None:
     for name, value in values.items():
         current[str(name)] = json_safe(value)
         encoded = json.dumps(current, separators=(",", ":"))
-        if len(encoded.encode()) > MAX_METADATA_BYTES:
+        if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
             del current[str(name)]
             current["_truncated"] = True
     span.set_attribute(key, json.dumps(current, separators=(",", ":")))
@@ -198,7 +200,8 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, str):
-        return value if len(value) <= MAX_METADATA_STRING else value[:MAX_METADATA_STRING] + "…"
+        # Whole: cut only after redaction (otel_xray.pii.Redactor.metadata).
+        return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth >= 8:

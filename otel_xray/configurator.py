@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 
 from otel_xray.export import BoundedExporter, Deadline
 from otel_xray.ids import XRayIdGenerator
@@ -48,6 +48,7 @@ from otel_xray.version import __version__
 if TYPE_CHECKING:
     from otel_xray.export.batch import BatchExportProcessor
     from otel_xray.export.processor import InvocationSpanProcessor
+    from otel_xray.pii import Redactor
 
     #: The processor that exports: Lambda's invocation processor, or the batch worker.
     ExportingProcessor = InvocationSpanProcessor | BatchExportProcessor
@@ -66,6 +67,9 @@ class Tracing:
     exporting: ExportingProcessor | None
     #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
     processor: SpanProcessor | None
+    #: The redactor of every exported value (None with redaction off); also what the
+    #: Lambda integration gives the runtime's X-Ray error cause.
+    redactor: Redactor | None = None
     instrumented: list[str] = field(default_factory=list)
 
     def tracer(self) -> trace.Tracer:
@@ -209,21 +213,33 @@ def _build(
     settings = Settings.from_env(os.environ if environ is None else environ)
     if settings.sdk_disabled:
         return None
+    redacting = settings.pii.enabled
     provider = TracerProvider(
         resource=build_resource(settings),
         id_generator=XRayIdGenerator(),
         sampler=build_sampler(settings),
+        # With redaction on, the SDK keeps whole values: a value cut before redaction
+        # could keep part of an email or card. The length limit is applied after it.
+        span_limits=SpanLimits(
+            max_attribute_length=SpanLimits.UNSET, max_span_attribute_length=SpanLimits.UNSET
+        )
+        if redacting
+        else None,
     )
     exporting = _build_processor(settings, exporter)
     processor: SpanProcessor | None = exporting
-    if exporting is not None and settings.pii.enabled:
+    redactor = None
+    if exporting is not None and redacting:
         # Cold start: imported only with redaction on (the detectors and their patterns).
         from otel_xray.pii import RedactingSpanProcessor, Redactor  # noqa: PLC0415
 
-        processor = RedactingSpanProcessor(exporting, Redactor(settings.pii))
+        redactor = Redactor(settings.pii)
+        processor = RedactingSpanProcessor(
+            exporting, redactor, value_length_limit=settings.attribute_value_length_limit
+        )
     if processor is not None:
         provider.add_span_processor(processor)
-    tracing = Tracing(settings, provider, exporting, processor)
+    tracing = Tracing(settings, provider, exporting, processor, redactor)
     if set_global:
         _set_global_provider(provider)
         propagate.set_global_textmap(build_propagator(settings.propagators))

@@ -159,6 +159,9 @@ class Settings:
     instrumentations: tuple[str, ...] = KNOWN_INSTRUMENTATIONS
     flush_timeout_ms: int = 1000
     max_queue_size: int = 2048
+    #: OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT / OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT. With
+    #: redaction on, otel-xray applies it after redaction (the SDK keeps whole values).
+    attribute_value_length_limit: int | None = None
     pii: PiiSettings = field(default_factory=PiiSettings)
     #: Raise on API misuse (a bad annotation) instead of logging it: for tests.
     strict: bool = False
@@ -205,6 +208,10 @@ class Settings:
             instrumentations=tuple(name for name in enabled if name not in disabled),
             flush_timeout_ms=parser.number("OTEL_XRAY_FLUSH_TIMEOUT_MS", int, 1000, 0, 900_000),
             max_queue_size=parser.number("OTEL_XRAY_MAX_QUEUE_SIZE", int, 2048, 1, 1_000_000),
+            attribute_value_length_limit=parser.optional_number(
+                "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", 1, 10_000_000
+            )
+            or parser.optional_number("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 1, 10_000_000),
             pii=parser.pii(),
             strict=parser.boolean("OTEL_XRAY_STRICT", False),
             capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
@@ -310,6 +317,13 @@ class _Parser:
         if value is None or not low <= value <= high:  # type: ignore[operator]
             self._reject(name, raw, f"a number from {low:g} to {high:g}", default)
             return default
+        return value
+
+    def optional_number(self, name: str, low: int, high: int) -> int | None:
+        """An integer setting with no default (None when unset or rejected)."""
+        if self._raw(name) is None:
+            return None
+        value: int | None = self.number(name, int, None, low, high)
         return value
 
     def key_values(self, name: str) -> dict[str, str]:

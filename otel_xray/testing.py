@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,9 +33,11 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from awslambdaric.bootstrap import make_xray_fault
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray import configurator
+from otel_xray.awslambda import error_cause
 from otel_xray.awslambda.handler import lambda_handler
 from otel_xray.configurator import configure
 from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
@@ -134,6 +137,20 @@ class CapturedInvocation:
     documents: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _runtime_cause(error: BaseException) -> dict[str, Any]:
+    """The X-Ray cause the Lambda runtime client would send for ``error``, redacted as the
+    layer redacts it (``otel_xray.awslambda.error_cause``)."""
+    frames = [
+        (frame.filename, frame.lineno, frame.name, frame.line)
+        for frame in traceback.extract_tb(error.__traceback__)
+    ]
+    fault: dict[str, Any] = make_xray_fault(type(error).__name__, str(error), os.getcwd(), frames)
+    tracing = configurator.current()
+    if tracing is not None and tracing.redactor is not None:
+        fault = error_cause.redact_fault(fault, tracing.redactor)
+    return fault
+
+
 class XRayCapture:
     """In-process X-Ray for tests: invoke handlers as Lambda does, read traces and the map.
 
@@ -222,6 +239,7 @@ class XRayCapture:
             error={"errorType": type(error).__name__, "errorMessage": str(error)}
             if error is not None
             else None,
+            xray_cause=_runtime_cause(error) if error is not None else None,
             links=sqs_links(event),
         )
         captured.documents = (lambdas_own if sampled else []) + [

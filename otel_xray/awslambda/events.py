@@ -88,28 +88,31 @@ def http_attributes(event: object) -> dict[str, AttributeValue]:
     found: dict[str, AttributeValue] = {}
     if isinstance(method, str):
         found["http.request.method"] = method.upper()[:16]
+    # Nothing here is cut: a value cut before redaction could keep part of an email or
+    # a card. Redaction runs first, then the length limits (the PII processor's and
+    # the X-Ray translator's).
     if isinstance(path, str):
-        found["url.path"] = path[:2048]
+        found["url.path"] = path
     if isinstance(route, str):
-        found["http.route"] = route[:512]
+        found["http.route"] = route
     scheme = headers.get("x-forwarded-proto")
     if isinstance(scheme, str):
         found["url.scheme"] = scheme[:16]
     host = headers.get("host")
     if isinstance(host, str):
-        found["server.address"] = host[:256]
+        found["server.address"] = host
     user_agent = headers.get("user-agent")
     if isinstance(user_agent, str):
-        found["user_agent.original"] = user_agent[:512]
+        found["user_agent.original"] = user_agent
     query = _query_string(body)
     if query:
-        found["url.query"] = query[:2048]
+        found["url.query"] = query
     client = _mapping(context.get("identity")).get("sourceIp") or http.get("sourceIp")
     forwarded = headers.get("x-forwarded-for")
     if not isinstance(client, str) and isinstance(forwarded, str):
         client = forwarded.split(",")[0].strip()
     if isinstance(client, str) and client:
-        found["client.address"] = client[:64]
+        found["client.address"] = client
     return found
 
 

@@ -6,7 +6,8 @@ the user's handler named in ``ORIG_HANDLER`` exactly as the runtime would
 No re-exec and no ``sitecustomize``: one process, one import of the SDK.
 
 An import error in the user's module is raised unchanged, so the function fails
-its init the same way it would without the layer.
+its init the same way it would without the layer. The runtime's X-Ray error cause
+is redacted like every span (:mod:`otel_xray.awslambda.error_cause`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from otel_xray.awslambda import error_cause
 from otel_xray.awslambda.handler import lambda_handler, load_handler
 from otel_xray.configurator import configure
 
@@ -31,5 +33,8 @@ def _wrapped_original() -> Callable[..., Any]:
     return lambda_handler(load_handler(name))
 
 
-configure()
+_tracing = configure()
+if _tracing is not None and _tracing.redactor is not None:
+    # The runtime's own X-Ray error cause leaves through Lambda: redact it too.
+    error_cause.install(_tracing.redactor)
 handler = _wrapped_original()

@@ -299,6 +299,7 @@ class LocalFunction:
             init_started=init_started,
             init_finished=self.api.first_poll_at,
             error=invocation.error,
+            xray_cause=invocation.xray_cause,
             links=sqs_links(event),
         )
 

@@ -46,6 +46,7 @@ def lambda_segments(
     init_started: float | None = None,
     init_finished: float | None = None,
     error: dict[str, Any] | None = None,
+    xray_cause: dict[str, Any] | None = None,
     upstream_parent: str | None = None,
     links: Iterable[tuple[str, str]] = (),
 ) -> list[dict[str, Any]]:
@@ -54,7 +55,10 @@ def lambda_segments(
     Times are epoch seconds: ``received`` when the invoke was accepted, ``started``
     when the runtime took the event, ``finished`` when it posted the result;
     ``init_started`` and ``init_finished`` (the runtime's first poll) on a cold
-    start. ``error`` is the runtime's error body.
+    start. ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
+    runtime client sent in ``Lambda-Runtime-Function-XRay-Error-Cause``, from which
+    Lambda builds the function segment's cause (a timeout has none: then the error
+    body's type and message).
     ``links`` are (X-Ray trace id, segment id) pairs of the messages that triggered it.
     """
     service_id = _derived_id(parent, "AWS::Lambda")
@@ -94,16 +98,50 @@ def lambda_segments(
     if error is not None:
         # An unhandled error or a timeout fails the function: a fault, with its cause.
         function["fault"] = True
-        function["cause"] = {
+        function["cause"] = _cause(parent, error, xray_cause)
+    return [service, function]
+
+
+def _cause(
+    parent: str, error: dict[str, Any], xray_cause: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The function segment's cause: the runtime's X-Ray cause where it sent one."""
+    exceptions = (xray_cause or {}).get("exceptions")
+    if isinstance(exceptions, list) and exceptions and all(isinstance(e, dict) for e in exceptions):
+        assert xray_cause is not None
+        cause: dict[str, Any] = {
             "exceptions": [
                 {
-                    "id": _derived_id(parent, "cause"),
-                    "type": str(error.get("errorType", "Unhandled"))[:200],
-                    "message": str(error.get("errorMessage", "")),
+                    "id": _derived_id(parent, f"cause/{index}"),
+                    "type": str(exception.get("type", "Unhandled"))[:200],
+                    "message": str(exception.get("message", "")),
+                    "stack": [
+                        {
+                            "path": str(frame.get("path", "")),
+                            "line": frame.get("line", 0),
+                            "label": str(frame.get("label", "")),
+                        }
+                        for frame in exception.get("stack") or []
+                        if isinstance(frame, dict)
+                    ],
                 }
+                for index, exception in enumerate(exceptions)
             ]
         }
-    return [service, function]
+        if isinstance(xray_cause.get("working_directory"), str):
+            cause["working_directory"] = xray_cause["working_directory"]
+        if isinstance(xray_cause.get("paths"), list):
+            cause["paths"] = [str(p) for p in xray_cause["paths"]]
+        return cause
+    return {
+        "exceptions": [
+            {
+                "id": _derived_id(parent, "cause"),
+                "type": str(error.get("errorType", "Unhandled"))[:200],
+                "message": str(error.get("errorMessage", "")),
+            }
+        ]
+    }
 
 
 def sqs_links(event: object) -> list[tuple[str, str]]:

@@ -39,6 +39,9 @@ class Invocation:
     response: bytes | None = None
     error: dict[str, Any] | None = None
     error_type: str | None = None
+    #: The ``Lambda-Runtime-Function-XRay-Error-Cause`` header, parsed: the X-Ray cause
+    #: the runtime client built (what Lambda puts on its function segment).
+    xray_cause: dict[str, Any] | None = None
     started: float = 0.0
     finished: float = 0.0
     #: Epoch seconds: invoke accepted, event handed to the runtime, result posted.
@@ -157,12 +160,26 @@ class RuntimeAPI(LoopbackServer):
                 else:
                     invocation.error = _json_or_text(body)
                     invocation.error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
+                    invocation.xray_cause = _xray_cause(
+                        self.headers.get("Lambda-Runtime-Function-XRay-Error-Cause")
+                    )
                 invocation.finished = time.monotonic()
                 invocation.finished_at = time.time()
                 self._reply(202, b'{"status":"OK"}')
                 invocation.done.set()
 
         return Handler
+
+
+def _xray_cause(header: str | None) -> dict[str, Any] | None:
+    """The runtime's X-Ray cause header as Lambda reads it: a JSON object, or nothing."""
+    if not header:
+        return None
+    try:
+        value = json.loads(header)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _json_or_text(body: bytes) -> dict[str, Any]:

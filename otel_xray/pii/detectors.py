@@ -5,9 +5,17 @@ turns a look-alike down (a digit run that fails the Luhn check or has no card
 network's prefix, an IPv4 octet above 255, a 40-character hex hash that is not an
 AWS secret key), so order ids, timestamps and hashes pass through unchanged.
 
-Kinds: ``email``, ``card``, ``ssn``, ``phone``, ``ip``, ``jwt``, ``bearer``,
-``aws_access_key``, ``aws_secret_key``, ``url_password``, plus any extra pattern
-from the settings (its name is its kind).
+Kinds: ``email``, ``card``, ``iban``, ``ssn``, ``phone``, ``ip``, ``jwt``,
+``bearer``, ``aws_access_key``, ``aws_secret_key``, ``url_password``, plus any
+extra pattern from the settings (its name is its kind).
+
+What each validator turns down, on purpose: a uuid's digits (never a card, phone,
+SSN, IBAN or address), an epoch timestamp (a card number starting with 1 is UATP's,
+15 digits), an EAN-13 / GTIN-14 barcode (GS1 check digit, after a word that says
+so), a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``), an address of infrastructure (loopback,
+link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10-digit number with
+no word saying phone before it, and a 40-character cursor with neither ``/`` nor
+``+`` nor a word saying secret before it.
 
 Example:
     >>> found = Detectors().find("mail bob@example.com or call +14155552671")
@@ -31,6 +39,7 @@ KINDS = (
     "email",
     "aws_access_key",
     "aws_secret_key",
+    "iban",
     "card",
     "ssn",
     "ip",
@@ -43,82 +52,185 @@ _PATTERNS: dict[str, str] = {
     "url_password": r"(?<=://)[^\s/:@]{1,256}:(?P<url_password_secret>[^\s/@]{1,256})(?=@)",
     "jwt": r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
     "bearer": r"(?i:\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/-]{8,}=*",
-    "email": r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
+    # Local parts and domains in any script (josé.garcía@correo.es, 用户@例子.中国),
+    # IDN domains in their punycode form too (xn--...).
+    "email": (
+        r"[\w.%+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.(?:[^\W\d_]{2,24}|xn--[A-Za-z0-9-]{1,59})"
+    ),
     "aws_access_key": r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
     "aws_secret_key": r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
-    # Starts like a card network's number (Visa 4, Mastercard 2/5, Amex/Diners/JCB 3,
-    # Discover/UnionPay 6); length, prefix and Luhn are checked after.
-    "card": r"(?<![\d-])[2-6]\d?(?:[ -]?\d){11,17}(?![\d-])",
+    # ISO 13616: country, check digits, up to 30 letters and digits, grouped by four.
+    "iban": r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+    # Any issuer (Maestro, RuPay, Elo, UATP...): 13 to 19 digits, spaces, dots or dashes
+    # between them; length, Luhn and look-alikes are checked after.
+    "card": r"(?<!\d)(?<!\d[.-])\d(?:[ .-]?\d){12,18}(?!\d)(?![.-]\d)",
     "ssn": r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])",
-    "ip": r"(?<![\w.:])(?:\d{1,3}\.){3}\d{1,3}(?![\w.:])",
-    "ipv6": r"(?<![\w.:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w.:])",
+    # With a port (every proxy's X-Forwarded-For); not after a slash (Chrome/120.0.0.0).
+    "ip": r"(?<![\w.:/])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.:])",
+    "ipv6": (
+        r"(?<![\w.:])(?:(?:[0-9A-Fa-f]{0,4}:){2,6}(?:\d{1,3}\.){3}\d{1,3}"  # ::ffff:203.0.113.7
+        r"|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})(?![\w.:])"
+    ),
     "phone": (
         r"(?<![\w+])(?:\+[1-9]\d{7,14}"  # E.164
-        r"|\+\d{1,3}(?:[ .-]\(?\d{1,4}\)?){2,5}"  # +44 20 7946 0958
-        r"|\(\d{3}\)[ .-]?\d{3}[ .-]\d{4}"  # (415) 555-2671
-        r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 415-555-2671
-        r"|0\d{2,4}[ -]\d{3,4}[ -]?\d{3,4})"  # 020 7946 0958
+        # +44 20 7946 0958, +44 (0)20 7946 0958, +49 30 12345678, +33 6 12 34 56 78,
+        # +91 98765 43210, +55 11 91234-5678, +1 (415) 555-2671
+        r"|\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?\(?\d{1,5}\)?(?:[ .-]\d{1,8}){1,5}"
+        r"|\(\d{2,4}\)[ .-]?\d{3,5}[ .-]?\d{4}"  # (415) 555-2671, (11) 91234-5678
+        r"|[2-9]\d{2}[ .-][2-9]\d{2}[ .-]\d{4}"  # 415-555-2671, 415 555 2671 (NANP)
+        r"|0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"  # trunk 0: 020 7946 0958, 06 12 34 56 78
+        r"|[6-9]\d{4}[ -]\d{5}"  # India: 98765 43210
+        r"|[2-9]\d{2}[2-9]\d{6})"  # NANP without separators: 4155552671 (needs a cue)
         r"(?![\w-])"
     ),
 }
 
-_CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6(?:011|5|4[4-9]|2))")
+_DIGITS = re.compile(r"\d")
+_GROUPS = re.compile(r"[ .-]")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: Kinds that a uuid (a Lambda request id, an order id) can look like in part.
+_NUMERIC_KINDS = frozenset({"card", "phone", "ssn", "ip", "iban"})
+#: Words just before a bare 10-digit number that say it is a phone number.
+_PHONE_CUE = re.compile(
+    r"(?i)(?:phone|mobile|cell|tel|call|sms|fax|whatsapp|contact|msisdn)\w*\W{0,4}$"
+)
+_VERSION_CUE = re.compile(r"(?i)(?:\bv|version|ver|release|build|rev)\s*[:=]?\s*$")
+_BARCODE_CUE = re.compile(r"(?i)(?:ean|gtin|barcode|upc|isbn|sku|article)\w*\W{0,4}$")
+_SECRET_CUE = re.compile(r"(?i)(?:secret|credential|private|signing)[\w-]{0,24}\W{0,4}$")
+#: Addresses of infrastructure, not of people: loopback, link-local, RFC 1918, ULA.
+_INFRASTRUCTURE = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fe80::/10",
+        "fc00::/7",
+    )
+)
+
+
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    """The Luhn check (ISO/IEC 7812-1) of a string of digits.
+
+    >>> luhn_valid("4111111111111111"), luhn_valid("4111111111111112")
+    (True, False)
+    """
+    total = sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(c)] for c in digits[-2::-2])
     return total % 10 == 0
 
 
-def _card(text: str) -> bool:
-    digits = text.replace(" ", "").replace("-", "")
-    return 13 <= len(digits) <= 19 and bool(_CARD_PREFIX.match(digits)) and luhn_valid(digits)
+def gs1_valid(digits: str) -> bool:
+    """The GS1 check digit of an EAN-13 / GTIN-14 (weights 3 and 1 from the right)."""
+    body, check = digits[:-1], ord(digits[-1]) - 48
+    total = sum((ord(c) - 48) * (3 if i % 2 == 0 else 1) for i, c in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
 
 
-def _ssn(text: str) -> bool:
-    digits = text.replace("-", "").replace(" ", "")
+def _before(text: str, start: int, width: int = 32) -> str:
+    return text[max(0, start - width) : start]
+
+
+def _card(found: str, text: str, start: int) -> bool:
+    digits = found.replace(" ", "").replace("-", "").replace(".", "")
+    if not 13 <= len(digits) <= 19:
+        return False
+    if len(digits) != len(found):
+        # Printed cards are grouped in 3 to 6 digits (4-4-4-4, Amex 4-6-5, 4-4-4-4-3),
+        # the last group shorter at times; a date-stamped id (20261125-000123) is not.
+        groups = _GROUPS.split(found)
+        if any(not 3 <= len(group) <= 6 for group in groups[:-1]) or len(groups[-1]) > 6:
+            return False
+    if not luhn_valid(digits):
+        return False
+    # ISO/IEC 7812: no payment card starts with 0 (major industry identifier 0); epoch
+    # timestamps in ms, µs or ns start with 1, and the only cards that do are UATP's,
+    # 15 digits long.
+    if digits[0] == "0" or (digits[0] == "1" and len(digits) != 15):
+        return False
+    # An EAN-13 or GTIN-14 barcode carries its own check digit; a legacy 13-digit Visa
+    # number can pass it too, so a word before it must say barcode.
+    return not (
+        len(digits) in (13, 14)
+        and gs1_valid(digits)
+        and _BARCODE_CUE.search(_before(text, start)) is not None
+    )
+
+
+def _ssn(found: str, text: str, start: int) -> bool:
+    digits = found.replace("-", "").replace(" ", "")
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
 
 
-def _ip(text: str) -> bool:
+def _ip(found: str, text: str, start: int) -> bool:
+    address = found
+    if "." in found and found.count(":") == 1:  # IPv4 with a port
+        address = found.partition(":")[0]
     try:
-        ipaddress.ip_address(text)
+        parsed = ipaddress.ip_address(address)
     except ValueError:
         return False
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    if mapped is not None:
+        parsed = mapped
+    if any(parsed in network for network in _INFRASTRUCTURE):
+        return False
+    # A version string (v1.2.3.4, "version 10.0.19041.1") is not an address.
+    return _VERSION_CUE.search(_before(text, start, 16)) is None
+
+
+def _phone(found: str, text: str, start: int) -> bool:
+    digits = "".join(_DIGITS.findall(found))
+    if not 8 <= len(digits) <= 15:
+        return False
+    if found[0] == "0" and len(digits) < 9:  # a date like 01-11-2026 has 8
+        return False
+    if found.isdigit():  # 4155552671: only with a word that says phone before it
+        return _PHONE_CUE.search(_before(text, start)) is not None
     return True
 
 
-def _phone(text: str) -> bool:
-    digits = sum(c.isdigit() for c in text)
-    return 8 <= digits <= 15
-
-
-def _aws_secret(text: str) -> bool:
+def _aws_secret(found: str, text: str, start: int) -> bool:
     # Mixed case and digits like a real key; a hex digest (sha1), an identifier or a
-    # file path (many slashes) is not one.
-    return (
-        any(c.isupper() for c in text)
-        and any(c.islower() for c in text)
-        and any(c.isdigit() for c in text)
-        and text.count("/") <= 4
-    )
+    # file path (many slashes) is not one. A 40-character cursor or id without / or +
+    # is one only where a word before it says secret.
+    if not (
+        any(c.isupper() for c in found)
+        and any(c.islower() for c in found)
+        and any(c.isdigit() for c in found)
+        and found.count("/") <= 4
+    ):
+        return False
+    return "/" in found or "+" in found or _SECRET_CUE.search(_before(text, start)) is not None
 
 
-_VALIDATORS: dict[str, Callable[[str], bool]] = {
+def _iban(found: str, text: str, start: int) -> bool:
+    compact = found.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    try:
+        number = int("".join(str(int(c, 36)) for c in rearranged))
+    except ValueError:
+        return False
+    return number % 97 == 1
+
+
+_VALIDATORS: dict[str, Callable[[str, str, int], bool]] = {
     "card": _card,
     "ssn": _ssn,
     "ip": _ip,
     "ipv6": _ip,
     "phone": _phone,
     "aws_secret_key": _aws_secret,
+    "iban": _iban,
 }
 
 
@@ -157,7 +269,7 @@ _FAMILIES: tuple[tuple[tuple[str, ...], str, Callable[[str], bool] | None], ...]
     (("email",), "marker", lambda t: "@" in t),
     (("aws_access_key",), "marker", lambda t: _KEY_PREFIX.search(t) is not None),
     (("aws_secret_key",), "long", None),
-    (("card", "ssn", "ip", "phone"), "numbers", None),
+    (("iban", "card", "ssn", "ip", "phone"), "numbers", None),
     (("ipv6",), "colons", None),
 )
 
@@ -209,6 +321,15 @@ class Detectors:
             first = regex.search(text)
             if first is not None:
                 findings.extend((f.start, priority, f) for f in self._scan(regex, text, first))
+        if findings and text.count("-") >= 4:
+            uuids = [m.span() for m in _UUID.finditer(text)]
+            if uuids:
+                findings = [
+                    item
+                    for item in findings
+                    if item[2].kind not in _NUMERIC_KINDS
+                    or not any(a < item[2].end and item[2].start < b for a, b in uuids)
+                ]
         if len(findings) < 2:
             return [f for _, _, f in findings]
         # Where two kinds overlap, the one starting first wins, then the more specific.
@@ -237,7 +358,7 @@ class Detectors:
             group = next(k for k, v in match.groupdict().items() if v is not None)
         found = match.group(group)
         validator = _VALIDATORS.get(group)
-        if validator is not None and not validator(found):
+        if validator is not None and not validator(found, text, match.start()):
             # A look-alike of this kind may be another kind, here or further on.
             alternative = self._alternative(group, text, match.start())
             if alternative is None:
@@ -253,7 +374,7 @@ class Detectors:
             if match is None:
                 continue
             validator = _VALIDATORS.get(other)
-            if validator is None or validator(match.group()):
+            if validator is None or validator(match.group(), text, start):
                 return Finding(other, start, match.end(), match.group())
         return None
 

@@ -44,9 +44,13 @@ logger = logging.getLogger("otel_xray")
 class RedactingSpanProcessor(SpanProcessor):
     """Redacts each ended span, then passes it to ``delegate``."""
 
-    def __init__(self, delegate: SpanProcessor, redactor: Redactor) -> None:
+    def __init__(
+        self, delegate: SpanProcessor, redactor: Redactor, value_length_limit: int | None = None
+    ) -> None:
         self.delegate = delegate
         self.redactor = redactor
+        #: ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``, applied here, after redaction.
+        self.value_length_limit = value_length_limit
         self.dropped = 0
         self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._lock = threading.Lock()
@@ -69,7 +73,7 @@ class RedactingSpanProcessor(SpanProcessor):
         redactor = self.redactor
         name = redactor.name(span.name)
         source = _plain(span, "_attributes")
-        attributes = redactor.attributes(source)
+        attributes = self._limited(redactor.attributes(source))
         events = [self._event(e) for e in span.events]
         links = [self._link(link) for link in span.links]
         resource = self._resource(span.resource)
@@ -105,7 +109,7 @@ class RedactingSpanProcessor(SpanProcessor):
 
     def _event(self, event: Event) -> Event:
         source = _plain(event, "_attributes")
-        attributes = self.redactor.attributes(source)
+        attributes = self._limited(self.redactor.attributes(source))
         name = self.redactor.text(event.name)
         if attributes is source and name == event.name:
             return event
@@ -113,8 +117,23 @@ class RedactingSpanProcessor(SpanProcessor):
 
     def _link(self, link: Link) -> Link:
         source = _plain(link, "_attributes")
-        attributes = self.redactor.attributes(source)
+        attributes = self._limited(self.redactor.attributes(source))
         return link if attributes is source else Link(link.context, attributes)
+
+    def _limited(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Redacted attributes with strings cut to the length limit (the SDK's rule:
+        strings, and the strings of sequences); the same object when nothing is cut."""
+        limit = self.value_length_limit
+        if limit is None or not attributes:
+            return attributes
+        changed: dict[str, Any] | None = None
+        for key, value in attributes.items():
+            cut = _cut(value, limit)
+            if cut is not value:
+                if changed is None:
+                    changed = dict(attributes)
+                changed[key] = cut
+        return attributes if changed is None else changed
 
     def _resource(self, resource: Resource) -> Resource:
         cached = self._resources.get(id(resource))
@@ -137,6 +156,16 @@ class RedactingSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.delegate.force_flush(timeout_millis)
+
+
+def _cut(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return value[:limit] if len(value) > limit else value
+    if isinstance(value, list | tuple) and any(
+        isinstance(v, str) and len(v) > limit for v in value
+    ):
+        return tuple(v[:limit] if isinstance(v, str) else v for v in value)
+    return value
 
 
 def _plain(holder: object, name: str) -> Mapping[str, Any] | None:

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -36,9 +37,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_xray.pii.detectors import KINDS, Detectors, usable_patterns
-from otel_xray.pii.sql import sanitize_sql
+from otel_xray.pii.sql import sanitize_query_document, sanitize_sql
 from otel_xray.settings import PiiSettings
-from otel_xray.xray import ANNOTATIONS_ATTRIBUTE
+from otel_xray.xray import (
+    ANNOTATIONS_ATTRIBUTE,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_STRING,
+    METADATA_PREFIX,
+)
 
 logger = logging.getLogger("otel_xray")
 
@@ -92,6 +98,37 @@ _SERVER_KEYS = frozenset(
     }
 )
 _NEVER = frozenset({ANNOTATIONS_ATTRIBUTE})
+#: Keys (any depth, any attribute) whose last word says the value is a URL.
+_URL_WORDS = frozenset({"url", "uri", "href", "link", "location", "referer", "referrer"})
+#: What db.system says about the statement's dialect.
+_SQL_DIALECTS = {"mysql": "mysql", "mariadb": "mysql", "mongodb": "mongodb"}
+#: Attributes holding the request path that a route template describes.
+_ROUTED_KEYS = ("url.path", "http.target", "url.full", "http.url")
+#: Words of a route parameter's name that say its value is a person's.
+_PERSONAL_WORDS = frozenset(
+    {
+        "email", "mail", "phone", "mobile", "tel", "msisdn", "ssn", "name", "firstname",
+        "lastname", "surname", "username", "user", "login", "dob", "birthdate", "birthday",
+        "address", "iban", "card", "pan", "passport", "license", "licence", "nationalid",
+        "taxid", "nin", "nino", "cpf", "aadhaar",
+    }
+)  # fmt: skip
+#: Text without any of these has no key that names a secret: no pair is looked for.
+_SECRET_HINT = re.compile(
+    r"(?i)pass|pwd|secret|token|key|auth|cookie|session|credential|sig|otp|pin|cvv|cvc|ssn|jwt"
+)
+#: A URL inside free text, up to white space or a quote; or a path with a query
+#: (``/login?next_url=...``), read the same way.
+_URL_IN_TEXT = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+|(?<![\w/.:])/[^\s?#\"'<>`]*\?[^\s\"'<>`]+"
+)
+_URL_TRAILING = ".,;:)]}!?"
+#: ``key=value``, ``key: value``, ``"key": "value"`` (a scheme word such as Token or
+#: Bearer before the value belongs to it).
+_CREDENTIAL_PAIR = re.compile(
+    r"(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>\"?\s*[=:]\s*\"?)"
+    r"(?P<value>(?:(?:Bearer|Basic|Token|Digest|ApiKey|AWS4-HMAC-SHA256)\s+)?[^\s&;,\"'}\]]+)"
+)
 _URL_OR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
 _MIN_SCANNED = 6  # nothing the detectors know is shorter
 _KEY_CACHE_LIMIT = 4096
@@ -139,7 +176,44 @@ class Redactor:
     # by kind of value -----------------------------------------------------------------
 
     def text(self, text: str, detectors: Detectors | None = None) -> str:
-        """``text`` with every finding replaced."""
+        """Free text with every finding replaced: URLs by their shape, ``key=value``
+        pairs whose key names a secret, then the detectors on the rest.
+
+        Percent-encoded text (an error message quoting a request URL) is read in its
+        decoded form too: where that form holds a finding, the decoded, redacted text
+        is what comes back, so ``zoe%40example.de`` cannot slip past the email detector.
+        """
+        if len(text) < _MIN_SCANNED:
+            return text
+        if "%" in text:
+            decoded = _unquote_fully(text)
+            if decoded != text:
+                redacted = self._free_text(decoded, detectors)
+                if redacted != decoded:
+                    return redacted
+        return self._free_text(text, detectors)
+
+    def _free_text(self, text: str, detectors: Detectors | None) -> str:
+        if "://" in text or ("/" in text and "?" in text):
+            pieces: list[str] = []
+            position = 0
+            for match in _URL_IN_TEXT.finditer(text):
+                url = match.group().rstrip(_URL_TRAILING)
+                pieces.append(self._plain_text(text[position : match.start()], detectors))
+                pieces.append(self.url(url))
+                position = match.start() + len(url)
+            if position:
+                pieces.append(self._plain_text(text[position:], detectors))
+                return "".join(pieces)
+        return self._plain_text(text, detectors)
+
+    def _plain_text(self, text: str, detectors: Detectors | None) -> str:
+        if (
+            ("=" in text or ":" in text)
+            and len(text) >= _MIN_SCANNED
+            and (self._extra_secret or _SECRET_HINT.search(text) is not None)
+        ):
+            text = self._credential_pairs(text)
         if len(text) < _MIN_SCANNED:
             return text
         pieces: list[str] = []
@@ -151,6 +225,24 @@ class Redactor:
         if not pieces:
             return text
         pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _credential_pairs(self, text: str) -> str:
+        """Each ``key=value`` whose key names a secret, with the value replaced. A pair
+        whose key does not is passed over from its value on (``error: api_key=...``)."""
+        pieces: list[str] = []
+        done = position = 0
+        while (match := _CREDENTIAL_PAIR.search(text, position)) is not None:
+            value = match.group("value")
+            if self._is_secret_key(match.group("key")) and not value.startswith("[REDACTED:"):
+                pieces.append(text[done : match.start("value")])
+                pieces.append(self.replacement("secret", value))
+                done = position = match.end()
+            else:
+                position = match.start("value")
+        if not pieces:
+            return text
+        pieces.append(text[done:])
         return "".join(pieces)
 
     def name(self, name: str) -> str:
@@ -173,8 +265,12 @@ class Redactor:
         if "@" in authority:
             userinfo, _, host = authority.rpartition("@")
             user, colon, _password = userinfo.partition(":")
-            user = self.text(user) if len(user) >= _MIN_SCANNED else user
-            password = self.replacement("password", _password) if colon else ""
+            if colon:
+                user = self.text(user) if len(user) >= _MIN_SCANNED else user
+                password = self.replacement("password", _password)
+            else:
+                # https://TOKEN@host: a user name with no password is the credential.
+                user, password = (self.replacement("secret", user) if user else ""), ""
             authority = f"{user}{colon}{password}@{host}"
         return f"{scheme}://{authority}{slash}{self.path(tail) if slash else ''}"
 
@@ -190,7 +286,8 @@ class Redactor:
         if question:
             redacted += "?" + self.query(query)
         if hash_sign:
-            redacted += "#" + self.text(fragment)
+            # #access_token=...&state=...: an OAuth implicit-grant fragment is a query.
+            redacted += "#" + (self.query(fragment) if "=" in fragment else self.text(fragment))
         return redacted
 
     def query(self, query: str) -> str:
@@ -216,8 +313,14 @@ class Redactor:
                 pairs[index] = f"{key}={self.replacement('query', unquote(value))}"
         return "&".join(pairs)
 
-    def sql(self, statement: str) -> str:
-        return self.text(sanitize_sql(statement))
+    def sql(self, statement: str, dialect: str | None = None) -> str:
+        """Literals out (``dialect`` ``mysql``: double-quoted ones too; ``mongodb``:
+        every value of a JSON query document), then the detectors on what is left."""
+        if dialect == "mongodb" or statement.lstrip().startswith(("{", "[")):
+            document = sanitize_query_document(statement)
+            if document is not None:
+                return document
+        return self.text(sanitize_sql(statement, double_quoted_strings=dialect == "mysql"))
 
     # by attribute key ---------------------------------------------------------------
 
@@ -239,11 +342,25 @@ class Redactor:
             return self.replacement("secret", str(value)) if kind == "secret" else value
         return self._structured(self._class(key), value, 0)
 
-    def _structured(self, kind: str, value: Any, depth: int) -> Any:
-        """Any attribute value the SDK accepts, walked; the same object when unchanged."""
+    def _structured(self, kind: str, value: Any, depth: int, parse_json: bool = False) -> Any:
+        """Any attribute value the SDK accepts, walked; the same object when unchanged.
+
+        ``parse_json``: a string holding a JSON object or array (a captured response's
+        body, a header map) is parsed, walked and written back.
+        """
         if isinstance(value, bool) or value is None or isinstance(value, float):
             return value
         if isinstance(value, str):
+            if parse_json and kind != "secret" and value[:1] in ("{", "[") and depth < _MAX_DEPTH:
+                try:
+                    inner = json.loads(value)
+                except ValueError:
+                    inner = None
+                if isinstance(inner, dict | list):
+                    inner_walked = self._structured(kind, inner, depth + 1, parse_json)
+                    if inner_walked is inner:
+                        return value
+                    return json.dumps(inner_walked, separators=(",", ":"), ensure_ascii=False)
             return self._memoised(kind, value)
         if kind == "secret" and not isinstance(value, Mapping | Sequence | bytes | bytearray):
             return self.replacement("secret", str(value))
@@ -264,11 +381,13 @@ class Redactor:
             for item_key, item in value.items():
                 # A secret-named mapping hides everything under it; else each key decides.
                 item_kind = "secret" if kind == "secret" else self._class(str(item_key))
-                walked[item_key] = redacted = self._structured(item_kind, item, depth + 1)
+                walked[item_key] = redacted = self._structured(
+                    item_kind, item, depth + 1, parse_json
+                )
                 changed = changed or (redacted is not item and redacted != item)
             return walked if changed else value
         if isinstance(value, Sequence):
-            items = [self._structured(kind, item, depth + 1) for item in value]
+            items = [self._structured(kind, item, depth + 1, parse_json) for item in value]
             if all(a is b or a == b for a, b in zip(items, value, strict=True)):
                 return value
             return items if isinstance(value, list) else tuple(items)
@@ -286,19 +405,81 @@ class Redactor:
         return value if self.text(as_text) == as_text else self.replacement("number", as_text)
 
     def attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-        """Redacted attributes: the same object when nothing changed (the common case)."""
+        """Redacted attributes: the same object when nothing changed (the common case).
+
+        Two rules read a second attribute of the same span: ``db.system`` says which
+        SQL dialect ``db.statement`` is in, and ``http.route`` (an API Gateway route
+        template such as ``/users/{phone}``) says which path segments hold a
+        parameter whose name is personal or secret: those become ``{name}``
+        whatever they look like.
+        """
         if not attributes:
             return attributes
         plain: Mapping[str, Any] = getattr(attributes, "_dict", attributes)
         changed: dict[str, Any] | None = None
         value_of = self.value
+        dialect = _SQL_DIALECTS.get(str(plain.get("db.system", "")).lower())
         for key, value in plain.items():
-            redacted = value_of(key, value)
+            if dialect is not None and key in _SQL_KEYS and isinstance(value, str):
+                redacted = self.sql(value, dialect)
+            else:
+                redacted = value_of(key, value)
             if redacted is not value and redacted != value:
                 if changed is None:
                     changed = dict(plain)
                 changed[key] = redacted
+        route = plain.get("http.route")
+        if isinstance(route, str) and "{" in route:
+            source = changed if changed is not None else plain
+            for key in _ROUTED_KEYS:
+                current = source.get(key)
+                if isinstance(current, str):
+                    routed = self._route_parameters(route, current)
+                    if routed != current:
+                        if changed is None:
+                            changed = dict(plain)
+                        changed[key] = routed
         return attributes if changed is None else changed
+
+    def _route_parameters(self, route: str, target: str) -> str:
+        """``target``'s path with each segment under a personal or secret parameter of the
+        route template as ``{name}``; unchanged when the two do not line up."""
+        scheme, sep, rest = target.partition("://")
+        prefix, path = ("", target)
+        if sep:
+            host, _, tail = rest.partition("/")
+            prefix, path = scheme + sep + host, "/" + tail
+        path, question, query = path.partition("?")
+        template = route.split(" ", 1)[-1].split("/")  # "GET /users/{id}" (HTTP API route keys)
+        segments = path.split("/")
+        if len(template) != len(segments):
+            return target
+        for index, part in enumerate(template):
+            if part.startswith("{") and part.endswith("}"):
+                name = part[1:-1].rstrip("+")
+                if self._is_personal_name(name):
+                    segments[index] = "{" + name + "}"
+        return prefix + "/".join(segments) + (question + query if question else "")
+
+    def _is_personal_name(self, name: str) -> bool:
+        words = {w.lower() for w in _WORDS.findall(name)}
+        return self._is_secret_key(name) or bool(words & _PERSONAL_WORDS)
+
+    def metadata(self, value: str) -> str:
+        """An ``aws.xray.metadata.<namespace>`` JSON object, redacted as a structure (by key
+        at every depth, JSON strings inside parsed too), then bounded: a string longer
+        than :data:`~otel_xray.xray.MAX_METADATA_STRING` is cut and ends in "…", and
+        entries past :data:`~otel_xray.xray.MAX_METADATA_BYTES` are dropped
+        (``_truncated``). Not JSON: redacted as text.
+        """
+        try:
+            document = json.loads(value)
+        except ValueError:
+            return self.text(value)
+        redacted = _bound_metadata(self._structured("plain", document, 0, parse_json=True))
+        if redacted is document:
+            return value
+        return json.dumps(redacted, separators=(",", ":"), ensure_ascii=False)
 
     # internals ----------------------------------------------------------------------
 
@@ -333,6 +514,8 @@ class Redactor:
             return self.query(value.lstrip("?"))
         if kind == "sql":
             return self.sql(value)
+        if kind == "metadata":
+            return self.metadata(value)
         return self.text(value, self.server_detectors)  # "server"
 
     def _class(self, key: str) -> str:
@@ -340,11 +523,15 @@ class Redactor:
         if found is not None:
             return found
         lowered = key.lower()
+        last = key.rsplit(".", 1)[-1]
         if lowered in self._allow:
             found = "allow"
-        elif self._is_secret_key(key.rsplit(".", 1)[-1]) or _is_key_header(lowered):
+        elif lowered.startswith(METADATA_PREFIX):
+            # Its own name never hides a namespace ("session"): its keys decide inside.
+            found = "metadata"
+        elif self._is_secret_key(last) or _is_key_header(lowered):
             found = "secret"
-        elif lowered in _URL_KEYS:
+        elif lowered in _URL_KEYS or _last_word(last) in _URL_WORDS:
             found = "url"
         elif lowered in _PATH_KEYS:
             found = "path"
@@ -403,6 +590,49 @@ def _is_key_header(lowered: str) -> bool:
         return False
     name = _normalise(lowered.rsplit(".", 1)[-1])
     return name.endswith("key") and name not in _NOT_SECRET_KEY_HEADERS
+
+
+def _last_word(key: str) -> str:
+    words = _WORDS.findall(key)
+    return words[-1].lower() if words else ""
+
+
+def _unquote_fully(text: str) -> str:
+    """Percent-decoded until stable (twice-encoded values too), at most three rounds."""
+    for _ in range(3):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _bound_metadata(value: Any, depth: int = 0) -> Any:
+    """Cut long strings (after redaction) and drop entries past the namespace's budget."""
+    if isinstance(value, str):
+        if len(value) > MAX_METADATA_STRING:
+            return value[:MAX_METADATA_STRING] + "…"
+        return value
+    if isinstance(value, list):
+        bounded = [_bound_metadata(v, depth + 1) for v in value]
+        return value if all(a is b for a, b in zip(bounded, value, strict=True)) else bounded
+    if isinstance(value, dict):
+        bounded_map = {k: _bound_metadata(v, depth + 1) for k, v in value.items()}
+        if depth == 0:
+            while (
+                len(json.dumps(bounded_map, separators=(",", ":"), ensure_ascii=False).encode())
+                > MAX_METADATA_BYTES
+            ):
+                entries = [k for k in bounded_map if k != "_truncated"]
+                if not entries:
+                    break
+                bounded_map.pop(entries[-1])
+                bounded_map["_truncated"] = True
+        same = bounded_map.keys() == value.keys() and all(
+            bounded_map[k] is value[k] for k in value
+        )
+        return value if same else bounded_map
+    return value
 
 
 def _normalise(key: str) -> str:

@@ -17,7 +17,10 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
+
+_MYSQL_TOKENS_EXTRA = re.compile(r'"(?:[^"\\]|""|\\.)*(?:"|$)', re.DOTALL)
 
 _TOKENS = re.compile(
     r"""
@@ -36,12 +39,26 @@ _TOKENS = re.compile(
 _TOKEN_START = re.compile(r"--|/\*|[#'\"`$0-9.]|[-+][0-9.]|[EeNnBbXx]'")
 
 
-def sanitize_sql(statement: str) -> str:
-    """``statement`` with its literals as ``?`` and its comments removed."""
+def sanitize_sql(statement: str, *, double_quoted_strings: bool = False) -> str:
+    """``statement`` with its literals as ``?`` and its comments removed.
+
+    ``double_quoted_strings``: MySQL and MariaDB (without ``ANSI_QUOTES``) read
+    ``"..."`` as a string literal, not an identifier.
+
+    >>> sanitize_sql('SELECT 1 FROM t WHERE email = "bob@example.com"', double_quoted_strings=True)
+    'SELECT ? FROM t WHERE email = ?'
+    """
     pieces: list[str] = []
     done = position = 0
     while (start := _TOKEN_START.search(statement, position)) is not None:
         index = start.start()
+        if double_quoted_strings and statement[index] == '"':
+            literal = _MYSQL_TOKENS_EXTRA.match(statement, index)
+            if literal is not None:
+                pieces.append(statement[done:index])
+                pieces.append("?")
+                done = position = literal.end()
+                continue
         match = _TOKENS.match(statement, index)
         if match is None or match.end() == index:
             position = index + 1
@@ -56,3 +73,38 @@ def sanitize_sql(statement: str) -> str:
         return statement.strip()
     pieces.append(statement[done:])
     return "".join(pieces).strip()
+
+
+#: Keys of a MongoDB command whose values name things (collections, databases,
+#: operators), not data; every other value of the document becomes "?".
+_COMMAND_KEYS = frozenset(
+    {"find", "insert", "update", "delete", "aggregate", "count", "distinct",
+     "findandmodify", "findAndModify", "collection", "$db", "db", "sort", "projection",
+     "limit", "skip", "batchSize", "ordered"}
+)  # fmt: skip
+
+
+def sanitize_query_document(statement: str) -> str | None:
+    """A JSON query document (MongoDB and the like) with every value as ``"?"``, keeping
+    its keys, operators and the command's collection; None when it is not JSON.
+
+    >>> sanitize_query_document('{"find": "users", "filter": {"email": "bob@example.com"}}')
+    '{"find":"users","filter":{"email":"?"}}'
+    """
+    try:
+        document = json.loads(statement)
+    except ValueError:
+        return None
+    if not isinstance(document, dict | list):
+        return None
+    return json.dumps(_blank(document, keep=True), separators=(",", ":"), ensure_ascii=False)
+
+
+def _blank(value: object, keep: bool = False, key: str = "") -> object:
+    if isinstance(value, dict):
+        return {k: _blank(v, keep=False, key=str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank(v, key=key) for v in value]
+    if key in _COMMAND_KEYS and isinstance(value, str | int | bool):
+        return value
+    return value if value is None or isinstance(value, bool) else "?"

@@ -26,3 +26,6 @@ ORIGIN_BY_PLATFORM = {
 DAEMON_HEADER = b'{"format":"json","version":1}\n'
 #: The daemon's receive buffer: a larger datagram is dropped whole.
 MAX_DATAGRAM_BYTES = 64 * 1024
+#: Metadata bounds, applied after redaction: one string, and one namespace as JSON.
+MAX_METADATA_STRING = 4096
+MAX_METADATA_BYTES = 16 * 1024

@@ -76,6 +76,17 @@ def test_an_invocation_exports_no_personal_data(
         "%2B14155552671",
     ):
         assert secret.encode() not in sent, secret
+    # Lambda's own function segment: its cause is what the runtime client sent in the
+    # Lambda-Runtime-Function-XRay-Error-Cause header, redacted by the layer.
+    function_segment = next(
+        d for d in result.segments if d.get("origin") == "AWS::Lambda::Function"
+    )
+    cause = function_segment["cause"]
+    [exception] = cause["exceptions"]
+    assert exception["type"] == "RuntimeError" and exception["stack"]
+    assert exception["message"].startswith("payment declined for [REDACTED:email], card [")
+    assert cause["working_directory"] and cause["paths"]
+    assert not [s for s in (EMAIL, CARD, "4111111111111111") if s in json.dumps(cause)]
     documents = [d for d in result.segments if d.get("type") == "subsegment"]
     payment = next(d for d in documents if d.get("namespace") == "remote")
     assert payment["http"]["request"]["url"].endswith(

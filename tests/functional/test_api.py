@@ -16,8 +16,8 @@ from botocore.response import StreamingBody
 from opentelemetry import trace
 
 import otel_xray
-from otel_xray import annotations as annotations_module  # the module, not __future__
 from otel_xray.testing import XRayCapture
+from otel_xray.xray import MAX_METADATA_STRING
 
 
 def handler_subsegment(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -362,5 +362,5 @@ def test_response_capture_is_opt_in_bounded_and_redacted() -> None:
     response = captured["metadata"]["response"]["handler"]
     assert response["statusCode"] == 200
     assert response["body"] == "sent to [REDACTED:email]"
-    assert len(response["pad"]) == annotations_module.MAX_METADATA_STRING + 1  # cut, marked
+    assert len(response["pad"]) == MAX_METADATA_STRING + 1  # cut, marked
     assert trace.get_current_span() is trace.INVALID_SPAN

@@ -58,7 +58,9 @@ phones = st.one_of(
     st.from_regex(r"[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}", fullmatch=True),
     st.from_regex(r"[2-9][0-9]{2}\.[2-9][0-9]{2}\.[0-9]{4}", fullmatch=True),
     st.from_regex(r"\+44 [0-9]{2} [0-9]{4} [0-9]{4}", fullmatch=True),
-    st.from_regex(r"0[0-9]{2,4} [0-9]{3,4} [0-9]{3,4}", fullmatch=True),
+    # A national number's trunk 0 is followed by an area code, never another 0 ("00"
+    # starts an international number).
+    st.from_regex(r"0[1-9][0-9]{1,3} [0-9]{3,4} [0-9]{3,4}", fullmatch=True),
 )
 
 
