@@ -113,9 +113,10 @@ _PERSONAL_WORDS = frozenset(
         "taxid", "nin", "nino", "cpf", "aadhaar",
     }
 )  # fmt: skip
-#: Text without any of these has no key that names a secret: no pair is looked for.
+#: Text without any of these (in lower case) has no key that names a secret: no pair is
+#: looked for.
 _SECRET_HINT = re.compile(
-    r"(?i)pass|pwd|secret|token|key|auth|cookie|session|credential|sig|otp|pin|cvv|cvc|ssn|jwt"
+    r"pass|pwd|secret|token|key|auth|cookie|session|credential|sig|otp|pin|cvv|cvc|ssn|jwt"
 )
 #: A URL inside free text, up to white space or a quote; or a path with a query
 #: (``/login?next_url=...``), read the same way.
@@ -211,7 +212,8 @@ class Redactor:
         if (
             ("=" in text or ":" in text)
             and len(text) >= _MIN_SCANNED
-            and (self._extra_secret or _SECRET_HINT.search(text) is not None)
+            # Lower case first: a case-insensitive alternation costs ~10x as much.
+            and (self._extra_secret or _SECRET_HINT.search(text.lower()) is not None)
         ):
             text = self._credential_pairs(text)
         if len(text) < _MIN_SCANNED:
@@ -336,11 +338,19 @@ class Redactor:
             return self._memoised(self._classes.get(key) or self._class(key), value)
         if kind_of_value is bool or kind_of_value is float or value is None:
             return value
+        kind = self._classes.get(key) or self._class(key)
         if kind_of_value is int and -(10**12) < value < 10**12:
             # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN).
-            kind = self._classes.get(key) or self._class(key)
             return self.replacement("secret", str(value)) if kind == "secret" else value
-        return self._structured(self._class(key), value, 0)
+        if (kind_of_value is tuple or kind_of_value is list) and all(
+            type(item) is str for item in value
+        ):
+            # The common sequence (table names, header values): strings only.
+            redacted = [self._memoised(kind, item) for item in value]
+            if all(a is b for a, b in zip(redacted, value, strict=True)):
+                return value
+            return redacted
+        return self._structured(kind, value, 0)
 
     def _structured(self, kind: str, value: Any, depth: int, parse_json: bool = False) -> Any:
         """Any attribute value the SDK accepts, walked; the same object when unchanged.
