@@ -34,7 +34,7 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import Link, Status
+from opentelemetry.trace import Link, SpanKind, Status
 
 from otel_xray.pii.redactor import Redactor
 
@@ -73,7 +73,7 @@ class RedactingSpanProcessor(SpanProcessor):
         redactor = self.redactor
         name = redactor.name(span.name)
         source = _plain(span, "_attributes")
-        attributes = self._limited(redactor.attributes(source))
+        attributes = self._limited(redactor.attributes(source, span.kind is SpanKind.SERVER))
         events = [self._event(e) for e in span.events]
         links = [self._link(link) for link in span.links]
         resource = self._resource(span.resource)

@@ -98,6 +98,10 @@ _SERVER_KEYS = frozenset(
     }
 )
 _NEVER = frozenset({ANNOTATIONS_ATTRIBUTE})
+#: The peer's address: a server's on client spans, the client's on SERVER spans.
+_PEER_KEYS = frozenset(
+    {"net.peer.ip", "net.peer.name", "net.sock.peer.addr", "network.peer.address"}
+)
 #: Keys (any depth, any attribute) whose last word says the value is a URL.
 _URL_WORDS = frozenset({"url", "uri", "href", "link", "location", "referer", "referrer"})
 #: What db.system says about the statement's dialect.
@@ -414,7 +418,9 @@ class Redactor:
         as_text = str(value)
         return value if self.text(as_text) == as_text else self.replacement("number", as_text)
 
-    def attributes(self, attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    def attributes(
+        self, attributes: Mapping[str, Any] | None, server_span: bool = False
+    ) -> Mapping[str, Any] | None:
         """Redacted attributes: the same object when nothing changed (the common case).
 
         Two rules read a second attribute of the same span: ``db.system`` says which
@@ -422,6 +428,10 @@ class Redactor:
         template such as ``/users/{phone}``) says which path segments hold a
         parameter whose name is personal or secret: those become ``{name}``
         whatever they look like.
+
+        ``server_span``: on a SERVER span the peer is the client, so the old
+        conventions' peer addresses (``net.peer.ip``, ``net.sock.peer.addr``,
+        ``network.peer.address``) are a person's address, not a server's.
         """
         if not attributes:
             return attributes
@@ -432,6 +442,8 @@ class Redactor:
         for key, value in plain.items():
             if dialect is not None and key in _SQL_KEYS and isinstance(value, str):
                 redacted = self.sql(value, dialect)
+            elif server_span and key in _PEER_KEYS and isinstance(value, str):
+                redacted = self.text(value)
             else:
                 redacted = value_of(key, value)
             if redacted is not value and redacted != value:

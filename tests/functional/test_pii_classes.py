@@ -289,6 +289,14 @@ def test_captured_referer_and_location_headers_are_urls() -> None:
     assert EMAIL not in json.dumps([referer, location])
 
 
+def test_the_peer_of_a_server_span_is_the_client() -> None:
+    """Old conventions: on a SERVER span ``net.peer.ip`` is the client's address."""
+    client = {"net.peer.ip": "203.0.113.77"}
+    as_server = dict(redactor.attributes(client, server_span=True) or {})
+    assert as_server["net.peer.ip"] == "[REDACTED:ip]"
+    assert dict(redactor.attributes(client) or {})["net.peer.ip"] == "203.0.113.77"  # a server
+
+
 # 7. Statements keep no values -------------------------------------------------------------
 
 

@@ -68,6 +68,14 @@ def traced_handler(event: object, context: object) -> dict[str, object]:
     ) as span:
         span.add_event("lookup", {"query": ALL, "table": KEPT[1]})
         span.set_attribute("db.operation", KEPT[2])
+        # Structured values, metadata of headers, a URL in an error message (issue 14).
+        span.set_attribute("customer", {"contact": {"email": PII["email"]}, "pin": 4821})  # type: ignore[arg-type]
+        otel_xray.metadata("request", headers={"Cookie": HEADER_SECRETS["cookie"]})
+        span.set_status(
+            trace.StatusCode.ERROR,
+            f"GET https://pay.example.com/u/{urllib.parse.quote(PII['email'])}"
+            f"?api_key={HEADER_SECRETS['x-api-key']} failed",
+        )
     raise ValueError(f"payment declined for {ALL}")
 
 

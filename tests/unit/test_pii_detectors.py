@@ -61,6 +61,18 @@ phones = st.one_of(
     # A national number's trunk 0 is followed by an area code, never another 0 ("00"
     # starts an international number).
     st.from_regex(r"0[1-9][0-9]{1,3} [0-9]{3,4} [0-9]{3,4}", fullmatch=True),
+    # Numbering plans of other countries, international and national layouts.
+    st.from_regex(r"\+44 \(0\)[1-9][0-9] [0-9]{4} [0-9]{4}", fullmatch=True),  # UK
+    st.from_regex(r"07[0-9]{3} [0-9]{6}", fullmatch=True),  # UK mobile
+    st.from_regex(r"\+49 [1-9][0-9]{1,3} [0-9]{6,8}", fullmatch=True),  # DE
+    st.from_regex(r"0[1-9][0-9]{1,3} [0-9]{6,8}", fullmatch=True),  # DE national
+    st.from_regex(r"\+33 [1-9](?: [0-9]{2}){4}", fullmatch=True),  # FR
+    st.from_regex(r"0[1-9](?: [0-9]{2}){4}", fullmatch=True),  # FR national
+    st.from_regex(r"\+91 [6-9][0-9]{4} [0-9]{5}", fullmatch=True),  # IN
+    st.from_regex(r"[6-9][0-9]{4} [0-9]{5}", fullmatch=True),  # IN national
+    st.from_regex(r"\+55 [1-9][0-9] 9[0-9]{4}-[0-9]{4}", fullmatch=True),  # BR mobile
+    st.from_regex(r"\([1-9][0-9]\) 9[0-9]{4}-[0-9]{4}", fullmatch=True),  # BR national
+    st.from_regex(r"[2-9][0-9]{2} [2-9][0-9]{2} [0-9]{4}", fullmatch=True),  # US, spaces
 )
 
 
