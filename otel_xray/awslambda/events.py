@@ -111,6 +111,10 @@ def http_attributes(event: object) -> dict[str, AttributeValue]:
     forwarded = headers.get("x-forwarded-for")
     if not isinstance(client, str) and isinstance(forwarded, str):
         client = forwarded.split(",")[0].strip()
+        if client:
+            # From a forwarded header: X-Ray's x_forwarded_for (the collector reads the
+            # old conventions' http.client_ip as that, http.go makeHTTP).
+            found["http.client_ip"] = client
     if isinstance(client, str) and client:
         found["client.address"] = client
     return found

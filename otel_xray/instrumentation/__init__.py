@@ -15,6 +15,7 @@ import importlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.trace import TracerProvider
 
@@ -30,6 +31,8 @@ class Instrumentation:
     instrumentor: str
     #: A module of ours with ``install()`` / ``uninstall()``, applied after the instrumentor.
     hook: str | None = None
+    #: Keyword arguments of ``instrument()``: name -> ``module:attribute`` of ours.
+    options: tuple[tuple[str, str], ...] = ()
 
 
 #: name -> instrumentation; names are those of OTEL_PYTHON_DISABLED_INSTRUMENTATIONS.
@@ -39,6 +42,8 @@ REGISTRY: dict[str, Instrumentation] = {
         "BotocoreInstrumentor",
         # Its wrapper sits outside the instrumentation's own (see the module).
         hook="otel_xray.instrumentation.aws_sdk_header",
+        # The resources the X-Ray SDK records (S3 bucket and key, Lambda invocation type).
+        options=(("request_hook", "otel_xray.instrumentation.aws_sdk_resources:request_hook"),),
     ),
     "requests": Instrumentation("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
     "urllib3": Instrumentation("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
@@ -53,7 +58,10 @@ def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[st
         try:
             instrumentor = getattr(importlib.import_module(entry.module), entry.instrumentor)()
             if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument(tracer_provider=tracer_provider, skip_dep_check=True)
+                options = {key: _resolve(target) for key, target in entry.options}
+                instrumentor.instrument(
+                    tracer_provider=tracer_provider, skip_dep_check=True, **options
+                )
             if entry.hook is not None:
                 importlib.import_module(entry.hook).install()
             done.append(name)
@@ -62,6 +70,11 @@ def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[st
         except Exception:
             logger.exception("otel-xray: instrumenting %s failed; continuing without it", name)
     return done
+
+
+def _resolve(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def uninstrument(names: Iterable[str]) -> None:

@@ -23,11 +23,12 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import re
-import unicodedata
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,8 +43,8 @@ from otel_xray.xray import (
     MAX_DATAGRAM_BYTES,
     MAX_LINKS,
     METADATA_PREFIX,
-    ORIGIN_BY_PLATFORM,
 )
+from otel_xray.xray.name_characters import NAME_CHARACTERS
 
 #: One UDP datagram, header line included, must fit the daemon's buffer.
 MAX_DOCUMENT_BYTES = MAX_DATAGRAM_BYTES - 64
@@ -52,6 +53,14 @@ MAX_STACK_FRAMES = 50
 MAX_HTTP_FIELD = 250
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
+#: segment.go's origins, by cloud.platform (determineAwsOrigin).
+_ORIGINS = {
+    "aws_app_runner": "AWS::AppRunner::Service",
+    "aws_eks": "AWS::EKS::Container",
+    "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
+    "aws_ec2": "AWS::EC2::Instance",
+}
+_ECS_ORIGIN = {"ec2": "AWS::ECS::EC2", "fargate": "AWS::ECS::Fargate"}
 _ANNOTATION_KEY_DISALLOWED = re.compile(r"[^A-Za-z0-9_]")
 _PY_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<label>.+)$')
 
@@ -69,20 +78,39 @@ _CONSUMED = frozenset(
         "http.user_agent",
         "user_agent.original",
         "client.address",
+        "http.client_ip",
     }
 )
-# Consumed only by the ``aws`` block, so only where there is one.
+# Consumed by the ``aws`` block (aws.go ``makeAws`` takes them out of the attributes).
 _AWS_CONSUMED = frozenset(
     {
         "rpc.method",
+        "aws.operation",
+        "aws.account_id",
+        "aws.region",
+        "aws.request_id",
+        "aws.requestId",
+        "aws.queue_url",
+        "aws.queue.url",
+        "aws.table_name",
+        "aws.table.name",
+    }
+)
+# Consumed on AWS SDK spans too: what their aws block shows (our choice; the collector
+# leaves these in metadata as well).
+_AWS_SDK_CONSUMED = _AWS_CONSUMED | frozenset(
+    {
         "rpc.service",
         "rpc.system",
-        "aws.request_id",
-        "aws.queue_url",
         "aws.dynamodb.table_names",
-        "aws.operation",
+        "messaging.url",
         "cloud.region",
         "cloud.account.id",
+        "aws.sns.topic.arn",
+        "faas.invoked_name",
+        "aws.lambda.invocation_type",
+        "aws.s3.bucket",
+        "aws.s3.key",
     }
 )
 
@@ -120,13 +148,13 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     else:
         document.update(_segment_only(span, attributes))
 
-    http = _http_block(attributes)
+    http = _http_block(attributes, span.kind)
     if http:
         document["http"] = http
-    aws = _aws_block(attributes)
+    aws = _aws_block(attributes, span.resource.attributes, not is_subsegment)
     if aws:
         document["aws"] = aws
-    sql = _sql_block(attributes) if is_subsegment else {}
+    sql = _sql_block(attributes, span.name) if is_subsegment else {}
     if sql:
         document["sql"] = sql
     _set_fault_flags(document, span, http.get("response", {}).get("status"))
@@ -139,7 +167,10 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     annotations, annotated = _annotations(attributes)
     if annotations:
         document["annotations"] = annotations
-    consumed = _CONSUMED | _AWS_CONSUMED if aws else _CONSUMED
+    consumed = _CONSUMED
+    if aws:
+        sdk_span = attributes.get("rpc.system") == "aws-api"
+        consumed = consumed | (_AWS_SDK_CONSUMED if sdk_span else _AWS_CONSUMED)
     full_url = attributes.get("url.full") or attributes.get("http.url")
     if isinstance(full_url, str) and len(full_url) > MAX_HTTP_FIELD:
         consumed = consumed - {"url.full", "http.url"}
@@ -162,47 +193,48 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     return shrink_to_fit(document)
 
 
-#: ``db.system`` values the collector gives an ``sql`` block.
+#: ``db.system`` values the collector gives an ``sql`` block (sql.go ``isSQL``).
 SQL_SYSTEMS = frozenset(
     {
         "db2",
         "derby",
-        "h2",
-        "hanadb",
-        "hsqldb",
-        "informix",
-        "ingres",
+        "hive",
         "mariadb",
         "mssql",
         "mysql",
         "oracle",
         "other_sql",
         "postgresql",
-        "redshift",
         "sqlite",
-        "sybase",
         "teradata",
-        "trino",
     }
 )
 _SQL_CONSUMED = frozenset({"db.statement", "db.query.text", "db.user", "db.connection_string"})
 
 
-def _sql_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _sql_block(attributes: Mapping[str, Any], span_name: str) -> dict[str, Any]:
+    """sql.go ``makeSQL``: ``url`` is the span name ("having the DB connection string
+    set as the URL value of the segment is not useful", the collector says),
+    ``connection_string`` the connection string (or ``localhost``) + ``/`` + the
+    database name, then the type, user and statement."""
     system = attributes.get("db.system") or attributes.get("db.system.name")
     if system not in SQL_SYSTEMS:
         return {}
-    block: dict[str, Any] = {"database_type": system}
-    statement = attributes.get("db.statement") or attributes.get("db.query.text")
-    if isinstance(statement, str):
-        block["sanitized_query"] = statement
+    connection = attributes.get("db.connection_string")
+    if not isinstance(connection, str) or not connection:
+        connection = "localhost"
+    database = attributes.get("db.name") or attributes.get("db.namespace") or ""
+    block: dict[str, Any] = {
+        "url": span_name,
+        "connection_string": f"{connection}/{database}",
+        "database_type": system,
+    }
     user = attributes.get("db.user")
     if isinstance(user, str):
         block["user"] = user[:250]
-    connection = attributes.get("db.connection_string")
-    database = attributes.get("db.name") or attributes.get("db.namespace")
-    if isinstance(connection, str):
-        block["url"] = f"{connection}/{database}" if isinstance(database, str) else connection
+    statement = attributes.get("db.statement") or attributes.get("db.query.text")
+    if isinstance(statement, str):
+        block["sanitized_query"] = statement
     return block
 
 
@@ -224,7 +256,10 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
     kind = span.kind
     candidates: list[Any] = []
     if kind in (SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER):
-        candidates.append(attributes.get("aws.remote.service"))
+        remote = attributes.get("aws.remote.service")
+        if isinstance(remote, str) and attributes.get("rpc.system") == "aws-api":
+            remote = remote.removeprefix("AWS.SDK.").removeprefix("AWS::")  # trimAwsSdkPrefix
+        candidates.append(remote)
     if kind is SpanKind.SERVER:
         candidates.append(attributes.get("aws.local.service"))
     candidates += [attributes.get("peer.service"), attributes.get("aws.service")]
@@ -248,24 +283,44 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
 
 
 def _database_name(attributes: Mapping[str, Any]) -> str | None:
-    """``db.name@host`` as the collector names a database call's subsegment."""
+    """``db.name@host`` as the collector names a database call's subsegment: the host of
+    ``db.connection_string`` (``jdbc:`` trimmed); without one, the stable conventions'
+    ``server.address`` (or ``net.peer.name``), which the collector does not read."""
     database = attributes.get("db.name") or attributes.get("db.namespace")
     if not isinstance(database, str) or not database:
         return None
-    host = attributes.get("server.address") or attributes.get("net.peer.name")
+    connection = attributes.get("db.connection_string")
+    host: Any = None
+    if isinstance(connection, str):
+        host = urllib.parse.urlsplit(connection.removeprefix("jdbc:")).hostname
+    host = host or attributes.get("server.address") or attributes.get("net.peer.name")
     return f"{database}@{host}" if isinstance(host, str) and host else database
 
 
 def sanitize_name(name: str) -> str:
-    """Characters X-Ray accepts in a name, at most 200 of them; never empty."""
-    # The schema's pattern lists old Unicode ranges; accents are folded (Ü -> U) and
-    # whatever is still outside ASCII letters, digits, spaces and _.:/%&#=+-@ dropped.
-    folded = unicodedata.normalize("NFKD", name)
-    kept = (
-        c for c in folded if c in _NAME_PUNCTUATION or c == " " or (c.isascii() and c.isalnum())
-    )
-    cleaned = "".join(kept).strip()[:MAX_NAME_LENGTH]
+    """Characters X-Ray accepts in a name, at most 200 of them; never empty.
+
+    Letters of any script stay (``注文サービス``, ``Café-svc``), as in the collector's
+    ``fixSegmentName``; only what the official schema's ``name`` pattern forbids is
+    removed (:mod:`otel_xray.xray.name_characters`). An empty result is ``span``,
+    the collector's default.
+
+    >>> sanitize_name("注文サービス"), sanitize_name("Café-svc!"), sanitize_name("¿?")
+    ('注文サービス', 'Café-svc', 'span')
+    """
+    if name.isascii():
+        kept = "".join(
+            c for c in name if c in _NAME_PUNCTUATION or c == " " or c.isalnum()
+        )
+    else:
+        kept = "".join(_name_characters().findall(name))
+    cleaned = kept.strip()[:MAX_NAME_LENGTH]
     return cleaned or "span"
+
+
+@functools.cache
+def _name_characters() -> re.Pattern[str]:
+    return re.compile(f"[{NAME_CHARACTERS}]")
 
 
 def _host_of(url: Any) -> str | None:
@@ -276,9 +331,14 @@ def _host_of(url: Any) -> str | None:
 
 
 def _namespace(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None:
+    """segment.go: ``aws`` for AWS SDK spans, ``remote`` for CLIENT spans, and for
+    PRODUCER and CONSUMER spans with ``aws.remote.service``
+    (``addNamespaceToSubsegmentWithRemoteService``)."""
     if attributes.get("rpc.system") == "aws-api" or "aws.service" in attributes:
         return "aws"
     if span.kind is SpanKind.CLIENT:
+        return "remote"
+    if span.kind in (SpanKind.PRODUCER, SpanKind.CONSUMER) and "aws.remote.service" in attributes:
         return "remote"
     return None
 
@@ -288,15 +348,39 @@ def _segment_only(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str
     user = attributes.get("enduser.id")
     if isinstance(user, str) and user:
         found["user"] = user[:MAX_NAME_LENGTH]
-    platform = span.resource.attributes.get("cloud.platform")
-    # Not for Lambda: its function segment is Lambda's own, which carries that origin.
-    origin = ORIGIN_BY_PLATFORM.get(str(platform)) if platform != "aws_lambda" else None
+    origin = aws_origin(span.resource.attributes)
     if origin:
         found["origin"] = origin
     return found
 
 
-def _http_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def aws_origin(resource: Mapping[str, Any]) -> str | None:
+    """The segment's ``origin`` from the resource, as the collector's ``determineAwsOrigin``.
+
+    None when ``cloud.provider`` is set to anything but ``aws``, and for platforms
+    it does not name (Lambda among them: the function segment is Lambda's own, and
+    Lambda gives it ``AWS::Lambda::Function``). ECS by launch type.
+
+    >>> aws_origin({"cloud.provider": "aws", "cloud.platform": "aws_ecs",
+    ...             "aws.ecs.launchtype": "fargate"})
+    'AWS::ECS::Fargate'
+    >>> aws_origin({"cloud.provider": "gcp", "cloud.platform": "aws_ec2"}) is None
+    True
+    """
+    provider = resource.get("cloud.provider")
+    if provider is not None and provider != "aws":
+        return None
+    platform = resource.get("cloud.platform")
+    if platform == "aws_ecs":
+        return _ECS_ORIGIN.get(str(resource.get("aws.ecs.launchtype")), "AWS::ECS::Container")
+    return _ORIGINS.get(str(platform))
+
+
+def _http_block(attributes: Mapping[str, Any], kind: SpanKind | None = None) -> dict[str, Any]:
+    """http.go ``makeHTTP``: method, URL (built from its parts when no full URL is given:
+    ``constructServerURL`` / ``constructClientURL``, stable and old conventions),
+    user agent, client address (``x_forwarded_for`` when it came from a forwarded
+    header: ``http.client_ip``), response status. Values are already redacted."""
     # The schema caps each request field at 250 characters; a longer URL is cut here
     # and kept whole in metadata (the ``url.full`` attribute stays there).
     request: dict[str, Any] = {}
@@ -304,11 +388,17 @@ def _http_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
         ("method", ("http.request.method", "http.method")),
         ("url", ("url.full", "http.url")),
         ("user_agent", ("user_agent.original", "http.user_agent")),
-        ("client_ip", ("client.address",)),
+        ("client_ip", ("http.client_ip", "client.address")),
     ):
         value = next((attributes[k] for k in keys if isinstance(attributes.get(k), str)), None)
         if value is not None:
             request[field] = value[:MAX_HTTP_FIELD]
+    if "method" in request and "url" not in request:
+        built = _url_from_parts(attributes, kind is SpanKind.SERVER)
+        if built is not None:
+            request["url"] = built[:MAX_HTTP_FIELD]
+    if isinstance(attributes.get("http.client_ip"), str):
+        request["x_forwarded_for"] = True
     response: dict[str, Any] = {}
     status = attributes.get("http.response.status_code") or attributes.get("http.status_code")
     if isinstance(status, int) and not isinstance(status, bool):
@@ -321,28 +411,130 @@ def _http_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return block
 
 
-def _aws_block(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    if attributes.get("rpc.system") != "aws-api":
+def _url_from_parts(attributes: Mapping[str, Any], server: bool) -> str | None:
+    """scheme://host[:port]target, as http.go assembles it (default ports left out);
+    None without a host."""
+    host_keys = (
+        ("http.host", "server.address", "http.server_name", "net.host.name", "host.name")
+        if server
+        else ("http.host", "server.address", "net.peer.name", "net.peer.ip")
+    )
+    host = next((attributes[k] for k in host_keys if isinstance(attributes.get(k), str)), None)
+    if not host:
+        return None
+    port_keys = ("server.port", "net.host.port") if server else ("server.port", "net.peer.port")
+    port = next((attributes[k] for k in port_keys if attributes.get(k) not in (None, "")), None)
+    scheme = attributes.get("url.scheme") or attributes.get("http.scheme") or "http"
+    url = f"{scheme}://{host}"
+    if port is not None and str(port) != {"http": "80", "https": "443"}.get(scheme):
+        url += f":{port}"
+    target = attributes.get("http.target")
+    if not isinstance(target, str):
+        path = attributes.get("url.path")
+        query = attributes.get("url.query")
+        target = (path if isinstance(path, str) else "/") + (
+            f"?{query}" if isinstance(query, str) and query else ""
+        )
+    return url + target
+
+
+def _aws_block(
+    attributes: Mapping[str, Any], resource: Mapping[str, Any], is_segment: bool
+) -> dict[str, Any]:
+    """aws.go ``makeAws``, on any span: ``operation``, ``account_id``, ``region``,
+    ``request_id``, ``queue_url``, ``table_name``/``table_names`` from their attributes
+    (and the semantic conventions' ``messaging.url`` and ``aws.dynamodb.table_names``,
+    which win); none at all when ``cloud.provider`` is not ``aws``.
+
+    On AWS SDK spans also the X-Ray SDK's resource fields (aws-xray-sdk-python
+    ``ext/resources/aws_para_whitelist.json``): ``topic_arn`` (SNS), ``function_name``
+    and ``invocation_type`` (Lambda), ``bucket_name`` and ``key`` (S3). On segments,
+    ``xray`` (SDK name, version, auto-instrumentation) and ``cloudwatch_logs`` from
+    the resource. Two sources the collector does not read, kept on purpose: the
+    botocore instrumentation's ``cloud.region`` and ``cloud.account.id``.
+    """
+    provider = resource.get("cloud.provider")
+    if provider is not None and provider != "aws":
         return {}
+    aws_sdk = attributes.get("rpc.system") == "aws-api"
     block: dict[str, Any] = {}
-    for key, attribute in (
-        ("operation", "aws.operation"),
-        ("operation", "rpc.method"),
-        ("request_id", "aws.request_id"),
-        ("queue_url", "aws.queue_url"),
-        ("region", "cloud.region"),
-        ("account_id", "cloud.account.id"),
-    ):
-        value = attributes.get(attribute)
-        if isinstance(value, str) and key not in block:
+    for key, names in _AWS_FIELDS:
+        value = next((attributes[n] for n in names if isinstance(attributes.get(n), str)), None)
+        if value:
             block[key] = value
+    if "operation" not in block and isinstance(attributes.get("rpc.method"), str):
+        block["operation"] = attributes["rpc.method"]
+    if aws_sdk:
+        for key, name in (("region", "cloud.region"), ("account_id", "cloud.account.id")):
+            if key not in block and isinstance(attributes.get(name), str):
+                block[key] = attributes[name]
+        for key, name in _AWS_SDK_RESOURCE_FIELDS:
+            if isinstance(attributes.get(name), str):
+                block[key] = attributes[name]
     tables = attributes.get("aws.dynamodb.table_names")
     if isinstance(tables, Sequence) and not isinstance(tables, str):
         if len(tables) == 1:
             block["table_name"] = str(tables[0])
         elif tables:
+            block.pop("table_name", None)
             block["table_names"] = [str(t) for t in tables]
+    elif isinstance(tables, str):
+        block["table_name"] = tables
+    if is_segment:
+        block.update(_aws_segment_fields(resource))
     return block
+
+
+#: aws.go: X-Ray field <- attributes, the later semantic-convention name winning.
+_AWS_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("operation", ("aws.operation",)),
+    ("account_id", ("aws.account_id",)),
+    ("region", ("aws.region",)),
+    ("request_id", ("aws.request_id", "aws.requestId")),
+    ("queue_url", ("messaging.url", "aws.queue_url", "aws.queue.url")),
+    ("table_name", ("aws.table_name", "aws.table.name")),
+)
+#: The X-Ray SDK's request parameters, from the attributes the instrumentation (or the
+#: registry's botocore hook) sets.
+_AWS_SDK_RESOURCE_FIELDS = (
+    ("topic_arn", "aws.sns.topic.arn"),
+    ("function_name", "faas.invoked_name"),
+    ("invocation_type", "aws.lambda.invocation_type"),
+    ("bucket_name", "aws.s3.bucket"),
+    ("key", "aws.s3.key"),
+)
+
+
+def _aws_segment_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """aws.go: ``xray`` SDK information and ``cloudwatch_logs`` from the resource."""
+    found: dict[str, Any] = {}
+    name, language = resource.get("telemetry.sdk.name"), resource.get("telemetry.sdk.language")
+    sdk = f"{name} for {language}" if name and language else name
+    if sdk:
+        found["xray"] = {
+            "sdk": str(sdk),
+            "sdk_version": str(resource.get("telemetry.sdk.version", "")),
+            "auto_instrumentation": bool(resource.get("telemetry.auto.version")),
+        }
+    arns = _log_groups(resource.get("aws.log.group.arns"))
+    names = _log_groups(resource.get("aws.log.group.names"))
+    if arns:
+        found["cloudwatch_logs"] = [
+            {"log_group": arn.split(":")[6] if arn.count(":") >= 6 else arn, "arn": arn}
+            for arn in arns
+        ]
+    elif names:
+        found["cloudwatch_logs"] = [{"log_group": name} for name in names]
+    return found
+
+
+def _log_groups(value: Any) -> list[str]:
+    """aws.go ``normalizeToSlice``: a list, or a string of names joined by ``&``."""
+    if isinstance(value, str):
+        return [item for item in value.split("&") if item]
+    if isinstance(value, Sequence):
+        return [str(item) for item in value if item]
+    return []
 
 
 def _set_fault_flags(document: dict[str, Any], span: ReadableSpan, status: Any) -> None:
@@ -361,27 +553,75 @@ def _set_fault_flags(document: dict[str, Any], span: ReadableSpan, status: Any) 
 
 
 def _cause(span: ReadableSpan) -> dict[str, Any] | None:
-    exceptions = []
+    """cause.go ``makeCause``: one exception per ``exception`` event (chained Python
+    exceptions become linked exceptions, ``fillPythonStacktrace``), ``remote`` on
+    CLIENT and PRODUCER spans; without events, an ERROR status's description."""
+    remote = span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)
+    exceptions: list[dict[str, Any]] = []
     for event in span.events:
         if event.name != "exception":
             continue
         attrs = event.attributes or {}
-        exception: dict[str, Any] = {
-            "id": os.urandom(8).hex(),
-            "type": str(attrs.get("exception.type", ""))[:MAX_NAME_LENGTH],
-            "message": str(attrs.get("exception.message", "")),
-        }
-        stack = _python_stack(str(attrs.get("exception.stacktrace", "")))
-        if stack:
-            exception["stack"] = stack[-MAX_STACK_FRAMES:]
-            if len(stack) > MAX_STACK_FRAMES:
-                exception["truncated"] = len(stack) - MAX_STACK_FRAMES
-        exceptions.append(exception)
+        exceptions += _exceptions(
+            str(attrs.get("exception.type", "")),
+            str(attrs.get("exception.message", "")),
+            str(attrs.get("exception.stacktrace", "")),
+            remote,
+        )
     if not exceptions and span.status.status_code is StatusCode.ERROR and span.status.description:
         exceptions.append({"id": os.urandom(8).hex(), "message": span.status.description})
     if not exceptions:
         return None
     return {"working_directory": os.getcwd(), "exceptions": exceptions}
+
+
+_DURING_HANDLING = "During handling of the above exception, another exception occurred:"
+_DIRECT_CAUSE = "The above exception was the direct cause of the following exception:"
+
+
+def _exceptions(kind: str, message: str, stacktrace: str, remote: bool) -> list[dict[str, Any]]:
+    """A Python traceback as X-Ray exceptions: the raised one first, then each exception it
+    was raised while handling, each one's ``cause`` naming the next one's ``id``.
+
+    The collector (``fillPythonStacktrace``) splits at "During handling of the above
+    exception"; a ``raise ... from`` chain ("The above exception was the direct
+    cause") is split the same way here, an inference from the same format.
+    """
+    sections = re.split(
+        f"^(?:{re.escape(_DURING_HANDLING)}|{re.escape(_DIRECT_CAUSE)})$", stacktrace, flags=re.M
+    )
+    # The traceback lists the oldest exception first; X-Ray's first is the raised one.
+    sections.reverse()
+    exceptions: list[dict[str, Any]] = []
+    for index, section in enumerate(sections):
+        exception: dict[str, Any] = {"id": os.urandom(8).hex()}
+        section_kind, section_message = (
+            (kind, message) if index == 0 else _last_exception_line(section)
+        )
+        exception["type"] = section_kind[:MAX_NAME_LENGTH]
+        exception["message"] = section_message
+        exception["remote"] = remote
+        stack = _python_stack(section)
+        if stack:
+            exception["stack"] = stack[:MAX_STACK_FRAMES]
+            if len(stack) > MAX_STACK_FRAMES:
+                exception["truncated"] = len(stack) - MAX_STACK_FRAMES
+        if exceptions:
+            exceptions[-1]["cause"] = exception["id"]
+        exceptions.append(exception)
+    return exceptions
+
+
+def _last_exception_line(section: str) -> tuple[str, str]:
+    """``Type: message`` at the end of one traceback section (after its frames)."""
+    lines = section.strip("\n").splitlines()
+    for position in range(len(lines) - 1, -1, -1):
+        if lines[position].startswith("  "):  # a frame or its source line
+            tail = "\n".join(lines[position + 1 :])
+            kind, _, message = tail.partition(": ")
+            return kind.strip(), message
+    kind, _, message = "\n".join(lines).partition(": ")
+    return kind.strip(), message
 
 
 def _links(span: ReadableSpan) -> list[dict[str, Any]]:
@@ -406,7 +646,7 @@ def _python_stack(stacktrace: str) -> list[dict[str, Any]]:
             frames.append(
                 {"path": match["path"], "line": int(match["line"]), "label": match["label"].strip()}
             )
-    return list(reversed(frames))  # X-Ray lists the innermost frame first
+    return list(reversed(frames))  # X-Ray lists the innermost frame first (as the collector)
 
 
 def _annotations(attributes: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_xray.ids import XRayIdGenerator
-from otel_xray.xray.segment import MAX_DOCUMENT_BYTES, encode, span_to_document
+from otel_xray.xray.segment import MAX_DOCUMENT_BYTES, encode, sanitize_name, span_to_document
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
@@ -197,9 +198,29 @@ def test_any_span_yields_a_schema_valid_document(
     valid(span_to_document(span))
 
 
-def test_accented_and_foreign_characters_fold_to_a_valid_name() -> None:
-    assert valid(span_to_document(finished("Bestellübersicht 𐂀")))["name"] == "Bestellubersicht"
+def test_letters_of_every_script_stay_in_the_name() -> None:
+    """Issue 15.2. The collector's ``fixSegmentName`` keeps ``\\p{L}``
+    (exporter/awsxrayexporter/internal/translator/segment.go, reInvalidSpanCharacters);
+    the schema's ``name`` pattern allows these letters too. Only what the schema forbids
+    goes (𐂀, outside its ranges; control characters)."""
+    assert valid(span_to_document(finished("Bestellübersicht 𐂀")))["name"] == "Bestellübersicht"
+    assert valid(span_to_document(finished("注文サービス")))["name"] == "注文サービス"
+    assert valid(span_to_document(finished("Café-svc")))["name"] == "Café-svc"
     assert valid(span_to_document(finished("\r\n\t")))["name"] == "span"
+    # Two non-Latin services no longer merge into one node named "span".
+    assert sanitize_name("注文サービス") != sanitize_name("결제서비스")
+
+
+NAME_PATTERN = re.compile(SCHEMA["properties"]["name"]["pattern"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(min_size=1, max_size=250))
+def test_a_name_keeps_exactly_the_characters_the_schema_allows(name: str) -> None:
+    cleaned = sanitize_name(name)
+    assert NAME_PATTERN.fullmatch(cleaned)
+    allowed = "".join(c for c in name if NAME_PATTERN.fullmatch(c)).strip()[:200]
+    assert cleaned == (allowed or "span")
 
 
 def test_non_finite_and_huge_numbers_never_break_the_document() -> None:
@@ -226,11 +247,13 @@ def test_outside_lambda_a_server_span_continuing_a_callers_trace_is_its_own_segm
     assert doc["parent_id"] == f"{LAMBDA_SEGMENT.span_id:016x}"
 
 
-def test_aws_attributes_stay_in_metadata_when_there_is_no_aws_block() -> None:
+def test_any_span_gets_the_aws_block_its_attributes_give() -> None:
+    """aws.go ``makeAws`` runs on every span: ``rpc.method`` is the operation of a gRPC
+    call too; attributes it does not read stay in metadata."""
     attributes = {"cloud.region": "eu-west-1", "rpc.system": "grpc", "rpc.method": "Get"}
     doc = valid(span_to_document(finished("Get", SpanKind.CLIENT, attributes)))
-    assert "aws" not in doc
-    assert doc["metadata"]["default"] == attributes
+    assert doc["aws"] == {"operation": "Get"}
+    assert doc["metadata"]["default"] == {"cloud.region": "eu-west-1", "rpc.system": "grpc"}
 
 
 def test_links_are_written_as_the_collector_writes_them() -> None:
@@ -262,11 +285,13 @@ def test_a_sql_call_gets_an_sql_block_and_a_database_name() -> None:
     }
     doc = valid(span_to_document(finished("SELECT orders", SpanKind.CLIENT, attributes)))
     assert doc["name"] == "orders@db.internal" and doc["namespace"] == "remote"
+    # sql.go makeSQL: url is the span name, connection_string + "/" + db.name.
     assert doc["sql"] == {
         "database_type": "postgresql",
         "sanitized_query": "SELECT * FROM orders WHERE id = ?",
         "user": "app",
-        "url": "postgresql://db.internal:5432/orders",
+        "url": "SELECT orders",
+        "connection_string": "postgresql://db.internal:5432/orders",
     }
     assert "db.statement" not in doc.get("metadata", {}).get("default", {})
     nosql = {"db.system": "dynamodb", "db.name": "orders"}
