@@ -43,13 +43,14 @@ def run(
     store: TraceStore,
     exporter: str = "xray-udp",
     orders: list[tuple[str, float, list[str]]] = ORDERS,
+    unique_names: bool = True,
 ) -> list[InvocationResult]:
     """Both functions end to end; every document lands in ``store``.
 
     Returns the API's results in order, then the worker's (one per queued batch).
     """
     results = []
-    with LocalServices() as services:
+    with LocalServices(unique_names) as services:
         env = services.function_env()
         with (
             LocalFunction(
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exporter", choices=("xray-udp", "otlp"), default="xray-udp")
     args = parser.parse_args(argv)
     store = TraceStore()
-    run(store, args.exporter)
+    run(store, args.exporter, unique_names=False)  # a process of its own: plain names
     graph = ServiceGraph.build(store)
     print()
     print(render_map(graph))

@@ -59,20 +59,22 @@ class _PaymentHandler(BaseHTTPRequestHandler):
 class LocalServices:
     """moto's server with the app's table, queue and bucket, and the payment API."""
 
-    def __init__(self) -> None:
+    def __init__(self, unique_names: bool = True) -> None:
+        """``unique_names``: a suffix per instance (moto keeps one backend per process,
+        so tests that start several need it); the demo, a process of its own, uses the
+        plain names its service map should read with."""
         self._aws = AwsServices()
         self._payments = ThreadingHTTPServer(("127.0.0.1", 0), _PaymentHandler)
         self._payments.daemon_threads = True
         self.aws_endpoint = ""
         self.payment_url = ""
         self.queue_url = ""
-        # moto keeps one backend per process: names are unique per instance.
-        suffix = os.urandom(4).hex()
-        self.table = f"orders-{suffix}"
-        self.bucket = f"order-receipts-{suffix}"
+        suffix = f"-{os.urandom(4).hex()}" if unique_names else ""
+        self.table = f"orders{suffix}"
+        self.bucket = f"order-receipts{suffix}"
+        self.queue_name = f"orders{suffix}"
 
     def start(self) -> LocalServices:
-        suffix = self.table.rpartition("-")[2]
         self._aws.start()
         self.aws_endpoint = self._aws.endpoint
         threading.Thread(target=self._payments.serve_forever, daemon=True).start()
@@ -83,7 +85,7 @@ class LocalServices:
             AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        self.queue_url = self.client("sqs").create_queue(QueueName=f"orders-{suffix}")["QueueUrl"]
+        self.queue_url = self.client("sqs").create_queue(QueueName=self.queue_name)["QueueUrl"]
         self.client("s3").create_bucket(Bucket=self.bucket)
         return self
 

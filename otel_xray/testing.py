@@ -13,7 +13,8 @@ Example (a pytest test of a user's handler)::
     def test_orders_reach_dynamodb(xray):
         result = xray.invoke(app.handler, {"body": "{}"})
         assert result.error is None
-        assert ("my-function (AWS::Lambda::Function)", "DynamoDB (AWS::DynamoDB::Table)") in (
+        # One node per table, named after it, as GetServiceGraph names it.
+        assert ("my-function (AWS::Lambda::Function)", "orders (AWS::DynamoDB::Table)") in (
             xray.service_graph().edge_labels()
         )
 
@@ -177,9 +178,12 @@ class XRayCapture:
         self.instrument = instrument
         self.documents: list[dict[str, Any]] = []
         self._exporter = InMemoryExporter()
+        #: When the sandbox's init began; the first invoke ends it (Initialization).
+        self._init_started: float | None = None
 
     def __enter__(self) -> XRayCapture:
         configurator.reset()  # a fresh process: the next invoke is a cold start
+        self._init_started = time.time()
         configurator.configure(
             environ=self.environ, exporter=self._exporter, instrument=self.instrument
         )
@@ -227,6 +231,7 @@ class XRayCapture:
                     os.environ[key] = value
         finished = time.time()
         error = captured.error
+        init_started, self._init_started = self._init_started, None
         lambdas_own = lambda_segments(
             function_name=self.function_name,
             function_arn=getattr(context, "invoked_function_arn", ""),
@@ -236,6 +241,8 @@ class XRayCapture:
             received=received,
             started=received,
             finished=finished,
+            init_started=init_started,
+            init_finished=received,
             error={"errorType": type(error).__name__, "errorMessage": str(error)}
             if error is not None
             else None,

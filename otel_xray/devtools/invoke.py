@@ -298,10 +298,29 @@ class LocalFunction:
             finished=invocation.finished_at or time.time(),
             init_started=init_started,
             init_finished=self.api.first_poll_at,
+            next_poll=self._next_poll(invocation),
             error=invocation.error,
             xray_cause=invocation.xray_cause,
             links=sqs_links(event),
         )
+
+    def _next_poll(self, invocation: Invocation) -> float | None:
+        """When the runtime asked for its next event after this response (``Overhead``);
+        None if it did not within 0.2 s (it was stopped, or it is busy flushing)."""
+        api = self.api
+        assert api is not None
+        finished = invocation.finished_at
+        deadline = time.monotonic() + 0.2
+        while finished:
+            api.polled.clear()
+            polled = api.last_poll_at
+            if polled is not None and polled >= finished:
+                return polled
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            api.polled.wait(remaining)
+        return None
 
     def _wait(self, invocation: Invocation) -> None:
         assert self.api is not None and self.process is not None

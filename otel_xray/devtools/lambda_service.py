@@ -11,8 +11,21 @@ For an SQS event, Lambda links the invocation's trace to each message's trace
 (the ``AWSTraceHeader`` system attribute); the links go on the ``AWS::Lambda``
 segment, which is how the service map connects the queue to the consumer.
 
-Not emitted: the ``Overhead`` subsegment (the time the runtime spends after the
-response before its next poll), which this harness does not measure.
+The shape follows the published ``BatchGetTraces`` example
+(``aws-xray-developer-guide/xray-api-gettingdata.md``): the function segment carries
+``aws: {function_arn, resource_names, account_id}`` (no ``resource_arn``, which is the
+``AWS::Lambda`` segment's), and ``Initialization`` carries ``aws.function_arn``;
+``Invocation`` and ``Overhead`` (the time from the response to the runtime's next
+poll, when the harness saw one) carry it too, by analogy (unverified: the example
+predates them). The function's own subsegments hang directly under the function
+segment, as in that example; whether today's console nests them under
+``Invocation`` has no published source here, so they stay where the example puts
+them (unverified).
+
+A failed invocation marks the function segment ``fault`` with the cause the runtime
+client sent (``Lambda-Runtime-Function-XRay-Error-Cause``), or the error body's type
+and message where it sent none (a timeout). Whether Lambda marks it ``fault`` or
+``error`` has no published trace or statement here: ``fault`` is kept (unverified).
 
 Example:
     >>> docs = lambda_segments(
@@ -45,6 +58,7 @@ def lambda_segments(
     finished: float,
     init_started: float | None = None,
     init_finished: float | None = None,
+    next_poll: float | None = None,
     error: dict[str, Any] | None = None,
     xray_cause: dict[str, Any] | None = None,
     upstream_parent: str | None = None,
@@ -55,7 +69,8 @@ def lambda_segments(
     Times are epoch seconds: ``received`` when the invoke was accepted, ``started``
     when the runtime took the event, ``finished`` when it posted the result;
     ``init_started`` and ``init_finished`` (the runtime's first poll) on a cold
-    start. ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
+    start; ``next_poll`` the runtime's next poll after the response (``Overhead``).
+    ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
     runtime client sent in ``Lambda-Runtime-Function-XRay-Error-Cause``, from which
     Lambda builds the function segment's cause (a timeout has none: then the error
     body's type and message).
@@ -79,22 +94,31 @@ def lambda_segments(
     if link_list:
         service["links"] = link_list
     function_start = init_started if init_started is not None else started
+    arn_aws = {"function_arn": function_arn}
+    function_aws: dict[str, Any] = {**arn_aws, "resource_names": [function_name]}
+    account = function_arn.split(":")[4] if function_arn.count(":") >= 6 else ""
+    if account.isdigit():
+        function_aws["account_id"] = account
+    end = max(finished, next_poll) if next_poll is not None else finished
     function: dict[str, Any] = {
         "name": function_name,
         "id": parent,
         "trace_id": root,
         "parent_id": service_id,
         "start_time": function_start,
-        "end_time": finished,
+        "end_time": end,
         "origin": "AWS::Lambda::Function",
-        "resource_arn": function_arn,
+        "aws": function_aws,
         "subsegments": [],
     }
     if init_started is not None:
+        initialization = min(init_finished or started, started)
         function["subsegments"].append(
-            _phase("Initialization", parent, init_started, min(init_finished or started, started))
+            _phase("Initialization", parent, init_started, initialization, arn_aws)
         )
-    function["subsegments"].append(_phase("Invocation", parent, started, finished))
+    function["subsegments"].append(_phase("Invocation", parent, started, finished, arn_aws))
+    if next_poll is not None and next_poll >= finished:
+        function["subsegments"].append(_phase("Overhead", parent, finished, next_poll, arn_aws))
     if error is not None:
         # An unhandled error or a timeout fails the function: a fault, with its cause.
         function["fault"] = True
@@ -158,12 +182,15 @@ def sqs_links(event: object) -> list[tuple[str, str]]:
     ]
 
 
-def _phase(name: str, parent: str, start: float, end: float) -> dict[str, Any]:
+def _phase(
+    name: str, parent: str, start: float, end: float, aws: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "name": name,
         "id": _derived_id(parent, name),
         "start_time": start,
         "end_time": max(end, start),
+        "aws": dict(aws),
     }
 
 

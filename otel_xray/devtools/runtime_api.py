@@ -72,6 +72,9 @@ class RuntimeAPI(LoopbackServer):
         self.init_failed = threading.Event()
         #: Epoch seconds of the runtime's first poll: the end of its init phase.
         self.first_poll_at: float | None = None
+        #: The runtime's latest poll for the next event (epoch seconds), and its signal.
+        self.last_poll_at: float | None = None
+        self.polled = threading.Event()
         super().__init__(self._handler_class())
 
     def submit(self, event: bytes, sampled: str = "1") -> Invocation:
@@ -120,6 +123,8 @@ class RuntimeAPI(LoopbackServer):
                     return
                 if api.first_poll_at is None:
                     api.first_poll_at = time.time()
+                api.last_poll_at = time.time()
+                api.polled.set()
                 invocation = api._pending.get()
                 invocation.started = time.monotonic()
                 invocation.started_at = time.time()

@@ -27,10 +27,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, status_of
+from otel_xray.devtools.traces import (
+    Document,
+    Trace,
+    TraceStore,
+    duration_of,
+    start_of,
+    status_of,
+)
 
 NodeKey = tuple[str, str]
 CLIENT: NodeKey = ("client", "client")
+#: Node types whose State is ``unknown`` in GetServiceGraph: no segment of their own
+#: (the client, remote hosts, and AWS resources, whose ``AWS::`` types are inferred).
 
 
 @dataclass
@@ -42,8 +51,15 @@ class Statistics:
     throttle: int = 0
     fault: int = 0
     response_times: list[float] = field(default_factory=list)
+    #: Epoch seconds of the first start and the last end seen.
+    start: float | None = None
+    end: float | None = None
 
     def record(self, document: Document) -> None:
+        begin = start_of(document)
+        finish = begin + duration_of(document)
+        self.start = begin if self.start is None else min(self.start, begin)
+        self.end = finish if self.end is None else max(self.end, finish)
         status = status_of(document)
         if status == "ok":
             self.ok += 1
@@ -89,6 +105,8 @@ class Node:
     name: str
     type: str
     statistics: Statistics = field(default_factory=Statistics)
+    #: Stands for an inferred segment (an AWS resource with no segment of its own).
+    inferred: bool = False
 
     @property
     def key(self) -> NodeKey:
@@ -142,7 +160,9 @@ class ServiceGraph:
             edge = self.edge(node_key(hop.source), node_key(hop.target), linked=hop.linked)
             edge.statistics.record(hop.call)
         for segment in trace.segments:
-            self.node(*node_key(segment)).statistics.record(segment)
+            node = self.node(*node_key(segment))
+            node.statistics.record(segment)
+            node.inferred = node.inferred or bool(segment.get("inferred"))
             if id(segment) not in called:  # an entry point: a client calls it
                 self.node(*CLIENT).statistics.record(segment)
                 self.edge(CLIENT, node_key(segment)).statistics.record(segment)
@@ -178,38 +198,67 @@ class ServiceGraph:
         return [t for s, t in self.edges if s == CLIENT]
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``Services`` list of a ``GetServiceGraph`` response."""
+        """A ``GetServiceGraph`` response, in the API's field names.
+
+        As the developer guide's example (xray-api-gettingdata.md): the client node is
+        named after the service it calls (``Names``: every service it calls), has
+        ``State`` ``unknown`` and no statistics of its own; a traced service is
+        ``active``, an inferred or remote one ``unknown``; each service and edge has
+        ``StartTime`` and ``EndTime``; services have ``DurationHistogram`` and
+        ``ResponseTimeHistogram``, edges ``ResponseTimeHistogram`` and ``Aliases``.
+        ``TraceCount`` is ours (the API has none; the local map prints it).
+        """
         reference = {key: number for number, key in enumerate(self.nodes)}
         roots = set(self.roots())
         services = []
         for key, node in self.nodes.items():
+            stats = node.statistics
             edges = [
                 {
                     "ReferenceId": reference[edge.target],
+                    "StartTime": edge.statistics.start,
+                    "EndTime": edge.statistics.end,
                     "SummaryStatistics": edge.statistics.summary(),
                     "ResponseTimeHistogram": edge.statistics.histogram(),
+                    "Aliases": [],
                     **({"EdgeType": "LINKED"} if edge.linked else {}),
                 }
                 for (source, _), edge in self.edges.items()
                 if source == key
             ]
-            services.append(
-                {
-                    "ReferenceId": reference[key],
-                    "Name": node.name,
-                    "Names": [node.name],
-                    "Type": node.type,
-                    "Root": key in roots,
-                    "Edges": edges,
-                    "SummaryStatistics": node.statistics.summary(),
-                    "ResponseTimeHistogram": node.statistics.histogram(),
-                }
-            )
+            unknown = node.type in ("client", "remote") or node.inferred
+            service: dict[str, Any] = {
+                "ReferenceId": reference[key],
+                "Name": node.name,
+                "Names": [node.name],
+                "Type": node.type,
+                "State": "unknown" if unknown else "active",
+                "StartTime": stats.start,
+                "EndTime": stats.end,
+                "Root": key in roots,
+                "Edges": edges,
+            }
+            if key == CLIENT:
+                called = [self.nodes[t].name for s, t in self.edges if s == CLIENT]
+                service["Name"], service["Names"] = (called[0] if called else "client"), called
+            else:
+                service["SummaryStatistics"] = stats.summary()
+                service["DurationHistogram"] = stats.histogram()
+                service["ResponseTimeHistogram"] = stats.histogram()
+            services.append(service)
         return {"Services": services, "TraceCount": self.trace_count}
 
 
 def segment_key(segment: Document) -> NodeKey:
-    return (str(segment.get("name", "")), str(segment.get("origin") or "service"))
+    """(name, type); an inferred segment is named after its resource where X-Ray names
+    it (``aws.resource_names``: the guide's GetServiceGraph example names the DynamoDB
+    node after its table), so every table, queue or bucket is a node of its own."""
+    name = str(segment.get("name", ""))
+    if segment.get("inferred"):
+        names = (segment.get("aws") or {}).get("resource_names")
+        if isinstance(names, list) and names:
+            name = str(names[0])
+    return (name, str(segment.get("origin") or "service"))
 
 
 def node_key(document: Document) -> NodeKey:

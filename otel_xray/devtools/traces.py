@@ -51,6 +51,42 @@ def inferred_origin(service: str) -> str:
     return INFERRED_ORIGINS.get(service, f"AWS::{service}")
 
 
+def resource_names(service: str, aws: Any) -> list[str]:
+    """The resources an AWS call names, as X-Ray's ``aws.resource_names``.
+
+    Verified against the developer guide's examples (xray-api-gettingdata.md): a
+    DynamoDB table (``table_name``; the service graph names the node after it) and a
+    Lambda function (``function_name``). By analogy, unverified (no published source
+    here): an SQS queue (the last part of ``queue_url``), an S3 bucket
+    (``bucket_name``), a Kinesis stream (``stream_name``). SNS is not named per topic:
+    the GetServiceGraph example shows a node named ``SNS``.
+    """
+    if not isinstance(aws, dict):
+        return []
+    if service == "DynamoDB":
+        tables = aws.get("table_names")
+        if isinstance(tables, list):
+            return [str(t) for t in tables if t]
+        return [str(aws["table_name"])] if aws.get("table_name") else []
+    field, transform = _RESOURCE_FIELDS.get(service, ("", None))
+    value = aws.get(field) if field else None
+    if not isinstance(value, str) or not value:
+        return []
+    return [transform(value) if transform else value]
+
+
+def _last_part(value: str) -> str:
+    return value.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+_RESOURCE_FIELDS: dict[str, tuple[str, Any]] = {
+    "Lambda": ("function_name", _last_part),  # a name, an ARN or a partial ARN
+    "SQS": ("queue_url", _last_part),  # unverified
+    "S3": ("bucket_name", None),  # unverified
+    "Kinesis": ("stream_name", None),  # unverified
+}
+
+
 @dataclass
 class Trace:
     """One assembled trace: its segments (subsegments nested) in start order."""
@@ -202,6 +238,10 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
             node["subsegments"] = sorted(node["subsegments"], key=start_of)
     trace = Trace(trace_id, sorted(segments, key=start_of), orphans)
     _index(trace)
+    for node, _ in trace.walk():
+        names = resource_names(str(node.get("name")), node.get("aws"))
+        if node.get("namespace") == "aws" and names:
+            node["aws"]["resource_names"] = names
     called = {s.get("parent_id") for s in trace.segments}
     inferred = [
         _inferred_segment(node, trace_id)

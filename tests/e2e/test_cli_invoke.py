@@ -43,6 +43,8 @@ def test_invoke_prints_the_trace_and_writes_segments(
     assert "DynamoDB PutItem 200 (aws)" in printed
     assert "DynamoDB [AWS::DynamoDB::Table, inferred]" in printed
     assert printed.count("Initialization") == 1  # only the cold start
+    # Overhead: from the response to the runtime's next poll (15.12).
+    assert printed.count("Overhead") == 2
     documents = [json.loads(line) for line in out.read_text().splitlines()]
     assert len({d["trace_id"] for d in documents}) == 2
     assert {d["name"] for d in documents} == {
@@ -57,11 +59,19 @@ def test_invoke_prints_the_trace_and_writes_segments(
 
     assert main(["map", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "──▶ DynamoDB (AWS::DynamoDB::Table)" in printed
+    # The table's node is named after the table (GetServiceGraph names it so).
+    assert f"──▶ {services.table} (AWS::DynamoDB::Table)" in printed
     svg = tmp_path / "map.svg"
     assert main(["map", str(out), "--json", "--svg", str(svg)]) == 0
     graph = json.loads(capsys.readouterr().out)
     assert {s["Type"] for s in graph["Services"]} >= {"client", "AWS::SQS::Queue", "remote"}
+    by_type = {s["Type"]: s for s in graph["Services"]}
+    assert by_type["AWS::DynamoDB::Table"]["Name"] == services.table
+    assert by_type["AWS::DynamoDB::Table"]["State"] == "unknown"
+    assert by_type["AWS::Lambda::Function"]["State"] == "active"
+    assert by_type["client"]["Name"] == "order-api" and "SummaryStatistics" not in by_type["client"]
+    for service in graph["Services"]:
+        assert service["StartTime"] <= service["EndTime"]
     assert svg.read_text().startswith("<svg")
     assert main(["traces", str(out)]) == 0
     assert capsys.readouterr().out.count("trace 1-") == 2

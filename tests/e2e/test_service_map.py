@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -19,8 +20,11 @@ API = "order-api (AWS::Lambda)"
 API_FUNCTION = "order-api (AWS::Lambda::Function)"
 WORKER = "order-worker (AWS::Lambda)"
 WORKER_FUNCTION = "order-worker (AWS::Lambda::Function)"
-TABLE = "DynamoDB (AWS::DynamoDB::Table)"
-QUEUE = "SQS (AWS::SQS::Queue)"
+# One node per resource, named after it (issue 15.1). The example's resources carry a
+# per-run suffix (orders-1a2b3c4d) in tests; labels() takes it off.
+TABLE = "orders (AWS::DynamoDB::Table)"
+QUEUE = "orders (AWS::SQS::Queue)"
+BUCKET = "order-receipts (AWS::S3::Bucket)"
 #: The architecture: nothing more, nothing less.
 EXPECTED_EDGES = {
     ("client", API),
@@ -31,8 +35,13 @@ EXPECTED_EDGES = {
     (QUEUE, WORKER),
     (WORKER, WORKER_FUNCTION),
     (WORKER_FUNCTION, TABLE),
-    (WORKER_FUNCTION, "S3 (AWS::S3::Bucket)"),
+    (WORKER_FUNCTION, BUCKET),
 }
+_RUN_SUFFIX = re.compile(r"-[0-9a-f]{8} \(")
+
+
+def unsuffixed(label: str) -> str:
+    return _RUN_SUFFIX.sub(" (", label)
 
 
 @pytest.fixture(scope="module", params=["xray-udp", "otlp"])
@@ -47,9 +56,9 @@ def test_the_service_map_is_the_architecture(
 ) -> None:
     store, _ = app_run
     graph = ServiceGraph.build(store)
-    assert graph.edge_labels() == EXPECTED_EDGES
+    assert {(unsuffixed(a), unsuffixed(b)) for a, b in graph.edge_labels()} == EXPECTED_EDGES
     assert graph.roots() == [("order-api", "AWS::Lambda")]
-    statistics = {node.label: node.statistics for node in graph.nodes.values()}
+    statistics = {unsuffixed(node.label): node.statistics for node in graph.nodes.values()}
     # One accepted order, one declined: the function faults once, the payment host errs once.
     assert (statistics[API_FUNCTION].ok, statistics[API_FUNCTION].fault) == (1, 1)
     assert (statistics["127.0.0.1 (remote)"].ok, statistics["127.0.0.1 (remote)"].error) == (1, 1)

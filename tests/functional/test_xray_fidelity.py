@@ -253,3 +253,69 @@ def test_the_x_ray_sdks_resource_fields_for_aws_calls(monkeypatch: pytest.Monkey
     assert doc["aws"]["operation"] == "GetObject"
 
 
+
+
+ROOT_A = "1-6b069e85-6c663eba378038f66131e4f2"
+ROOT_B = "1-6b069e85-6c663eba378038f66131e4f3"
+
+
+def _trace_with_table(root: str, table: str) -> list[dict[str, Any]]:
+    return [
+        {"name": "order-api", "id": root[-16:], "trace_id": root, "start_time": 1.0,
+         "end_time": 2.0, "origin": "AWS::Lambda::Function",
+         "subsegments": [{"name": "DynamoDB", "id": "d" + root[-15:], "start_time": 1.1,
+                          "end_time": 1.2, "namespace": "aws",
+                          "aws": {"operation": "GetItem", "table_name": table}}]},
+    ]  # fmt: skip
+
+
+def test_each_table_is_a_node_of_its_own() -> None:
+    """15.1, GetServiceGraph in the developer guide (xray-api-gettingdata.md): a DynamoDB
+    node is named after its table, ``Type`` ``AWS::DynamoDB::Table``, ``State`` unknown;
+    BatchGetTraces keeps the inferred document named ``DynamoDB`` with
+    ``aws.resource_names``. ``service("orders")`` selects the trace that touched it."""
+    from otel_xray.devtools.filters import FilterExpression  # noqa: PLC0415
+    from otel_xray.devtools.service_graph import ServiceGraph  # noqa: PLC0415
+    from otel_xray.devtools.traces import TraceStore  # noqa: PLC0415
+
+    store = TraceStore(_trace_with_table(ROOT_A, "orders") + _trace_with_table(ROOT_B, "users"))
+    inferred = [s for s in store.trace(ROOT_A).segments if s.get("inferred")]
+    assert [(s["name"], s["aws"]["resource_names"]) for s in inferred] == [
+        ("DynamoDB", ["orders"])
+    ]
+    services = ServiceGraph.build(store).to_dict()["Services"]
+    tables = {s["Name"]: s for s in services if s["Type"] == "AWS::DynamoDB::Table"}
+    assert set(tables) == {"orders", "users"}
+    assert tables["orders"]["State"] == "unknown" and tables["orders"]["Names"] == ["orders"]
+    for key in ("StartTime", "EndTime", "SummaryStatistics", "DurationHistogram",
+                "ResponseTimeHistogram", "Edges"):  # fmt: skip
+        assert key in tables["orders"]
+    client = next(s for s in services if s["Type"] == "client")
+    assert client["Name"] == "order-api" and client["State"] == "unknown"
+    selected = {t.id for t in FilterExpression.parse('service("orders")').select(store)}
+    assert selected == {ROOT_A}
+
+
+def test_lambdas_function_segment_has_its_published_shape() -> None:
+    """15.12, the BatchGetTraces example (xray-api-gettingdata.md): ``aws`` {function_arn,
+    resource_names, account_id} on the function segment (no resource_arn, which is the
+    AWS::Lambda segment's), ``aws.function_arn`` on Initialization; Overhead after the
+    response; XRayCapture emits Initialization on its first invoke."""
+    from otel_xray.testing import XRayCapture  # noqa: PLC0415
+
+    with XRayCapture() as capture:
+        first = capture.invoke(lambda event, context: "ok", {})
+        second = capture.invoke(lambda event, context: "ok", {})
+    function = next(d for d in first.documents if d.get("origin") == "AWS::Lambda::Function")
+    service = next(d for d in first.documents if d.get("origin") == "AWS::Lambda")
+    assert "resource_arn" not in function and service["resource_arn"]
+    assert function["aws"]["function_arn"] == service["resource_arn"]
+    assert function["aws"]["resource_names"] == ["my-function"]
+    assert function["aws"]["account_id"] == function["aws"]["function_arn"].split(":")[4]
+    phases = [s["name"] for s in function["subsegments"]]
+    assert phases[:2] == ["Initialization", "Invocation"]
+    assert all(s["aws"]["function_arn"] for s in function["subsegments"])
+    again = next(d for d in second.documents if d.get("origin") == "AWS::Lambda::Function")
+    assert [s["name"] for s in again["subsegments"]] == ["Invocation"]  # warm
+    for document in first.documents + second.documents:
+        jsonschema.validate(document, SCHEMA)
