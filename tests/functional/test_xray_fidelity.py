@@ -27,9 +27,8 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_xray.xray.segment import aws_origin, span_to_document
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[3] / "shared" / "reference"
-     / "xray-segmentdocument-schema-v1.0.0.json").read_text()
-)  # fmt: skip
+    (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
+)
 PARENT = trace.SpanContext(
     0x6B069E856C663EBA378038F66131E4F2, 0x6FF7291EA17A501A, True, trace.TraceFlags(1)
 )
