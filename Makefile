@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker
 PYTEST_WORKERS ?= auto
 
-.PHONY: install layer runtime examples bench-functions lint test test-unit demo bench soak clean
+.PHONY: install layer runtime rie examples bench-functions lint test test-unit demo bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,20 @@ layer: $(STAMP)
 	$(PY) layer/build.py --json build/layer/sizes.json
 
 runtime: $(STAMP)
-	$(PY) -m otel_xray.devtools.sandbox --out build/lambda-runtime
+	$(PY) -m otel_xray.devtools.sandbox --all --out build/lambda-runtime
+
+# AWS's Runtime Interface Emulator: the binary the aws-sam-cli wheel ships (no Docker).
+SAM_CLI_VERSION := 1.170.0
+RIE := build/rie/aws-lambda-rie
+rie: $(RIE)
+$(RIE): | $(STAMP)
+	mkdir -p build/rie
+	$(PY) -m pip download --quiet --disable-pip-version-check --no-deps \
+	  --dest build/rie aws-sam-cli==$(SAM_CLI_VERSION)
+	$(PY) -c "import platform, zipfile; arch = {'aarch64': 'arm64'}.get(platform.machine(), 'x86_64'); \
+	  data = zipfile.ZipFile('build/rie/aws_sam_cli-$(SAM_CLI_VERSION)-py3-none-any.whl').read('samcli/local/rapid/aws-lambda-rie-' + arch); \
+	  open('$(RIE)', 'wb').write(data)"
+	chmod +x $(RIE)
 
 # Each example function packaged as Lambda would get it: code plus its requirements.
 examples: $(STAMP) $(foreach fn,$(EXAMPLES),build/examples/$(fn)/.built)
@@ -49,7 +62,7 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/sampling-rules.template.json
 	$(VENV)/bin/mypy --strict otel_xray
 
-test: $(STAMP) layer runtime examples lint
+test: $(STAMP) layer runtime rie examples lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-unit: $(STAMP)

@@ -33,6 +33,7 @@ from typing import Any
 from benchmarks.peers import PEERS, build_peer, size_bytes
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.sandbox import DEFAULT_DIR, runtime_root
 
 EVENT = {
     **json.loads((ROOT / "examples" / "order_api" / "event.json").read_text()),
@@ -51,6 +52,10 @@ class Configuration:
     exporter: str = "xray-udp"
     env: dict[str, str] = field(default_factory=dict)
     otlp_endpoint: str | None = None
+    #: The local runtime of this Python version (make runtime builds each one found).
+    python: str = "3.11"
+    #: The no-tracing row of the same runtime: the baseline of this row's overhead.
+    baseline: str = BASELINE
 
 
 def closed_port() -> int:
@@ -59,7 +64,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def configurations() -> list[Configuration]:
+def configurations(only: str | None = None) -> list[Configuration]:
     ours = ROOT / default_layer_dir()
     down = closed_port()
     found = [
@@ -79,7 +84,26 @@ def configurations() -> list[Configuration]:
         ),
     ]
     for name, (_, exporter) in PEERS.items():
-        found.append(Configuration(name, build_peer(name), exporter))
+        if not only or only in name:  # building a peer's layer takes a while
+            found.append(Configuration(name, build_peer(name), exporter))
+    # Per runtime, as on Lambda's read-only /opt: no bytecode written at run time, so a
+    # version the layer carries no bytecode for would compile it at every cold start.
+    for version in ("3.11", "3.12", "3.13"):
+        if not (runtime_root(version, ROOT / DEFAULT_DIR) / ".stamp").exists():
+            print(f"no local python{version} runtime: its rows are left out (make runtime)")
+            continue
+        no_writes = {"PYTHONDONTWRITEBYTECODE": "1"}
+        base = f"no tracing, python{version}, no bytecode writes"
+        found.append(Configuration(base, None, env=no_writes, python=version, baseline=base))
+        found.append(
+            Configuration(
+                f"otel-xray, python{version}, no bytecode writes",
+                ours,
+                env=no_writes,
+                python=version,
+                baseline=base,
+            )
+        )
     return found
 
 
@@ -106,6 +130,7 @@ def one_run(services: LocalServices, config: Configuration, warm: int) -> dict[s
         function_name="order-api",
         exporter=config.exporter,
         otlp_endpoint=config.otlp_endpoint,
+        runtime_dir=runtime_root(config.python, ROOT / DEFAULT_DIR),
     )
     with function:
         first = function.invoke(EVENT, collect=False)
@@ -150,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--warm", type=int, default=20)
+    parser.add_argument("--only", help="run the configurations whose name contains this")
     args = parser.parse_args(argv)
-    configs = configurations()
+    configs = [c for c in configurations(args.only) if not args.only or args.only in c.name]
     samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in configs}
     with LocalServices() as services:
         for config in configs:  # warm the page cache once
@@ -163,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         for name, runs in samples.items()
     }
-    base = medians[BASELINE]
+    base_of = {name: medians[name] for name in medians}
     header = (
         "| configuration | cold start ms (overhead, ratio) | warm p50 ms (overhead) "
         "| warm p99 ms | CPU ms / invocation (overhead) | peak RSS MiB (overhead) "
@@ -177,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for config in configs:
         m = medians[config.name]
+        base = base_of.get(config.baseline) or m
         size = layer_size(config)
         size_text = "-" if size is None else f"{size[0]:.1f} / {size[1]:.1f}"
         rows.append(

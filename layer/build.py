@@ -9,32 +9,47 @@ manylinux wheels chosen by pip's ``--platform``; bytecode is precompiled with
 ``unchecked-hash`` invalidation, because /opt is read-only and zip timestamps
 have a 2-second resolution, which would make mtime-checked .pyc files stale on
 every cold start. Zips are deterministic (sorted entries, fixed timestamps).
+
+One zip serves every Python runtime in :data:`PYTHON_VERSIONS` whose interpreter
+this machine has: each version's wheels are installed (their native extensions,
+wrapt's among them, are named per version and sit side by side), and each
+interpreter compiles the bytecode it reads (``__pycache__/*.cpython-3XY.pyc``).
+A version without an interpreter here is left out with a message naming it;
+``sizes.json`` lists the versions the layer carries and what each adds.
 """
 
 from __future__ import annotations
 
 import argparse
-import compileall
+import ast
 import hashlib
 import json
 import os
-import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the checkout's otel_xray, whatever is installed
 
 from otel_xray.boundary import is_dev_only  # noqa: E402  (after the path is set)
+from otel_xray.devtools.interpreters import (  # noqa: E402
+    RUNTIME_VERSIONS,
+    find_interpreter,
+)
 
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
 }
+#: The build runs on this one (the project's Python).
 PYTHON_VERSION = "3.11"
+#: Lambda's Python runtimes the layer is built for, where an interpreter is found.
+PYTHON_VERSIONS = RUNTIME_VERSIONS
 #: Never in the layer: the runtime provides them and the function's copies must win.
 EXCLUDED_TOP_LEVEL = {
     "boto3",
@@ -47,6 +62,35 @@ EXCLUDED_TOP_LEVEL = {
 }
 #: Not needed at run time in a read-only /opt.
 PRUNED_DIRS = {"tests", "test", "__pycache__"}
+#: Parts of the layer's packages that nothing the layer runs imports: the SDK's
+#: metrics and logs (otel-xray exports traces only), the configurator only
+#: ``opentelemetry-instrument`` uses, the OTLP messages of other signals, SPDX
+#: license data, protobuf's compiler plugin and descriptor protos. Read off the
+#: import closure of the layer's start paths (xray-udp, OTLP, local and centralized
+#: sampling, botocore/requests/urllib3 instrumented and called); the e2e tests run
+#: those paths through the built layer, so a pruned module that is needed fails them.
+PRUNED_PATHS = (
+    "opentelemetry/sdk/metrics",
+    "opentelemetry/sdk/_logs",
+    "opentelemetry/sdk/_events",
+    "opentelemetry/sdk/_configuration",
+    "opentelemetry/proto/metrics",
+    "opentelemetry/proto/logs",
+    "opentelemetry/proto/profiles",
+    "opentelemetry/proto/collector/metrics",
+    "opentelemetry/proto/collector/logs",
+    "opentelemetry/proto/collector/profiles",
+    "packaging/licenses",
+    "google/protobuf/compiler",
+    "google/protobuf/util",
+    "google/protobuf/descriptor_pb2.py",
+)
+#: Files nothing reads at run time: C sources shipped beside their compiled
+#: extension (wrapt's), and type stubs.
+PRUNED_SUFFIXES = (".c", ".h", ".pyi")
+#: A package of many modules of which the layer imports a few: only the modules the
+#: rest of the layer's code names (and what they name in turn) are kept.
+REFERENCED_ONLY = "opentelemetry/semconv/_incubating"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -55,15 +99,28 @@ def host_arch() -> str:
     return "arm64" if machine in ("aarch64", "arm64") else "x86_64"
 
 
-def build(arch: str, out: Path) -> Path:
+def interpreters() -> dict[str, Path]:
+    """The versions of :data:`PYTHON_VERSIONS` this machine can build for."""
+    found = {}
+    for version in PYTHON_VERSIONS:
+        interpreter = find_interpreter(version)
+        if interpreter is None:
+            print(f"layer: no python{version} interpreter here; the layer leaves {version} out")
+        else:
+            found[version] = interpreter
+    return found
+
+
+def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path:
     if f"{sys.version_info.major}.{sys.version_info.minor}" != PYTHON_VERSION:
         raise SystemExit(
-            f"layer/build.py must run on Python {PYTHON_VERSION} (it precompiles bytecode "
-            f"for the python{PYTHON_VERSION} runtime); this is {sys.version.split()[0]}"
+            f"layer/build.py must run on Python {PYTHON_VERSION} (it resolves the layer's "
+            f"packages for python{PYTHON_VERSION}); this is {sys.version.split()[0]}"
         )
+    versions = interpreters() if versions is None else versions
     root = out / arch
     stamp = root / ".build-stamp"
-    digest = _inputs_digest(arch)
+    digest = _inputs_digest(arch, sorted(versions))
     if stamp.exists() and stamp.read_text() == digest:
         return root
     if root.exists():
@@ -93,14 +150,18 @@ def build(arch: str, out: Path) -> Path:
         ],
         check=True,
     )
+    for version in sorted(versions):
+        if version != PYTHON_VERSION:
+            _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")
     _prune(python_dir)
-    compileall.compile_dir(
-        str(python_dir),
-        quiet=1,
-        workers=0,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
+    for _version, interpreter in sorted(versions.items()):
+        # Each interpreter writes the bytecode it reads (cpython-3XY.pyc).
+        subprocess.run(
+            [str(interpreter), "-m", "compileall", "-q", "-j", "0",
+             "--invalidation-mode", "unchecked-hash", str(python_dir)],
+            check=True,
+        )  # fmt: skip
     shutil.copy2(ROOT / "layer" / "otel-instrument", root / "otel-instrument")
     (root / "otel-instrument").chmod(0o755)
     collector = root / "collector-config"
@@ -125,6 +186,24 @@ def _shipped(path: Path) -> bool:
     return not is_dev_only(_module_name(path))
 
 
+def _add_version_wheels(python_dir: Path, version: str, platform_args: list[str]) -> None:
+    """The same requirements resolved for ``version``: what they add (native extensions
+    named for that version, a backport it needs) joins the layer; the rest is there."""
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-compile", "--target", scratch, "--implementation", "cp",
+             "--python-version", version, "--only-binary=:all:", *platform_args,
+             "-r", str(ROOT / "layer" / "requirements.txt")],
+            check=True,
+        )  # fmt: skip
+        for path in sorted(Path(scratch).rglob("*")):
+            target = python_dir / path.relative_to(scratch)
+            if path.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+
+
 def _copy_runtime_package(target: Path) -> None:
     """otel_xray without what ``otel_xray.boundary.DEV_ONLY`` names: never shipped."""
 
@@ -145,9 +224,72 @@ def _prune(python_dir: Path) -> None:
     bin_dir = python_dir / "bin"
     if bin_dir.exists():
         shutil.rmtree(bin_dir)
+    for relative in PRUNED_PATHS:
+        path = python_dir / relative
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for path in list(python_dir.rglob("*")):
+        if path.is_file() and path.suffix in PRUNED_SUFFIXES:
+            path.unlink()
+    _keep_referenced_only(python_dir, REFERENCED_ONLY)
+    _strip_debug_info(python_dir)
     for directory in sorted(python_dir.rglob("*"), reverse=True):
         if directory.is_dir() and directory.name in PRUNED_DIRS:
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _module_of(python_dir: Path, path: Path) -> str:
+    parts = path.relative_to(python_dir).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _names_imported(path: Path) -> set[str]:
+    """Every dotted name a file imports, ``from a import b`` giving ``a`` and ``a.b``."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _keep_referenced_only(python_dir: Path, relative: str) -> None:
+    """Delete the modules of ``relative`` that no other module of the layer reaches."""
+    package = python_dir / relative
+    prefix = relative.replace("/", ".")
+    inside = {_module_of(python_dir, p): p for p in package.rglob("*.py")}
+    wanted: set[str] = set()
+    for path in python_dir.rglob("*.py"):
+        if not path.is_relative_to(package):
+            wanted |= {n for n in _names_imported(path) if n.startswith(prefix)}
+    queue = [name for name in wanted if name in inside]
+    while queue:
+        for name in _names_imported(inside[queue.pop()]):
+            if name in inside and name not in wanted:
+                wanted.add(name)
+                queue.append(name)
+    for name, path in inside.items():
+        if path.name != "__init__.py" and name not in wanted:
+            path.unlink()
+
+
+def _strip_debug_info(python_dir: Path) -> None:
+    """Native extensions without their debug sections (wrapt's ship with them): a third
+    of the size. ``llvm-strip`` reads every architecture's ELF; GNU ``strip`` only the
+    host's. Left as they are where neither can read them."""
+    strip = shutil.which("llvm-strip") or shutil.which("strip")
+    if strip is None:
+        return
+    for library in python_dir.rglob("*.so"):
+        subprocess.run([strip, "--strip-debug", str(library)], capture_output=True, check=False)
 
 
 def write_zip(root: Path, zip_path: Path) -> None:
@@ -166,8 +308,14 @@ def tree_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
-def _inputs_digest(arch: str) -> str:
-    digest = hashlib.sha256(arch.encode())
+def version_bytes(root: Path, version: str) -> int:
+    """Bytes that only ``version`` reads: its .pyc files and its native extensions."""
+    tag = "cpython-" + version.replace(".", "")
+    return sum(p.stat().st_size for p in root.rglob(f"*{tag}*") if p.is_file())
+
+
+def _inputs_digest(arch: str, versions: list[str]) -> str:
+    digest = hashlib.sha256(arch.encode() + " ".join(versions).encode())
     for path in sorted(
         [
             *(ROOT / "otel_xray").rglob("*.py"),
@@ -191,12 +339,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "layer")
     parser.add_argument("--json", type=Path, help="also write the sizes to this file")
     args = parser.parse_args(argv)
-    sizes = {}
+    sizes: dict[str, Any] = {}
+    versions = interpreters()
+    sizes["python_versions"] = sorted(versions)
+    sizes["missing_python_versions"] = [v for v in PYTHON_VERSIONS if v not in versions]
     for arch in args.arch or sorted(PLATFORMS):
-        root = build(arch, args.out)
+        root = build(arch, args.out, versions)
         zip_path = args.out / f"otel-xray-layer-{arch}.zip"
         write_zip(root, zip_path)
-        sizes[arch] = {"unzipped_bytes": tree_size(root), "zipped_bytes": zip_path.stat().st_size}
+        sizes[arch] = {
+            "unzipped_bytes": tree_size(root),
+            "zipped_bytes": zip_path.stat().st_size,
+            # What each version's bytecode and native extensions add.
+            "bytes_by_version": {v: version_bytes(root, v) for v in sorted(versions)},
+        }
         print(
             f"layer {arch}: {sizes[arch]['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
             f"{sizes[arch]['zipped_bytes'] / 1e6:.1f} MB zipped -> {zip_path.relative_to(ROOT)}"

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
 from otel_xray.devtools.invoke import InitError, LocalFunction
 from otel_xray.devtools.render import render_map, render_trace
-from otel_xray.devtools.sandbox import DEFAULT_DIR
+from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.svg import render_svg
 from otel_xray.devtools.traces import TraceStore
@@ -58,7 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-layer", action="store_true", help="run without tracing, for comparison"
     )
     invoke.add_argument(
-        "--runtime", type=Path, default=DEFAULT_DIR, help="local runtime (make runtime)"
+        "--runtime",
+        type=Path,
+        default=DEFAULT_DIR,
+        help="local runtime directory of python3.11 (make runtime builds one per version)",
+    )
+    invoke.add_argument(
+        "--python",
+        choices=RUNTIME_VERSIONS,
+        default=DEFAULT_VERSION,
+        help="the Lambda Python runtime to run on (its local runtime is built if missing)",
     )
     invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
     invoke.add_argument("--name", help="function name (default: the code directory's name)")
@@ -157,12 +167,19 @@ def _invoke(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as error:
             print(f"otel-xray: --event {args.event}: {error}", file=sys.stderr)
             return 2
+    runtime = runtime_root(args.python, args.runtime)
+    if not (runtime / ".stamp").exists():
+        try:
+            build_runtime(runtime, args.python)
+        except FileNotFoundError as missing:
+            print(f"otel-xray: --python {args.python}: {missing}", file=sys.stderr)
+            return 2
     function = LocalFunction(
         args.handler,
         args.code,
         layer_dir=args.layer,
         use_layer=not args.no_layer,
-        runtime_dir=args.runtime,
+        runtime_dir=runtime,
         env=dict(args.env),
         function_name=args.name,
         timeout_seconds=args.timeout,

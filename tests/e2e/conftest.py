@@ -8,10 +8,22 @@ from pathlib import Path
 import pytest
 
 from examples.local_services import BUILD, LocalServices
+from otel_xray.devtools.sandbox import runtime_root
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "build" / "layer"
 RUNTIME = ROOT / "build" / "lambda-runtime"
+#: Lambda's Python runtimes the e2e core cases run on (make runtime builds each one
+#: this machine has an interpreter for; CI's has them all).
+VERSIONS = ("3.11", "3.12", "3.13")
+
+
+def runtime_of(version: str) -> Path:
+    """The local runtime of ``version``, or a skip that names the missing interpreter."""
+    root = runtime_root(version, RUNTIME)
+    if not (root / ".stamp").exists():
+        pytest.skip(f"no local python{version} runtime ({root}): no python{version} here")
+    return root
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,7 +9,7 @@ import pytest
 
 from examples.local_services import BUILD, LocalServices
 from otel_xray.devtools.cli import main
-from tests.e2e.conftest import ROOT, RUNTIME
+from tests.e2e.conftest import ROOT, RUNTIME, runtime_of
 
 
 def test_invoke_prints_the_trace_and_writes_segments(
@@ -109,3 +109,24 @@ def test_invoke_reports_bad_input_clearly(
     assert "is not a directory" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["invoke", "app.handler", "--code", str(tmp_path), "--env", "NOEQUALS"])
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.13"])
+def test_invoke_runs_the_function_on_the_python_asked_for(
+    version: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime_of(version)  # skips, naming the interpreter, where this machine has none
+    (tmp_path / "app.py").write_text(
+        "import sys\n"
+        "def handler(event, context):\n"
+        "    return {'python': '%d.%d' % sys.version_info[:2]}\n"
+    )
+    out = tmp_path / "segments.jsonl"
+    code = main(
+        ["invoke", "app.handler", "--code", str(tmp_path), "--python", version,
+         "--runtime", str(RUNTIME), "--segments", str(out), "--name", "versioned"]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert f'"python": "{version}"' in printed
+    assert any(json.loads(line).get("name") == "versioned" for line in out.read_text().splitlines())

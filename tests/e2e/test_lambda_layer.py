@@ -13,7 +13,7 @@ import pytest
 from examples.local_services import BUILD, LocalServices
 from otel_xray.boundary import is_dev_only
 from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
-from tests.e2e.conftest import LAYER, ROOT, RUNTIME
+from tests.e2e.conftest import LAYER, ROOT, RUNTIME, VERSIONS, runtime_of
 
 API_EVENT = json.loads((ROOT / "examples" / "order_api" / "event.json").read_text())
 
@@ -22,21 +22,30 @@ def order_event(amount: float) -> dict[str, object]:
     return {**API_EVENT, "body": json.dumps({"amount": amount, "items": ["book"]})}
 
 
-def local_function(code: Path, handler: str = "app.handler", **kwargs: object) -> LocalFunction:
+def local_function(
+    code: Path, handler: str = "app.handler", runtime: Path = RUNTIME, **kwargs: object
+) -> LocalFunction:
     return LocalFunction(
         handler,
         code,
         layer_dir=ROOT / default_layer_dir(),
-        runtime_dir=RUNTIME,
+        runtime_dir=runtime,
         **kwargs,  # type: ignore[arg-type]
     )
 
 
+@pytest.fixture(scope="module", params=VERSIONS)
+def version(request: pytest.FixtureRequest) -> str:
+    """The core cases run on every Lambda Python runtime (issue 16)."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def order_api(services: LocalServices) -> Iterator[LocalFunction]:
+def order_api(services: LocalServices, version: str) -> Iterator[LocalFunction]:
     """The order API exporting OTLP, so tests can read the spans themselves."""
     with local_function(
         BUILD / "order_api",
+        runtime=runtime_of(version),
         env=services.function_env(),
         function_name="order-api",
         exporter="otlp",
@@ -79,7 +88,9 @@ def test_a_raising_handler_gives_an_error_span_and_the_same_error(order_api: Loc
     assert "app.py" in exception["attributes"]["exception.stacktrace"]
 
 
-def test_an_unanswering_collector_cannot_hold_the_invocation(services: LocalServices) -> None:
+def test_an_unanswering_collector_cannot_hold_the_invocation(
+    services: LocalServices, version: str
+) -> None:
     """A collector that accepts the connection and never answers: the flush bound holds."""
     with socket.socket() as blackhole:
         blackhole.bind(("127.0.0.1", 0))
@@ -88,6 +99,7 @@ def test_an_unanswering_collector_cannot_hold_the_invocation(services: LocalServ
         env = {**services.function_env(), "OTEL_XRAY_FLUSH_TIMEOUT_MS": "300"}
         with local_function(
             BUILD / "order_api",
+            runtime=runtime_of(version),
             env=env,
             function_name="order-api",
             otlp_endpoint=endpoint,
@@ -161,10 +173,10 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     assert "python/otel_xray/awslambda/wrapper.py" in names
     assert "collector-config/config.yaml" in names
     assert "collector-config/sampling-rules.json" in names
-    assert any(
-        n.startswith("python/otel_xray/__pycache__/") and n.endswith(".cpython-311.pyc")
-        for n in names
-    )
+    # Bytecode for every runtime the layer serves, side by side (issue 16).
+    for tag in ("311", "312", "313"):
+        assert f"python/otel_xray/__pycache__/configurator.cpython-{tag}.pyc" in names, tag
+        assert any(f"wrapt/_wrappers.cpython-{tag}-" in n for n in names), tag
     tops = {n.split("/")[1] for n in names if n.startswith("python/")}
     assert not tops & {"boto3", "botocore", "urllib3", "requests", "grpc", "s3transfer"}
     shipped_modules = {
@@ -174,7 +186,9 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     }
     assert "otel_xray.export.xray_udp" in shipped_modules
     assert [m for m in shipped_modules if is_dev_only(m)] == []
-    assert sum(info.file_size for info in infos.values()) <= 10 * 1024 * 1024
+    # The size budget: at most 15 MB unzipped and 5 MB zipped per architecture.
+    assert sum(info.file_size for info in infos.values()) <= 15_000_000
+    assert (LAYER / f"otel-xray-layer-{arch}.zip").stat().st_size <= 5_000_000
     # Every native extension is built for the layer's architecture (ELF e_machine).
     expected_machine = {"x86_64": 0x3E, "arm64": 0xB7}[arch]
     with zipfile.ZipFile(LAYER / f"otel-xray-layer-{arch}.zip") as archive:

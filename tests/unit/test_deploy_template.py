@@ -107,6 +107,13 @@ def test_tracing_is_on_everywhere() -> None:
         "arm64",
         "x86_64",
     ]
+    # One zip per architecture serves every runtime whose bytecode it carries.
+    for layer in layers:
+        assert layer["Properties"]["CompatibleRuntimes"] == [
+            "python3.11",
+            "python3.12",
+            "python3.13",
+        ]
     for name in ("OrderApiFunction", "OrderWorkerFunction"):
         policies = resources[name]["Properties"]["Policies"]
         assert all(isinstance(p, dict) and len(p) == 1 for p in policies)  # scoped templates only
