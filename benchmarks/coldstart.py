@@ -225,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(rows)
     print(f"Side by side, {args.runs} interleaved runs each (medians):\n{table}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "coldstart.md").write_text(table + "\n")
-    (RESULTS / "coldstart.json").write_text(json.dumps(report, indent=2))
+    # A subset (--only) never overwrites the full side-by-side table.
+    stem = "coldstart" if not args.only else "coldstart-only"
+    (RESULTS / f"{stem}.md").write_text(table + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
     return 0
 
 
