@@ -272,7 +272,9 @@ class LocalFunction:
             result.error = invocation.error
         elif invocation.response is not None:
             result.response = _decode(invocation.response)
-        result.segments = self._lambda_segments(invocation, event if raw is None else None)
+        result.segments = self._lambda_segments(
+            invocation, event if raw is None else None, overhead=collect
+        )
         if not collect:
             return result
         if self.daemon is not None:
@@ -284,7 +286,11 @@ class LocalFunction:
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]
         return result
 
-    def _lambda_segments(self, invocation: Invocation, event: Any) -> list[dict[str, Any]]:
+    def _lambda_segments(
+        self, invocation: Invocation, event: Any, overhead: bool = True
+    ) -> list[dict[str, Any]]:
+        """Lambda's own two segments; ``overhead`` waits (briefly) for the runtime's next
+        poll to close the Overhead subsegment (timed runs skip it: it is not theirs)."""
         assert self.api is not None
         init_started, self._init_started = self._init_started, None
         return lambda_segments(
@@ -298,7 +304,7 @@ class LocalFunction:
             finished=invocation.finished_at or time.time(),
             init_started=init_started,
             init_finished=self.api.first_poll_at,
-            next_poll=self._next_poll(invocation),
+            next_poll=self._next_poll(invocation) if overhead else None,
             error=invocation.error,
             xray_cause=invocation.xray_cause,
             links=sqs_links(event),
