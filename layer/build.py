@@ -233,6 +233,9 @@ def _prune(python_dir: Path) -> None:
     for path in list(python_dir.rglob("*")):
         if path.is_file() and path.suffix in PRUNED_SUFFIXES:
             path.unlink()
+    # pip's install records (read only by pip uninstall); the licenses stay.
+    for record in python_dir.glob("*.dist-info/RECORD"):
+        record.unlink()
     _keep_referenced_only(python_dir, REFERENCED_ONLY)
     _strip_debug_info(python_dir)
     for directory in sorted(python_dir.rglob("*"), reverse=True):

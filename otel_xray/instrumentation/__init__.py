@@ -1,23 +1,34 @@
-"""Load a fixed list of instrumentations, without scanning entry points.
+"""The instrumentation registry: which library, which instrumentation, which X-Ray hook;
+applied when the function first imports the library.
 
 ``opentelemetry-instrument`` discovers instrumentors by iterating every installed
 distribution's entry points and checking each one's dependency versions through
 ``importlib.metadata``; on Lambda that costs hundreds of milliseconds per cold start
 (opentelemetry-lambda #1497). The set that matters for a serverless function is
 small and known, so it is a table here (:data:`REGISTRY`, with the X-Ray hooks of
-ours that a library needs), and ``skip_dep_check`` avoids the metadata
-reads. A library the function does not have (``requests``) is skipped quietly.
+ours that a library needs), and ``skip_dep_check`` avoids the metadata reads.
+
+Lazy by import (:mod:`otel_xray.instrumentation.hooks`): a library the function
+has already imported is instrumented at configuration; any other when the function
+first imports it, before or after the layer starts. A function that never imports
+a library pays nothing for it: not its instrumentation, and not the instrumentation
+base either unless some library needs it.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from opentelemetry.trace import TracerProvider
+
+from otel_xray.instrumentation.hooks import cancel, when_imported
 
 logger = logging.getLogger("otel_xray")
 
@@ -25,6 +36,8 @@ logger = logging.getLogger("otel_xray")
 class Instrumentation:
     """One library: the instrumentation that serves it, and any X-Ray hook of ours."""
 
+    #: The module whose first import instruments the library.
+    trigger: str
     #: Module of the upstream instrumentation.
     module: str
     #: Its instrumentor class.
@@ -38,6 +51,7 @@ class Instrumentation:
 #: name -> instrumentation; names are those of OTEL_PYTHON_DISABLED_INSTRUMENTATIONS.
 REGISTRY: dict[str, Instrumentation] = {
     "botocore": Instrumentation(
+        "botocore",
         "opentelemetry.instrumentation.botocore",
         "BotocoreInstrumentor",
         # Its wrapper sits outside the instrumentation's own (see the module).
@@ -45,31 +59,39 @@ REGISTRY: dict[str, Instrumentation] = {
         # The resources the X-Ray SDK records (S3 bucket and key, Lambda invocation type).
         options=(("request_hook", "otel_xray.instrumentation.aws_sdk_resources:request_hook"),),
     ),
-    "requests": Instrumentation("opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
-    "urllib3": Instrumentation("opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+    "requests": Instrumentation(
+        "requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"
+    ),
+    "urllib3": Instrumentation(
+        "urllib3", "opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"
+    ),
 }
 
 
 def instrument(names: Iterable[str], tracer_provider: TracerProvider) -> list[str]:
-    """Instrument each named library that is importable; returns the names done."""
-    done: list[str] = []
+    """Arm each named instrumentation: applied now if its library is imported already,
+    else on the library's first import. Returns the names armed (for :func:`uninstrument`)."""
+    armed: list[str] = []
     for name in names:
         entry = REGISTRY[name]
-        try:
-            instrumentor = getattr(importlib.import_module(entry.module), entry.instrumentor)()
-            if not instrumentor.is_instrumented_by_opentelemetry:
-                options = {key: _resolve(target) for key, target in entry.options}
-                instrumentor.instrument(
-                    tracer_provider=tracer_provider, skip_dep_check=True, **options
-                )
-            if entry.hook is not None:
-                importlib.import_module(entry.hook).install()
-            done.append(name)
-        except ImportError as error:
-            logger.debug("otel-xray: %s not instrumented: %s", name, error)
-        except Exception:
-            logger.exception("otel-xray: instrumenting %s failed; continuing without it", name)
-    return done
+        when_imported(entry.trigger, functools.partial(_apply, name, tracer_provider))
+        armed.append(name)
+    return armed
+
+
+def _apply(name: str, tracer_provider: TracerProvider, _module: ModuleType | None = None) -> None:
+    entry = REGISTRY[name]
+    try:
+        instrumentor = getattr(importlib.import_module(entry.module), entry.instrumentor)()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            options = {key: _resolve(target) for key, target in entry.options}
+            instrumentor.instrument(tracer_provider=tracer_provider, skip_dep_check=True, **options)
+        if entry.hook is not None:
+            importlib.import_module(entry.hook).install()
+    except ImportError as error:
+        logger.debug("otel-xray: %s not instrumented: %s", name, error)
+    except Exception:
+        logger.exception("otel-xray: instrumenting %s failed; continuing without it", name)
 
 
 def _resolve(target: str) -> Any:
@@ -81,6 +103,9 @@ def uninstrument(names: Iterable[str]) -> None:
     """Undo :func:`instrument` (tests, and ``configure`` called again)."""
     for name in names:
         entry = REGISTRY[name]
+        cancel(entry.trigger)
+        if entry.trigger not in sys.modules:
+            continue  # never applied: nothing to undo
         try:
             if entry.hook is not None:
                 importlib.import_module(entry.hook).uninstall()

@@ -14,11 +14,18 @@ from tests.e2e.conftest import ROOT, RUNTIME
 PROBE = (
     "import json, sys; import otel_xray.awslambda.wrapper; print(json.dumps(sorted(sys.modules)))"
 )
+#: A function's own requests (and urllib3), as the example functions package them.
+FUNCTION_DEPS = ROOT / "build" / "bench" / "checkout"
 
 
-def modules_at_start(tmp_path: Path, **environ: str) -> set[str]:
-    """sys.modules after the runtime imported the layer's handler, as on a cold start."""
-    (tmp_path / "app.py").write_text("def handler(event, context):\n    return 'ok'\n")
+def modules_at_start(tmp_path: Path, imports: str = "", **environ: str) -> set[str]:
+    """sys.modules after the runtime imported the layer's handler, as on a cold start.
+
+    ``imports``: what the function's module imports, e.g. ``"import requests"``.
+    """
+    (tmp_path / "app.py").write_text(
+        f"{imports}\ndef handler(event, context):\n    return 'ok'\n"
+    )
     layer = ROOT / default_layer_dir()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -27,7 +34,7 @@ def modules_at_start(tmp_path: Path, **environ: str) -> set[str]:
         "AWS_REGION": "us-east-1",
         "LAMBDA_TASK_ROOT": str(tmp_path),
         "ORIG_HANDLER": "app.handler",
-        "PYTHONPATH": f"{tmp_path}:{layer / 'python'}:{RUNTIME / 'runtime'}",
+        "PYTHONPATH": f"{tmp_path}:{layer / 'python'}:{RUNTIME / 'runtime'}:{FUNCTION_DEPS}",
         **environ,
     }
     output = subprocess.run(
@@ -69,3 +76,33 @@ def test_with_a_collector_only_the_otlp_encoder_is_added(tmp_path: Path, collect
     assert under(modules, "grpc") == []
     # Protobuf is imported on the first export, not at start.
     assert under(modules, "opentelemetry.exporter.otlp.proto.grpc") == []
+
+
+def test_a_function_that_imports_no_library_pays_for_no_instrumentation(tmp_path: Path) -> None:
+    """Issue 17, lazy by import: nothing of any instrumentation, nor the instrumentation
+    base, wrapt (which imports asyncio) or packaging, when the function imports none of
+    the instrumented libraries."""
+    modules = modules_at_start(tmp_path)
+    assert under(modules, "opentelemetry.instrumentation") == []
+    assert under(modules, "wrapt", "packaging", "asyncio") == []
+    assert under(modules, "botocore", "requests", "urllib3") == []
+
+
+@pytest.mark.parametrize(
+    ("imports", "instrumented", "not_instrumented"),
+    [
+        ("import requests", ["requests", "urllib3"], ["botocore"]),
+        ("import urllib3", ["urllib3"], ["requests", "botocore"]),
+        ("import boto3", ["botocore"], ["requests"]),
+    ],
+)
+def test_a_library_is_instrumented_when_the_function_imports_it(
+    tmp_path: Path, imports: str, instrumented: list[str], not_instrumented: list[str]
+) -> None:
+    modules = modules_at_start(tmp_path, imports)
+    for name in instrumented:
+        assert f"opentelemetry.instrumentation.{name}" in modules, name
+    for name in not_instrumented:
+        assert f"opentelemetry.instrumentation.{name}" not in modules, name
+    if "botocore" in instrumented:
+        assert "otel_xray.instrumentation.aws_sdk_header" in modules  # the X-Ray hook too
