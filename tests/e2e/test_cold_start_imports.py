@@ -14,8 +14,9 @@ from tests.e2e.conftest import ROOT, RUNTIME
 PROBE = (
     "import json, sys; import otel_xray.awslambda.wrapper; print(json.dumps(sorted(sys.modules)))"
 )
-#: A function's own requests (and urllib3), as the example functions package them.
-FUNCTION_DEPS = ROOT / "build" / "bench" / "checkout"
+#: A function's own requests (and urllib3), as the example API packages them
+#: (make examples, which make test runs); the app.py there is shadowed by the probe's.
+FUNCTION_DEPS = ROOT / "build" / "examples" / "order_api"
 
 
 def modules_at_start(tmp_path: Path, imports: str = "", **environ: str) -> set[str]:
