@@ -30,6 +30,7 @@ from otel_xray.devtools.daemon import XRayDaemon
 from otel_xray.devtools.invoke import default_layer_dir
 from otel_xray.devtools.lambda_service import __file__ as _devtools_file
 from tests.e2e.conftest import ROOT, VERSIONS, runtime_of
+from tests.ports import unused_port
 
 BOOTSTRAP = Path(_devtools_file).with_name("lambda_bootstrap.py")
 RIE = ROOT / "build" / "rie" / "aws-lambda-rie"
@@ -100,12 +101,6 @@ def test_the_layer_never_compiles_at_run_time(
     assert compiled_from_source(python, read_only_layer, runtime, task) == []
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -141,7 +136,7 @@ def test_the_layer_works_under_awss_runtime_interface_emulator(
         "def handler(event, context):\n"
         "    return {'echo': event['n'], 'python': '%d.%d' % sys.version_info[:2]}\n"
     )
-    api_port, rie_port = free_port(), free_port()
+    api_port, rie_port = unused_port(), unused_port()
     with XRayDaemon() as daemon:
         env = {
             "PATH": "/usr/bin:/bin",

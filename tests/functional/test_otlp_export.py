@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,12 +14,7 @@ from otel_xray.devtools.receiver import OTLPReceiver
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.otlp import LambdaOTLPExporter
 from otel_xray.export.processor import InvocationSpanProcessor
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import unused_port
 
 
 class _ScriptedCollector(BaseHTTPRequestHandler):
@@ -72,7 +66,7 @@ def test_spans_reach_a_real_receiver_decoded() -> None:
 
 
 def test_closed_endpoint_returns_at_once_and_keeps_spans() -> None:
-    processor = _processor_with_spans(f"http://127.0.0.1:{closed_port()}/v1/traces")
+    processor = _processor_with_spans(f"http://127.0.0.1:{unused_port()}/v1/traces")
     started = time.monotonic()
     assert processor.flush(Deadline.within_ms(1000)) is False
     assert time.monotonic() - started < 0.5

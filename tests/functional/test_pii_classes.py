@@ -12,7 +12,6 @@ as they are.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from otel_xray.pii import RedactingSpanProcessor, Redactor
 from otel_xray.settings import PiiSettings
 from otel_xray.testing import InMemoryExporter, XRayCapture
 from otel_xray.xray.segment import encode, span_to_document
+from tests.ports import unused_port
 
 EMAIL = "zoe.mueller@example.de"
 CARD = "4111 1111 1111 1111"
@@ -205,12 +205,6 @@ def not_found() -> Iterator[str]:
     server.server_close()
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 QUERY = urllib.parse.urlencode({"email": EMAIL, "api_key": API_KEY})
 
 
@@ -220,19 +214,19 @@ def _requests_http_error(base: str) -> None:
 
 
 def _requests_connection_error(base: str) -> None:
-    requests.get(f"http://127.0.0.1:{closed_port()}/users/{EMAIL}?{QUERY}", timeout=2)
+    requests.get(f"http://127.0.0.1:{unused_port()}/users/{EMAIL}?{QUERY}", timeout=2)
 
 
 def _urllib3_max_retry(base: str) -> None:
     pool = urllib3.PoolManager(retries=urllib3.Retry(0))
-    pool.request("GET", f"http://127.0.0.1:{closed_port()}/u/{urllib.parse.quote(EMAIL)}?{QUERY}")
+    pool.request("GET", f"http://127.0.0.1:{unused_port()}/u/{urllib.parse.quote(EMAIL)}?{QUERY}")
 
 
 def _botocore_endpoint_error(base: str) -> None:
     client = boto3.client(
         "s3",
         region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        endpoint_url=f"http://127.0.0.1:{unused_port()}",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 0}, connect_timeout=1),

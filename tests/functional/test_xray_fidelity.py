@@ -10,7 +10,6 @@ translator/{segment,aws,cause,http,sql}.go) and the X-Ray SDK for Python
 from __future__ import annotations
 
 import json
-import socket
 import traceback
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_xray.xray.segment import aws_origin, span_to_document
+from tests.ports import unused_port
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
@@ -227,13 +227,10 @@ def test_the_x_ray_sdks_resource_fields_for_aws_calls(monkeypatch: pytest.Monkey
     tracing = configurator.configure(environ=dict(LAMBDA_ENV), exporter=exporter)
     assert tracing is not None
     try:
-        with socket.socket() as probe:  # a port nothing listens on
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         s3 = boto3.client(
             "s3",
             region_name="us-east-1",
-            endpoint_url=f"http://127.0.0.1:{port}",
+            endpoint_url=f"http://127.0.0.1:{unused_port()}",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             config=Config(retries={"max_attempts": 0}),

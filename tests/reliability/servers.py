@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from otel_xray.devtools.receiver import decode_export_request
+from tests.ports import unused_port
 
 
 class Collector:
@@ -64,7 +64,4 @@ class Collector:
         self.server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+free_port = unused_port  # the name these tests use
