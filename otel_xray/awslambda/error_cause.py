@@ -38,9 +38,12 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otel_xray.pii import Redactor
+if TYPE_CHECKING:
+    # Only the type: the redactor comes from the pipeline, so with redaction off the
+    # PII package is never imported at start.
+    from otel_xray.pii import Redactor
 
 logger = logging.getLogger("otel_xray")
 

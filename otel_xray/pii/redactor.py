@@ -395,10 +395,18 @@ class Redactor:
             for item_key, item in value.items():
                 # A secret-named mapping hides everything under it; else each key decides.
                 item_kind = "secret" if kind == "secret" else self._class(str(item_key))
-                walked[item_key] = redacted = self._structured(
-                    item_kind, item, depth + 1, parse_json
+                redacted = self._structured(item_kind, item, depth + 1, parse_json)
+                # The key is exported too ({"zoe@example.de": 3}): scanned like text; two
+                # keys that redact alike stay apart (#2, #3...).
+                new_key = (
+                    self._memoised("plain", item_key) if isinstance(item_key, str) else item_key
                 )
-                changed = changed or (redacted is not item and redacted != item)
+                if new_key in walked:
+                    new_key = f"{new_key}#{len(walked) + 1}"
+                walked[new_key] = redacted
+                changed = changed or new_key != item_key or (
+                    redacted is not item and redacted != item
+                )
             return walked if changed else value
         if isinstance(value, Sequence):
             items = [self._structured(kind, item, depth + 1, parse_json) for item in value]

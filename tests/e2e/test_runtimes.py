@@ -13,7 +13,6 @@ aws-sam-cli wheel ships; ``make rie``), a component nobody here wrote.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import stat
@@ -184,4 +183,3 @@ def test_the_layer_works_under_awss_runtime_interface_emulator(
         jsonschema.validate(document, SCHEMA)
     assert len({d["trace_id"] for d in functions}) == 2
     assert daemon.rejected == []
-    assert os.path.basename(str(RIE)) == "aws-lambda-rie"

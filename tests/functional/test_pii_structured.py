@@ -26,7 +26,6 @@ from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 import otel_xray
-from otel_xray import configurator
 from otel_xray.export import Deadline
 from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.pii import RedactingSpanProcessor, Redactor
@@ -99,6 +98,20 @@ def test_personal_data_inside_mappings_lists_and_bytes_is_redacted(
     assert b"4821" not in sent  # a PIN stored as a number, under a secret key
     assert b"[REDACTED:email]" in sent and b"[REDACTED:secret]" in sent
     assert b"name_len" in sent  # structure and non-personal values are kept
+
+
+def test_personal_data_in_mapping_keys_is_redacted_and_no_entry_is_lost(
+    pipeline: tuple[trace.Tracer, InvocationSpanProcessor, InMemoryExporter],
+) -> None:
+    """A mapping keyed by email: the keys are exported too (OTLP kvlist, X-Ray metadata)."""
+    sent = export_one(
+        pipeline, {"orders_by_customer": {EMAIL: 3, "bob@example.com": 5, "total": 8}}
+    )
+    assert leaks(sent, EMAIL, "bob@example.com") == []
+    redacted = Redactor(PiiSettings()).value(
+        "orders_by_customer", {EMAIL: 3, "bob@example.com": 5, "total": 8}
+    )
+    assert sorted(redacted.values()) == [3, 5, 8]  # nothing merged away
 
 
 def test_what_cannot_be_read_is_replaced_and_counted() -> None:
@@ -211,7 +224,3 @@ def test_secret_keys_are_matched_by_their_last_word(key: str) -> None:
 def test_words_that_only_contain_a_secret_word_are_kept(key: str) -> None:
     assert Redactor(PiiSettings()).value(key, "4821-a") == "4821-a"
 
-
-def test_what_the_tests_configure_is_undone() -> None:
-    configurator.reset()
-    assert configurator.current() is None
