@@ -14,14 +14,19 @@ MAX_ANNOTATION_VALUE = 1000
 MAX_ANNOTATIONS_PER_TRACE = 50
 #: Span links one segment document carries; the rest are left out.
 MAX_LINKS = 20
-#: X-Ray's service type (a segment's ``origin``) by resource ``cloud.platform``.
+#: X-Ray's service type (a segment's ``origin``) by resource ``cloud.platform``: the
+#: collector's ``determineAwsOrigin`` (segment.go), plus Lambda's function type, which
+#: Lambda's own segment carries and the sampler reports as its service type.
 ORIGIN_BY_PLATFORM = {
     "aws_lambda": "AWS::Lambda::Function",
     "aws_ec2": "AWS::EC2::Instance",
     "aws_ecs": "AWS::ECS::Container",
     "aws_eks": "AWS::EKS::Container",
     "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
+    "aws_app_runner": "AWS::AppRunner::Service",
 }
+#: ECS by ``aws.ecs.launchtype`` (determineAwsOrigin).
+ECS_ORIGIN_BY_LAUNCH_TYPE = {"ec2": "AWS::ECS::EC2", "fargate": "AWS::ECS::Fargate"}
 #: The daemon's protocol: each UDP datagram starts with this line, then one document.
 DAEMON_HEADER = b'{"format":"json","version":1}\n'
 #: The daemon's receive buffer: a larger datagram is dropped whole.

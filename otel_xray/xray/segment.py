@@ -38,11 +38,13 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.xray import (
     ANNOTATIONS_ATTRIBUTE,
+    ECS_ORIGIN_BY_LAUNCH_TYPE,
     MAX_ANNOTATION_KEY,
     MAX_ANNOTATION_VALUE,
     MAX_DATAGRAM_BYTES,
     MAX_LINKS,
     METADATA_PREFIX,
+    ORIGIN_BY_PLATFORM,
 )
 from otel_xray.xray.name_characters import NAME_CHARACTERS
 
@@ -53,14 +55,6 @@ MAX_STACK_FRAMES = 50
 MAX_HTTP_FIELD = 250
 
 _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
-#: segment.go's origins, by cloud.platform (determineAwsOrigin).
-_ORIGINS = {
-    "aws_app_runner": "AWS::AppRunner::Service",
-    "aws_eks": "AWS::EKS::Container",
-    "aws_elastic_beanstalk": "AWS::ElasticBeanstalk::Environment",
-    "aws_ec2": "AWS::EC2::Instance",
-}
-_ECS_ORIGIN = {"ec2": "AWS::ECS::EC2", "fargate": "AWS::ECS::Fargate"}
 _ANNOTATION_KEY_DISALLOWED = re.compile(r"[^A-Za-z0-9_]")
 _PY_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<label>.+)$')
 
@@ -371,9 +365,12 @@ def aws_origin(resource: Mapping[str, Any]) -> str | None:
     if provider is not None and provider != "aws":
         return None
     platform = resource.get("cloud.platform")
+    if platform == "aws_lambda":
+        return None  # the function segment is Lambda's own
     if platform == "aws_ecs":
-        return _ECS_ORIGIN.get(str(resource.get("aws.ecs.launchtype")), "AWS::ECS::Container")
-    return _ORIGINS.get(str(platform))
+        launch_type = str(resource.get("aws.ecs.launchtype"))
+        return ECS_ORIGIN_BY_LAUNCH_TYPE.get(launch_type, ORIGIN_BY_PLATFORM["aws_ecs"])
+    return ORIGIN_BY_PLATFORM.get(str(platform))
 
 
 def _http_block(attributes: Mapping[str, Any], kind: SpanKind | None = None) -> dict[str, Any]:
