@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker
 PYTEST_WORKERS ?= auto
 
-.PHONY: install layer runtime rie examples bench-functions lint test test-unit demo bench soak clean
+.PHONY: install layer runtime rie collector daemon examples bench-functions lint test test-unit demo bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,31 @@ $(RIE): | $(STAMP)
 	  open('$(RIE)', 'wb').write(data)"
 	chmod +x $(RIE)
 
+# The OpenTelemetry collector, built from source with the collector builder (ocb) at the
+# release pinned in collector/builder-config.yaml. Go's module and build caches are
+# reused (GOMODCACHE, GOCACHE). This machine's module proxy serves these modules but not
+# their checksum-database entries, hence GONOSUMDB for the two module trees; every module
+# still comes from the proxy, and go.sum pins what was fetched.
+OCB_VERSION := v0.143.0
+GO_ENV := GONOSUMDB=go.opentelemetry.io,github.com/open-telemetry GOFLAGS=-buildvcs=false
+COLLECTOR := build/bin/otelcol-xray
+collector: $(COLLECTOR)
+$(COLLECTOR): collector/builder-config.yaml
+	mkdir -p build/bin
+	$(GO_ENV) GOBIN=$(CURDIR)/build/bin go install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	$(GO_ENV) build/bin/builder --config collector/builder-config.yaml
+	cp build/collector-src/otelcol-xray $(COLLECTOR)
+
+# The X-Ray daemon from github.com/aws/aws-xray-daemon. This fails here: the module
+# proxy refuses the module ("403 Forbidden ... This module version is not available"),
+# and make says so. The daemon tests run when build/bin/xray exists, else they skip
+# with that reason.
+DAEMON_MODULE := github.com/aws/aws-xray-daemon/cmd/tracing
+daemon:
+	mkdir -p build/bin
+	GOBIN=$(CURDIR)/build/bin go install $(DAEMON_MODULE)@latest
+	mv build/bin/tracing build/bin/xray
+
 # Each example function packaged as Lambda would get it: code plus its requirements.
 examples: $(STAMP) $(foreach fn,$(EXAMPLES),build/examples/$(fn)/.built)
 
@@ -62,7 +87,7 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/sampling-rules.template.json
 	$(VENV)/bin/mypy --strict otel_xray
 
-test: $(STAMP) layer runtime rie examples lint
+test: $(STAMP) layer runtime rie collector examples lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-unit: $(STAMP)

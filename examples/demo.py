@@ -44,14 +44,22 @@ def run(
     exporter: str = "xray-udp",
     orders: list[tuple[str, float, list[str]]] = ORDERS,
     unique_names: bool = True,
+    otlp_endpoint: str | None = None,
+    env: dict[str, str] | None = None,
+    forward_udp_to: tuple[str, int] | None = None,
 ) -> list[InvocationResult]:
     """Both functions end to end; every document lands in ``store``.
 
     Returns the API's results in order, then the worker's (one per queued batch).
+    ``otlp_endpoint`` sends the otlp exporter's spans to a real collector instead of
+    the local receiver; its documents then land wherever that collector exports them,
+    and only Lambda's own segments (which the Lambda service sends) land in ``store``.
+    ``env`` adds function variables. ``forward_udp_to`` also sends every datagram the
+    functions send, unchanged, to a real daemon (or the collector's UDP receiver).
     """
     results = []
     with LocalServices(unique_names) as services:
-        env = services.function_env()
+        env = {**services.function_env(), **(env or {})}
         with (
             LocalFunction(
                 "app.handler",
@@ -59,6 +67,7 @@ def run(
                 env=env,
                 function_name="order-api",
                 exporter=exporter,
+                otlp_endpoint=otlp_endpoint,
             ) as api,
             LocalFunction(
                 "app.handler",
@@ -66,8 +75,12 @@ def run(
                 env=env,
                 function_name="order-worker",
                 exporter=exporter,
+                otlp_endpoint=otlp_endpoint,
             ) as worker,
         ):
+            for function in (api, worker):
+                assert function.daemon is not None
+                function.daemon.forward_to = forward_udp_to
             for title, amount, items in orders:
                 result = api.invoke(order_event(amount, items))
                 results.append(result)

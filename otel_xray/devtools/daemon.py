@@ -32,7 +32,7 @@ HEADER = {"format": "json", "version": 1}
 class XRayDaemon:
     """Receives segment documents over UDP; :meth:`take` hands them out."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, forward_to: tuple[str, int] | None = None) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # A deep kernel buffer, so a burst is not lost while this thread waits its turn.
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 * 1024 * 1024)
@@ -44,6 +44,9 @@ class XRayDaemon:
         #: Every datagram as it arrived: what went over the wire, for privacy checks.
         self.raw: list[bytes] = []
         self.last_received = 0.0
+        #: Where each datagram is also sent, unchanged (a real daemon behind this one,
+        #: so a test sees exactly what the function sent and what the daemon did with it).
+        self.forward_to = forward_to
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -105,6 +108,8 @@ class XRayDaemon:
             except OSError:
                 return
             self.last_received = time.monotonic()
+            if self.forward_to is not None:
+                self._socket.sendto(datagram, self.forward_to)
             document, reason = parse_datagram(datagram)
             with self._lock:
                 self.raw.append(datagram)

@@ -74,6 +74,8 @@ class InvocationResult:
     segments: list[dict[str, Any]] = field(default_factory=list)
     #: Datagrams the daemon would have dropped, with the reason (should stay empty).
     rejected: list[str] = field(default_factory=list)
+    #: The function's datagrams to the daemon, exactly as sent.
+    raw_datagrams: list[bytes] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,7 @@ class LocalFunction:
         self.log_path: Path | None = None
         self.started_at = 0.0
         self._init_started: float | None = None
+        self._raw_seen = 0
 
     # lifecycle ---------------------------------------------------------------
 
@@ -281,6 +284,8 @@ class LocalFunction:
             self.daemon.wait_idle()
             result.segments += self.daemon.take()
             result.rejected, self.daemon.rejected = self.daemon.rejected, []
+            result.raw_datagrams = self.daemon.raw[self._raw_seen :]
+            self._raw_seen = len(self.daemon.raw)
         if self.receiver is not None:
             result.spans = self.receiver.take()
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]

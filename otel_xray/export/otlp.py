@@ -10,6 +10,16 @@ keeps the spans for the next flush. The protobuf encoding is upstream's.
 
 The ``requests`` dependency of the upstream exporter is not imported: the standard
 library's ``http.client`` is enough for a loopback collector and starts faster.
+
+One attribute is added on the way out: ``peer.service`` = the host, on an HTTP client
+span that has no name the collector's awsxray exporter would use for it. Its
+translator (``internal/translator/segment.go``, ``MakeSegment``) names a subsegment
+after ``aws.remote.service``, ``peer.service``, ``aws.service``, ``db.name``,
+``rpc.service``, ``http.host`` or ``net.peer.name``, else after the span name; the
+current HTTP conventions set none of those, so every HTTP call was a node called
+``GET`` or ``POST``. The xray-udp translator and the X-Ray SDK name it after the
+host; with this the collector does too (``tests/e2e/test_collector.py`` compares the
+two maps).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from otel_xray.export import Deadline, ExportOutcome
 
@@ -60,7 +71,7 @@ class LambdaOTLPExporter:
                 encode_spans,
             )
 
-            body = encode_spans(spans).SerializeToString()
+            body = encode_spans([named_for_xray(span) for span in spans]).SerializeToString()
         except Exception:
             logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
             return ExportOutcome.DROP
@@ -124,3 +135,53 @@ class LambdaOTLPExporter:
             with contextlib.suppress(OSError):
                 self._connection.close()  # the child's copy of the descriptor only
         self._connection = None
+
+
+#: Attributes the collector's translator names a CLIENT subsegment after (MakeSegment).
+_NAMING_ATTRIBUTES = (
+    "aws.remote.service",
+    "peer.service",
+    "aws.service",
+    "rpc.service",
+    "db.name",
+    "http.host",
+    "net.peer.name",
+)
+
+
+def named_for_xray(span: ReadableSpan) -> ReadableSpan:
+    """The span, with ``peer.service`` = host when the collector would name it ``GET``.
+
+    Example:
+        >>> from opentelemetry.sdk.trace import TracerProvider
+        >>> tracer = TracerProvider().get_tracer("example")
+        >>> with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
+        ...         attributes={"url.full": "https://pay.example.com/charge"}) as span:
+        ...     pass
+        >>> named_for_xray(span).attributes["peer.service"]
+        'pay.example.com'
+    """
+    attributes = span.attributes or {}
+    if span.kind not in (SpanKind.CLIENT, SpanKind.PRODUCER) or any(
+        key in attributes for key in _NAMING_ATTRIBUTES
+    ):
+        return span
+    url = attributes.get("url.full") or attributes.get("http.url")
+    host: object = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else None
+    host = host or attributes.get("server.address")
+    if not isinstance(host, str) or not host:
+        return span
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**attributes, "peer.service": host},
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

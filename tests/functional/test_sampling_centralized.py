@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from otel_xray.devtools.xray_api import sampling_rule
 from otel_xray.sampling.centralized import CACHE_TTL, CentralizedSampler
 
 STATISTICS_FIELDS = {
@@ -26,26 +27,7 @@ STATISTICS_FIELDS = {
 
 
 def rule(name: str, priority: int, rate: float, reservoir: int, **matchers: Any) -> dict[str, Any]:
-    return {
-        "SamplingRule": {
-            "RuleName": name,
-            "RuleARN": f"arn:aws:xray:us-east-1:123456789012:sampling-rule/{name}",
-            "ResourceARN": "*",
-            "Priority": priority,
-            "FixedRate": rate,
-            "ReservoirSize": reservoir,
-            "ServiceName": "*",
-            "ServiceType": "*",
-            "Host": "*",
-            "HTTPMethod": "*",
-            "URLPath": "*",
-            "Version": 1,
-            "Attributes": {},
-            **matchers,
-        },
-        "CreatedAt": 0.0,
-        "ModifiedAt": 1530558121.0,
-    }
+    return sampling_rule(name, priority, rate, reservoir, modified_at=1530558121.0, **matchers)
 
 
 class XRayProxy:

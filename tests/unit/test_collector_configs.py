@@ -169,7 +169,22 @@ def test_a_config_uses_only_what_the_build_has(
 
 
 def test_the_sidecar_serves_the_daemon_ports_for_udp_export_and_sampling() -> None:
+    """UDP 2000 and TCP 2000, each with one owner.
+
+    The awsxray receiver always starts its own X-Ray proxy (receiver/awsxrayreceiver
+    factory.go: ``ProxyServer: proxy.DefaultConfig()``, on localhost:2000), so the
+    sidecar uses that one on 0.0.0.0:2000 and has no awsproxy extension on the same
+    port. ``tests/e2e/test_collector.py`` runs this config in the real collector.
+    """
     config = yaml.safe_load((ROOT / "collector" / "sidecar.yaml").read_text())
-    assert config["extensions"]["awsproxy"]["endpoint"].endswith(":2000")
-    assert config["receivers"]["awsxray"] == {"endpoint": "0.0.0.0:2000", "transport": "udp"}
-    assert "awsproxy" in config["service"]["extensions"]
+    assert config["receivers"]["awsxray"] == {
+        "endpoint": "0.0.0.0:2000",
+        "transport": "udp",
+        "proxy_server": {"endpoint": "0.0.0.0:2000"},
+    }
+    tcp_2000 = [
+        name
+        for name, settings in (config.get("extensions") or {}).items()
+        if str((settings or {}).get("endpoint", "")).endswith(":2000")
+    ]
+    assert tcp_2000 == []

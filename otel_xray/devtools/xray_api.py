@@ -1,0 +1,495 @@
+"""A local X-Ray API on 127.0.0.1, for the real X-Ray daemon and the real collector.
+
+The daemon and the collector's ``awsxray`` exporter upload with
+``PutTraceSegments``; centralized sampling goes through their proxies to
+``GetSamplingRules`` and ``GetSamplingTargets``. Pointed at this server (the
+daemon's ``--endpoint``, the exporter's and ``awsproxy``'s ``endpoint`` /
+``aws_endpoint``), they run unchanged against loopback. Reading back works the
+way AWS's does: ``BatchGetTraces``, ``GetTraceSummaries`` (filter expressions by
+:mod:`otel_xray.devtools.filters`) and ``GetServiceGraph``.
+
+What it shares with AWS, so a client's mistakes show here:
+
+- the operations, paths and field names of botocore's ``xray`` service model
+  (``rest-json``; boto3's own client is a test of every reply);
+- SigV4 on every call (:mod:`otel_xray.devtools.sigv4`), with the error types AWS
+  returns: ``MissingAuthenticationTokenException``,
+  ``UnrecognizedClientException``, ``InvalidSignatureException`` (HTTP 403);
+- ``InvalidRequestException`` (HTTP 400, type in ``x-amzn-ErrorType``, text in
+  ``message``) for a body that is not a JSON object, a missing required field or a
+  filter expression that does not parse; a segment document X-Ray would not take
+  goes to ``UnprocessedTraceSegments`` with its id and the reason, as AWS does.
+
+Documents are stored unchanged, as received, in a :class:`TraceStore` (the one
+``map``, ``traces``, ``query`` read) and optionally appended to a JSON-lines file.
+
+Example:
+    >>> import boto3
+    >>> with XRayAPI() as api:
+    ...     xray = boto3.client("xray", endpoint_url=api.endpoint, region_name="us-east-1",
+    ...                         aws_access_key_id="testing", aws_secret_access_key="testing")
+    ...     reply = xray.put_trace_segments(TraceSegmentDocuments=[
+    ...         '{"name":"api","id":"70de5b6f19ff9a0a","start_time":1.0,"end_time":1.5,'
+    ...         '"trace_id":"1-581cf771-a006649127e371903a2de979"}'])
+    ...     reply["UnprocessedTraceSegments"], len(api.store.documents())
+    ([], 1)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.sigv4 import SignatureError, verify
+from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, status_of
+
+#: The credentials the local API accepts (access key id -> secret): moto's and the
+#: local sandboxes' test values.
+TEST_CREDENTIALS = {"testing": "testing"}
+
+_TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
+_SEGMENT_ID = re.compile(r"[0-9a-f]{16}")
+#: BatchGetTraces takes at most this many ids a call (the API reference).
+MAX_BATCH_TRACE_IDS = 5
+
+
+class APIError(Exception):
+    """An error reply: the type AWS names (``x-amzn-ErrorType``), its status and message."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+def sampling_rule(
+    name: str,
+    priority: int,
+    fixed_rate: float,
+    reservoir: int,
+    *,
+    modified_at: float = 0.0,
+    **matchers: Any,
+) -> dict[str, Any]:
+    """One ``SamplingRuleRecord`` as ``GetSamplingRules`` returns it (``*`` matchers by default)."""
+    return {
+        "SamplingRule": {
+            "RuleName": name,
+            "RuleARN": f"arn:aws:xray:us-east-1:123456789012:sampling-rule/{name}",
+            "ResourceARN": "*",
+            "Priority": priority,
+            "FixedRate": fixed_rate,
+            "ReservoirSize": reservoir,
+            "ServiceName": "*",
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "*",
+            "URLPath": "*",
+            "Version": 1,
+            "Attributes": {},
+            **matchers,
+        },
+        "CreatedAt": 0.0,
+        "ModifiedAt": modified_at,
+    }
+
+
+class XRayAPI(LoopbackServer):
+    """The six X-Ray calls on loopback; ``endpoint`` is what clients are pointed at."""
+
+    def __init__(
+        self,
+        store: TraceStore | None = None,
+        *,
+        credentials: Mapping[str, str] = TEST_CREDENTIALS,
+        segments_path: str | Path | None = None,
+        target_interval: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store if store is not None else TraceStore()
+        self.credentials = dict(credentials)
+        self.segments_path = Path(segments_path) if segments_path else None
+        #: Every document string PutTraceSegments took, exactly as it arrived.
+        self.received: list[str] = []
+        #: (operation, access key id) of every signed call, in order.
+        self.calls: list[tuple[str, str]] = []
+        #: The TelemetryRecords the daemon reported (PutTelemetryRecords).
+        self.telemetry: list[dict[str, Any]] = []
+        #: Every SamplingStatisticsDocument reported.
+        self.statistics: list[dict[str, Any]] = []
+        #: The ``Interval`` (seconds) sampling targets ask clients to report at.
+        self.target_interval = target_interval
+        self._clock = clock
+        self._rules: list[dict[str, Any]] = [sampling_rule("Default", 10000, 0.05, 1)]
+        self.last_rule_modification = 0.0
+        self._lock = threading.Lock()
+        super().__init__(self._handler_class())
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.address}"
+
+    # sampling rules ---------------------------------------------------------------
+
+    @property
+    def rules(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._rules)
+
+    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the rules, as an UpdateSamplingRule would: clients see a newer
+        ``LastRuleModification`` on their next ``GetSamplingTargets``."""
+        with self._lock:
+            self._rules = list(rules)
+            self.last_rule_modification = self._clock()
+
+    # operations ---------------------------------------------------------------------
+
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Answer one (already authenticated) call; raises :class:`APIError`."""
+        handler = (
+            getattr(self, _snake(operation), None) if operation in OPERATIONS.values() else None
+        )
+        if handler is None:
+            raise APIError("UnknownOperationException", f"unknown operation {operation}", 404)
+        result: dict[str, Any] = handler(body)
+        return result
+
+    def put_trace_segments(self, body: dict[str, Any]) -> dict[str, Any]:
+        documents = _required_list(body, "TraceSegmentDocuments")
+        unprocessed = []
+        accepted = []
+        for raw in documents:
+            if not isinstance(raw, str):
+                raise APIError("InvalidRequestException", "TraceSegmentDocuments takes strings")
+            document, problem = check_document(raw)
+            if document is None:
+                unprocessed.append(
+                    {"Id": _id_of(raw), "ErrorCode": "InvalidSegment", "Message": problem}
+                )
+                continue
+            accepted.append((raw, document))
+        with self._lock:
+            for raw, document in accepted:
+                self.received.append(raw)
+                self.store.add(document)
+            if self.segments_path is not None and accepted:
+                with self.segments_path.open("a") as out:
+                    out.writelines(raw.replace("\n", " ") + "\n" for raw, _ in accepted)
+        return {"UnprocessedTraceSegments": unprocessed}
+
+    def batch_get_traces(self, body: dict[str, Any]) -> dict[str, Any]:
+        ids = _required_list(body, "TraceIds")
+        if len(ids) > MAX_BATCH_TRACE_IDS:
+            raise APIError(
+                "InvalidRequestException",
+                f"TraceIds takes at most {MAX_BATCH_TRACE_IDS} ids, got {len(ids)}",
+            )
+        known = set(self.store.trace_ids())
+        traces = []
+        for trace_id in ids:
+            if trace_id not in known:
+                continue
+            trace = self.store.trace(trace_id)
+            traces.append(
+                {
+                    "Id": trace_id,
+                    "Duration": round(trace.duration, 3),
+                    "LimitExceeded": False,
+                    "Segments": [
+                        {"Id": str(s.get("id")), "Document": json.dumps(s)} for s in trace.segments
+                    ],
+                }
+            )
+        return {"Traces": traces, "UnprocessedTraceIds": [t for t in ids if t not in known]}
+
+    def get_trace_summaries(self, body: dict[str, Any]) -> dict[str, Any]:
+        start, end = _time(body, "StartTime"), _time(body, "EndTime")
+        if end < start:
+            raise APIError("InvalidRequestException", "EndTime is before StartTime")
+        expression = None
+        text = body.get("FilterExpression")
+        if text:
+            try:
+                expression = FilterExpression.parse(str(text))
+            except FilterSyntaxError as error:
+                raise APIError("InvalidRequestException", str(error)) from None
+        summaries = []
+        traces = [t for t in self.store.traces() if start <= t.start < end]
+        for trace in traces:
+            if expression is None or expression.matches(trace, self.store):
+                summaries.append(trace_summary(trace))
+        return {
+            "TraceSummaries": summaries,
+            "ApproximateTime": end,
+            "TracesProcessedCount": len(traces),
+        }
+
+    def get_service_graph(self, body: dict[str, Any]) -> dict[str, Any]:
+        start, end = _time(body, "StartTime"), _time(body, "EndTime")
+        in_range = TraceStore(
+            d for t in self.store.traces() if start <= t.start < end for d in _raw(t, self.store)
+        )
+        graph = ServiceGraph.build(in_range).to_dict()
+        graph.pop("TraceCount", None)  # ours, not the API's
+        return {
+            "StartTime": start,
+            "EndTime": end,
+            "Services": graph["Services"],
+            "ContainsOldGroupVersions": False,
+        }
+
+    def put_telemetry_records(self, body: dict[str, Any]) -> dict[str, Any]:
+        # The daemon's own health counters (segments received, rejected, sent); kept
+        # so a test can read what the daemon says it rejected.
+        _required_list(body, "TelemetryRecords")
+        with self._lock:
+            self.telemetry.extend(body["TelemetryRecords"])
+        return {}
+
+    def get_sampling_rules(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"SamplingRuleRecords": self.rules}
+
+    def get_sampling_targets(self, body: dict[str, Any]) -> dict[str, Any]:
+        documents = _required_list(body, "SamplingStatisticsDocuments")
+        rules = {r["SamplingRule"]["RuleName"]: r["SamplingRule"] for r in self.rules}
+        targets, unprocessed = [], []
+        for document in documents:
+            problem = _statistics_problem(document)
+            if problem:
+                raise APIError("InvalidRequestException", problem)
+            with self._lock:
+                self.statistics.append(dict(document))
+            rule = rules.get(document["RuleName"])
+            if rule is None:
+                unprocessed.append(
+                    {
+                        "RuleName": document["RuleName"],
+                        "ErrorCode": "400",
+                        "Message": "no such rule",
+                    }
+                )
+                continue
+            targets.append(
+                {
+                    "RuleName": rule["RuleName"],
+                    "FixedRate": rule["FixedRate"],
+                    "ReservoirQuota": rule["ReservoirSize"],
+                    "ReservoirQuotaTTL": self._clock() + 60,
+                    "Interval": self.target_interval,
+                }
+            )
+        return {
+            "SamplingTargetDocuments": targets,
+            "LastRuleModification": self.last_rule_modification,
+            "UnprocessedStatistics": unprocessed,
+        }
+
+    # HTTP ---------------------------------------------------------------------------
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                try:
+                    operation = OPERATIONS.get(self.path.split("?")[0].rstrip("/"))
+                    if operation is None:
+                        raise APIError(
+                            "UnknownOperationException",
+                            f"no X-Ray operation at {self.path}; accepted: "
+                            + ", ".join(sorted(OPERATIONS)),
+                            404,
+                        )
+                    try:
+                        access_key = verify(
+                            "POST", self.path, dict(self.headers.items()), body, api.credentials
+                        )
+                    except SignatureError as error:
+                        raise APIError(error.code, str(error), error.status) from None
+                    try:
+                        decoded = json.loads(body or b"{}")
+                    except ValueError as error:
+                        raise APIError(
+                            "InvalidRequestException", f"the body is not JSON: {error}"
+                        ) from None
+                    if not isinstance(decoded, dict):
+                        raise APIError("InvalidRequestException", "the body is not a JSON object")
+                    with api._lock:
+                        api.calls.append((operation, access_key))
+                    self._reply(200, api.call(operation, decoded))
+                except APIError as error:
+                    self._reply(error.status, {"message": str(error)}, error.code)
+
+            def _reply(self, status: int, payload: dict[str, Any], error: str = "") -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if error:
+                    self.send_header("x-amzn-ErrorType", error)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+#: Request path -> operation, from botocore's xray service model.
+OPERATIONS = {
+    "/TraceSegments": "PutTraceSegments",
+    "/Traces": "BatchGetTraces",
+    "/TraceSummaries": "GetTraceSummaries",
+    "/ServiceGraph": "GetServiceGraph",
+    "/GetSamplingRules": "GetSamplingRules",
+    "/SamplingTargets": "GetSamplingTargets",
+    "/TelemetryRecords": "PutTelemetryRecords",
+}
+
+
+def _snake(operation: str) -> str:
+    """``PutTraceSegments`` -> ``put_trace_segments``, the method that answers it."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def check_document(raw: str) -> tuple[Document | None, str]:
+    """The document, or None and why X-Ray would not process it.
+
+    The checks are the segment document's required fields (the developer guide,
+    "Segment fields"): ``name``, ``id`` (16 hex digits), ``trace_id`` (``1-8hex-24hex``),
+    ``start_time``, and ``end_time`` or ``in_progress``; an independent subsegment
+    also needs ``parent_id``.
+    """
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        return None, f"not JSON: {error}"
+    if not isinstance(document, dict):
+        return None, "not a JSON object"
+    for key in ("name", "id", "trace_id", "start_time"):
+        if key not in document:
+            return None, f"missing required field {key!r}"
+    if not _SEGMENT_ID.fullmatch(str(document["id"])):
+        return None, f"id {document['id']!r} is not 16 hexadecimal digits"
+    if not _TRACE_ID.fullmatch(str(document["trace_id"])):
+        return None, f"trace_id {document['trace_id']!r} is not 1-XXXXXXXX-XXXXXXXXXXXXXXXXXXXXXXXX"
+    if "end_time" not in document and document.get("in_progress") is not True:
+        return None, "neither end_time nor in_progress: true"
+    if document.get("type") == "subsegment" and not document.get("parent_id"):
+        return None, "an independent subsegment needs parent_id"
+    return document, ""
+
+
+def trace_summary(trace: Trace) -> dict[str, Any]:
+    """A ``TraceSummary``: what the trace list of the console shows for one trace."""
+    root = trace.segments[0]
+    http = root.get("http", {}) if isinstance(root.get("http"), dict) else {}
+    request, response = http.get("request", {}), http.get("response", {})
+    annotations: dict[str, list[dict[str, Any]]] = {}
+    services: dict[tuple[str, str], dict[str, Any]] = {}
+    for document, segment in trace.walk():
+        if document is segment and not document.get("inferred"):
+            name, kind = str(segment.get("name")), str(segment.get("origin", "client"))
+            services[(name, kind)] = {"Name": name, "Names": [name], "Type": kind}
+        for key, value in (document.get("annotations") or {}).items():
+            annotations.setdefault(key, []).append({"AnnotationValue": _annotation_value(value)})
+    statuses = {status_of(d) for d, _ in trace.walk()}
+    summary: dict[str, Any] = {
+        "Id": trace.id,
+        "StartTime": trace.start,
+        "Duration": round(trace.duration, 3),
+        "ResponseTime": round(duration_of(root), 3),
+        "HasFault": "fault" in statuses,
+        "HasError": "error" in statuses,
+        "HasThrottle": "throttle" in statuses,
+        "IsPartial": bool(trace.orphans) or any(d.get("in_progress") for d, _ in trace.walk()),
+        "Annotations": annotations,
+        "ServiceIds": list(services.values()),
+    }
+    if request or response:
+        summary["Http"] = {
+            key: value
+            for key, value in (
+                ("HttpURL", request.get("url")),
+                ("HttpStatus", response.get("status")),
+                ("HttpMethod", request.get("method")),
+                ("UserAgent", request.get("user_agent")),
+                ("ClientIp", request.get("client_ip")),
+            )
+            if value is not None
+        }
+    return summary
+
+
+def _annotation_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"BooleanValue": value}
+    if isinstance(value, int | float):
+        return {"NumberValue": value}
+    return {"StringValue": str(value)}
+
+
+def _raw(trace: Trace, store: TraceStore) -> list[Document]:
+    """The stored (unassembled) documents of one trace."""
+    return [d for d in store.documents() if d.get("trace_id") == trace.id]
+
+
+def _id_of(raw: str) -> str:
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return ""
+    return str(document.get("id", "")) if isinstance(document, dict) else ""
+
+
+def _required_list(body: Mapping[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise APIError("InvalidRequestException", f"{key} is required and must be a list")
+    return value
+
+
+def _time(body: Mapping[str, Any], key: str) -> float:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise APIError(
+            "InvalidRequestException", f"{key} is required: a time in seconds since the epoch"
+        )
+    return float(value)
+
+
+_STATISTICS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "RuleName": str,
+    "ClientID": str,
+    "Timestamp": (int, float),
+    "RequestCount": int,
+    "SampledCount": int,
+}
+
+
+def _statistics_problem(document: Any) -> str:
+    """Why a SamplingStatisticsDocument is invalid (the API model's required fields)."""
+    if not isinstance(document, dict):
+        return "a SamplingStatisticsDocument must be an object"
+    for key, kind in _STATISTICS_FIELDS.items():
+        if not isinstance(document.get(key), kind):
+            return f"SamplingStatisticsDocument: {key} is required (model field name)"
+    unknown = set(document) - set(_STATISTICS_FIELDS) - {"BorrowCount"}
+    if unknown:
+        return f"SamplingStatisticsDocument: unknown fields {sorted(unknown)}"
+    return ""
