@@ -5,6 +5,7 @@ otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
+otel-xray xray-api [--port N] [--segments OUT.jsonl]
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.svg import render_svg
 from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.xray_api import XRayAPI
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -85,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("expression", help="e.g. 'service(\"order-api\") { fault }'")
     query.add_argument("segments", type=Path, help="JSON lines of segment documents")
     query.add_argument("--show", action="store_true", help="draw each matching trace")
+
+    api = commands.add_parser(
+        "xray-api",
+        help="a local X-Ray API on 127.0.0.1 for the X-Ray daemon or the collector "
+        "(credentials: testing / testing)",
+    )
+    api.add_argument("--port", type=int, default=0, help="default: a free port")
+    api.add_argument(
+        "--segments", type=Path, help="append every uploaded document here (JSON lines)"
+    )
     return parser
 
 
@@ -98,7 +111,29 @@ def main(argv: list[str] | None = None) -> int:
         return _traces(args)
     if args.command == "query":
         return _query(args)
+    if args.command == "xray-api":
+        return _xray_api(args)
     return 2
+
+
+def _xray_api(args: argparse.Namespace) -> int:
+    try:
+        api = XRayAPI(segments_path=args.segments, port=args.port)
+    except OSError as error:
+        print(f"otel-xray: port {args.port}: {error.strerror}", file=sys.stderr)
+        return 2
+    with api:
+        print(f"X-Ray API on {api.endpoint} (access key 'testing', secret 'testing')")
+        print(f'  the daemon:    Endpoint: "{api.endpoint}" in its config file, with LocalMode')
+        print(f"  a collector:   exporters.awsxray.endpoint: {api.endpoint}, local_mode: true")
+        if args.segments:
+            print(f"  documents go to {args.segments}: otel-xray map {args.segments}")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print(f"\n{len(api.received)} documents received", file=sys.stderr)
+    return 0
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -24,8 +24,8 @@ class _QuietServer(ThreadingHTTPServer):
 class LoopbackServer:
     """Start with :meth:`start`, stop with :meth:`stop`; ``address`` is ``127.0.0.1:PORT``."""
 
-    def __init__(self, handler_class: type[BaseHTTPRequestHandler]) -> None:
-        self._server = _QuietServer(("127.0.0.1", 0), handler_class)
+    def __init__(self, handler_class: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self._server = _QuietServer(("127.0.0.1", port), handler_class)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -114,6 +114,7 @@ class XRayAPI(LoopbackServer):
         segments_path: str | Path | None = None,
         target_interval: int = 10,
         clock: Callable[[], float] = time.time,
+        port: int = 0,
     ) -> None:
         self.store = store if store is not None else TraceStore()
         self.credentials = dict(credentials)
@@ -132,7 +133,7 @@ class XRayAPI(LoopbackServer):
         self._rules: list[dict[str, Any]] = [sampling_rule("Default", 10000, 0.05, 1)]
         self.last_rule_modification = 0.0
         self._lock = threading.Lock()
-        super().__init__(self._handler_class())
+        super().__init__(self._handler_class(), port)
 
     @property
     def endpoint(self) -> str:

@@ -166,9 +166,11 @@ def named_for_xray(span: ReadableSpan) -> ReadableSpan:
         key in attributes for key in _NAMING_ATTRIBUTES
     ):
         return span
-    url = attributes.get("url.full") or attributes.get("http.url")
-    host: object = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else None
-    host = host or attributes.get("server.address")
+    # The order the xray-udp translator names it by: server.address, then the URL's host.
+    host: object = attributes.get("server.address")
+    if not isinstance(host, str) or not host:
+        url = attributes.get("url.full") or attributes.get("http.url")
+        host = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else None
     if not isinstance(host, str) or not host:
         return span
     return ReadableSpan(

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import math
 import os
@@ -58,21 +59,44 @@ _NAME_PUNCTUATION = frozenset("_.:/%&#=+-@")
 _ANNOTATION_KEY_DISALLOWED = re.compile(r"[^A-Za-z0-9_]")
 _PY_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+), in (?P<label>.+)$')
 
-# Attributes that become a block of their own instead of metadata.
-_CONSUMED = frozenset(
+#: The attributes that make a span an HTTP one for http.go (its ``hasHTTP``).
+_HTTP_KEYS = frozenset(
+    {
+        "http.method",
+        "http.request.method",
+        "http.client_ip",
+        "http.user_agent",
+        "user_agent.original",
+        "http.status_code",
+        "http.response.status_code",
+        "http.url",
+        "url.full",
+        "http.scheme",
+        "url.scheme",
+        "http.host",
+        "http.target",
+        "http.server_name",
+        "net.host.port",
+        "url.path",
+        "url.query",
+    }
+)
+# Attributes that become a block of their own instead of metadata: what http.go
+# makeHTTP takes out of metadata, HTTP span or not (the HTTP attributes, the URL's
+# parts and the peer's address: in the URL, the name or client_ip), and the rest.
+_CONSUMED = _HTTP_KEYS | frozenset(
     {
         ANNOTATIONS_ATTRIBUTE,
         "enduser.id",
-        "http.method",
-        "http.request.method",
-        "http.url",
-        "url.full",
-        "http.status_code",
-        "http.response.status_code",
-        "http.user_agent",
-        "user_agent.original",
         "client.address",
-        "http.client_ip",
+        "host.name",
+        "net.host.name",
+        "net.peer.name",
+        "net.peer.port",
+        "net.peer.ip",
+        "network.peer.address",
+        "server.address",
+        "server.port",
     }
 )
 # Consumed by the ``aws`` block (aws.go ``makeAws`` takes them out of the attributes).
@@ -203,7 +227,10 @@ SQL_SYSTEMS = frozenset(
         "teradata",
     }
 )
-_SQL_CONSUMED = frozenset({"db.statement", "db.query.text", "db.user", "db.connection_string"})
+# sql.go makeSQL: the five it reads (db.query.text is the newer db.statement).
+_SQL_CONSUMED = frozenset(
+    {"db.statement", "db.query.text", "db.user", "db.connection_string", "db.system", "db.name"}
+)
 
 
 def _sql_block(attributes: Mapping[str, Any], span_name: str) -> dict[str, Any]:
@@ -303,9 +330,7 @@ def sanitize_name(name: str) -> str:
     ('注文サービス', 'Café-svc', 'span')
     """
     if name.isascii():
-        kept = "".join(
-            c for c in name if c in _NAME_PUNCTUATION or c == " " or c.isalnum()
-        )
+        kept = "".join(c for c in name if c in _NAME_PUNCTUATION or c == " " or c.isalnum())
     else:
         kept = "".join(_name_characters().findall(name))
     cleaned = kept.strip()[:MAX_NAME_LENGTH]
@@ -325,12 +350,12 @@ def _host_of(url: Any) -> str | None:
 
 
 def _namespace(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None:
-    """segment.go: ``aws`` for AWS SDK spans, ``remote`` for CLIENT spans, and for
-    PRODUCER and CONSUMER spans with ``aws.remote.service``
+    """segment.go (v0.143.0, ``MakeSegment``): ``aws`` for AWS SDK spans, ``remote`` for
+    CLIENT and PRODUCER spans, and for CONSUMER spans with ``aws.remote.service``
     (``addNamespaceToSubsegmentWithRemoteService``)."""
     if attributes.get("rpc.system") == "aws-api" or "aws.service" in attributes:
         return "aws"
-    if span.kind is SpanKind.CLIENT:
+    if span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER):
         return "remote"
     if span.kind in (SpanKind.PRODUCER, SpanKind.CONSUMER) and "aws.remote.service" in attributes:
         return "remote"
@@ -385,16 +410,27 @@ def _http_block(attributes: Mapping[str, Any], kind: SpanKind | None = None) -> 
         ("method", ("http.request.method", "http.method")),
         ("url", ("url.full", "http.url")),
         ("user_agent", ("user_agent.original", "http.user_agent")),
-        ("client_ip", ("http.client_ip", "client.address")),
     ):
         value = next((attributes[k] for k in keys if isinstance(attributes.get(k), str)), None)
         if value is not None:
             request[field] = value[:MAX_HTTP_FIELD]
-    if "method" in request and "url" not in request:
+    if not any(key in attributes for key in _HTTP_KEYS):
+        return {}  # http.go: no HTTP attribute, no http block (a client address alone is not)
+    if "url" not in request:
         built = _url_from_parts(attributes, kind is SpanKind.SERVER)
         if built is not None:
             request["url"] = built[:MAX_HTTP_FIELD]
-    if isinstance(attributes.get("http.client_ip"), str):
+    client = attributes.get("http.client_ip") or _ip(attributes.get("client.address"))
+    if isinstance(client, str):
+        request["client_ip"] = client[:MAX_HTTP_FIELD]
+    if "client_ip" not in request:
+        # http.go: a peer's IP stands in for the client's (net.peer.ip, or
+        # network.peer.address when it is an IP).
+        peer = attributes.get("net.peer.ip") or _ip(attributes.get("network.peer.address"))
+        if isinstance(peer, str):
+            request["client_ip"] = peer[:MAX_HTTP_FIELD]
+    elif not (attributes.get("net.peer.ip") or _ip(attributes.get("network.peer.address"))):
+        # http.go: a client IP not taken from the socket's peer came from a header.
         request["x_forwarded_for"] = True
     response: dict[str, Any] = {}
     status = attributes.get("http.response.status_code") or attributes.get("http.status_code")
@@ -408,31 +444,57 @@ def _http_block(attributes: Mapping[str, Any], kind: SpanKind | None = None) -> 
     return block
 
 
-def _url_from_parts(attributes: Mapping[str, Any], server: bool) -> str | None:
-    """scheme://host[:port]target, as http.go assembles it (default ports left out);
-    None without a host."""
-    host_keys = (
-        ("http.host", "server.address", "http.server_name", "net.host.name", "host.name")
-        if server
-        else ("http.host", "server.address", "net.peer.name", "net.peer.ip")
-    )
-    host = next((attributes[k] for k in host_keys if isinstance(attributes.get(k), str)), None)
-    if not host:
+def _ip(value: Any) -> str | None:
+    """``value`` if it is an IPv4 or IPv6 address (Go's ``net.ParseIP``), else None."""
+    if not isinstance(value, str):
         return None
-    port_keys = ("server.port", "net.host.port") if server else ("server.port", "net.peer.port")
-    port = next((attributes[k] for k in port_keys if attributes.get(k) not in (None, "")), None)
-    scheme = attributes.get("url.scheme") or attributes.get("http.scheme") or "http"
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _url_from_parts(attributes: Mapping[str, Any], server: bool) -> str | None:
+    """http.go ``constructServerURL`` / ``constructClientURL``: scheme://host[:port]target,
+    None without a host.
+
+    Server: host from ``http.host`` (no port), else ``http.server_name``,
+    ``net.host.name``, ``host.name``, ``server.address`` with ``net.host.port`` or
+    ``server.port``. Client: ``http.host`` (no port), else ``net.peer.name`` or
+    ``net.peer.ip`` with ``net.peer.port``; the collector stops there (a stable-
+    conventions client span gets ``https:///path``), here ``server.address`` with
+    ``server.port`` follows (docs/how-it-works.md lists the difference).
+    """
+
+    def first(*keys: str) -> Any:
+        return next((attributes[k] for k in keys if attributes.get(k) not in (None, "")), None)
+
+    port: Any = None
+    host = first("http.host")
+    if host is None and server:
+        host = first("http.server_name", "net.host.name", "host.name", "server.address")
+        port = first("net.host.port", "server.port")
+    elif host is None:
+        host = first("net.peer.name", "net.peer.ip")
+        port = first("net.peer.port")
+        if host is None:
+            host, port = first("server.address"), first("server.port")
+    if not isinstance(host, str) or not host:
+        return None
+    scheme = first("http.scheme", "url.scheme") or "http"
     url = f"{scheme}://{host}"
     if port is not None and str(port) != {"http": "80", "https": "443"}.get(scheme):
         url += f":{port}"
     target = attributes.get("http.target")
-    if not isinstance(target, str):
-        path = attributes.get("url.path")
-        query = attributes.get("url.query")
-        target = (path if isinstance(path, str) else "/") + (
-            f"?{query}" if isinstance(query, str) and query else ""
-        )
-    return url + target
+    if isinstance(target, str):
+        return url + target
+    path = attributes.get("url.path")
+    url += path if isinstance(path, str) else "/"
+    query = attributes.get("url.query")
+    if isinstance(query, str):
+        url += query if query.startswith("?") else f"?{query}"
+    return url
 
 
 def _aws_block(
@@ -511,7 +573,10 @@ def _aws_segment_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
         found["xray"] = {
             "sdk": str(sdk),
             "sdk_version": str(resource.get("telemetry.sdk.version", "")),
-            "auto_instrumentation": bool(resource.get("telemetry.auto.version")),
+            # aws.go: either the old or the current name of the distro's version.
+            "auto_instrumentation": bool(
+                resource.get("telemetry.auto.version") or resource.get("telemetry.distro.version")
+            ),
         }
     arns = _log_groups(resource.get("aws.log.group.arns"))
     names = _log_groups(resource.get("aws.log.group.names"))

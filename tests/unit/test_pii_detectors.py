@@ -76,13 +76,20 @@ phones = st.one_of(
 )
 
 
+def redacted_as(out: str, kind: str) -> bool:
+    """Labelled as ``kind``, or as a secret: words like ``PWD`` before ``: `` make the
+    text a credential assignment, and the secret detector takes the whole value (found
+    by hypothesis: ``PWD: 4000000000006``)."""
+    return f"[REDACTED:{kind}]" in out or "[REDACTED:secret]" in out
+
+
 @settings(max_examples=300, deadline=None)
 @given(before=words, sep1=separators, value=emails, sep2=separators, after=words)
 def test_an_email_anywhere_is_redacted(
     before: str, sep1: str, value: str, sep2: str, after: str
 ) -> None:
     out = redactor.text(before + sep1 + value + sep2 + after)
-    assert value not in out and "[REDACTED:email]" in out
+    assert value not in out and redacted_as(out, "email")
 
 
 @settings(max_examples=300, deadline=None)
@@ -91,7 +98,7 @@ def test_a_card_number_anywhere_with_or_without_separators_is_redacted(
     before: str, sep1: str, value: str, sep2: str, after: str
 ) -> None:
     out = redactor.text(before + sep1 + value + sep2 + after)
-    assert value not in out and "[REDACTED:card]" in out
+    assert value not in out and redacted_as(out, "card")
 
 
 @settings(max_examples=300, deadline=None)
@@ -100,7 +107,7 @@ def test_a_phone_number_anywhere_is_redacted(
     before: str, sep1: str, value: str, sep2: str, after: str
 ) -> None:
     out = redactor.text(before + sep1 + value + sep2 + after)
-    assert value not in out and "[REDACTED:phone]" in out
+    assert value not in out and redacted_as(out, "phone")
 
 
 @pytest.mark.parametrize(
