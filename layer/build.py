@@ -155,13 +155,19 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
             _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")
     _prune(python_dir)
-    for _version, interpreter in sorted(versions.items()):
-        # Each interpreter writes the bytecode it reads (cpython-3XY.pyc).
-        subprocess.run(
-            [str(interpreter), "-m", "compileall", "-q", "-j", "0",
-             "--invalidation-mode", "unchecked-hash", str(python_dir)],
-            check=True,
-        )  # fmt: skip
+    compiled = _bytecode_sources(python_dir, arch)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.writelines(f"{path}\n" for path in compiled)
+    try:
+        for _version, interpreter in sorted(versions.items()):
+            # Each interpreter writes the bytecode it reads (cpython-3XY.pyc).
+            subprocess.run(
+                [str(interpreter), "-m", "compileall", "-q", "-j", "0",
+                 "--invalidation-mode", "unchecked-hash", "-i", listing.name],
+                check=True,
+            )  # fmt: skip
+    finally:
+        os.unlink(listing.name)
     shutil.copy2(ROOT / "layer" / "otel-instrument", root / "otel-instrument")
     (root / "otel-instrument").chmod(0o755)
     collector = root / "collector-config"
@@ -171,6 +177,52 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     shutil.copy2(ROOT / "collector" / "sampling-rules.json", collector / "sampling-rules.json")
     stamp.write_text(digest)
     return root
+
+
+#: What the probe found imported, from the host architecture's build: module names do
+#: not depend on the architecture, and another one's native extensions do not load here.
+_imported: set[str] | None = None
+
+
+def _bytecode_sources(python_dir: Path, arch: str) -> list[Path]:
+    """The sources that get bytecode: all of otel_xray, and of the rest what the layer's
+    own code paths import (``layer/imports_probe.py`` run against this layer).
+
+    Bytecode is per Python version, so every module compiled costs three times; most
+    of protobuf, packaging, the semantic conventions and the SDK's metrics and logs are
+    never imported by a function. Those ship as source only: a function that does
+    import one compiles it in memory on that import (/opt is read-only), a few ms.
+    The probe runs on the host architecture's build (built first) and its answer
+    serves the other; if it cannot run, everything is compiled, as before.
+    """
+    global _imported
+    sources = sorted(python_dir.rglob("*.py"))
+    if _imported is not None and arch != host_arch():
+        return _select(python_dir, sources, _imported)
+    probe = subprocess.run(
+        [sys.executable, str(ROOT / "layer" / "imports_probe.py"), str(python_dir)],
+        env={**os.environ, "PYTHONPATH": str(python_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        print(f"layer: the imports probe failed here; all bytecode kept\n{probe.stderr[-2000:]}")
+        return sources
+    _imported = set(json.loads(probe.stdout.strip().splitlines()[-1]))
+    return _select(python_dir, sources, _imported)
+
+
+def _select(python_dir: Path, sources: list[Path], imported: set[str]) -> list[Path]:
+    keep = []
+    for path in sources:
+        parts = list(path.relative_to(python_dir).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if parts[0] == "otel_xray" or ".".join(parts) in imported:
+            keep.append(path)
+    return keep
 
 
 def _module_name(path: Path) -> str:
@@ -325,6 +377,7 @@ def _inputs_digest(arch: str, versions: list[str]) -> str:
             ROOT / "layer" / "requirements.txt",
             ROOT / "layer" / "otel-instrument",
             ROOT / "layer" / "build.py",
+            ROOT / "layer" / "imports_probe.py",
             ROOT / "collector" / "config.yaml",
             ROOT / "collector" / "sampling-rules.json",
         ]
@@ -346,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     versions = interpreters()
     sizes["python_versions"] = sorted(versions)
     sizes["missing_python_versions"] = [v for v in PYTHON_VERSIONS if v not in versions]
-    for arch in args.arch or sorted(PLATFORMS):
+    # The host's architecture first: its build runs the imports probe for both.
+    for arch in sorted(args.arch or PLATFORMS, key=lambda a: (a != host_arch(), a)):
         root = build(arch, args.out, versions)
         zip_path = args.out / f"otel-xray-layer-{arch}.zip"
         write_zip(root, zip_path)

@@ -24,9 +24,7 @@ def modules_at_start(tmp_path: Path, imports: str = "", **environ: str) -> set[s
 
     ``imports``: what the function's module imports, e.g. ``"import requests"``.
     """
-    (tmp_path / "app.py").write_text(
-        f"{imports}\ndef handler(event, context):\n    return 'ok'\n"
-    )
+    (tmp_path / "app.py").write_text(f"{imports}\ndef handler(event, context):\n    return 'ok'\n")
     layer = ROOT / default_layer_dir()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -107,3 +105,28 @@ def test_a_library_is_instrumented_when_the_function_imports_it(
         assert f"opentelemetry.instrumentation.{name}" not in modules, name
     if "botocore" in instrumented:
         assert "otel_xray.instrumentation.aws_sdk_header" in modules  # the X-Ray hook too
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{}, {"OPENTELEMETRY_COLLECTOR_CONFIG_URI": "/opt/collector-config/config.yaml"}],
+    ids=["xray-udp", "collector"],
+)
+def test_what_a_cold_start_imports_from_the_layer_has_bytecode(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """The layer compiles only what its code paths import (layer/build.py,
+    ``_bytecode_sources``); a module a cold start imports without bytecode would be
+    compiled on every cold start. /opt is read-only, so nothing caches it."""
+    # As on Lambda, nothing is written back (here the layer is not read-only).
+    modules = modules_at_start(tmp_path, "import requests", PYTHONDONTWRITEBYTECODE="1", **environ)
+    python = ROOT / default_layer_dir() / "python"
+    missing = []
+    for name in modules:
+        base = python.joinpath(*name.split("."))
+        source = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+        if not source.is_file():
+            continue  # not the layer's (the runtime's, the function's, the stdlib)
+        if not (source.parent / "__pycache__" / f"{source.stem}.cpython-311.pyc").exists():
+            missing.append(name)
+    assert missing == []
