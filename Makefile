@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-EXAMPLES := order_api order_worker
+EXAMPLES := order_api order_worker libraries
 PYTEST_WORKERS ?= auto
 
 .PHONY: install layer runtime rie collector daemon examples bench-functions lint test test-unit demo bench soak clean

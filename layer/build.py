@@ -41,6 +41,7 @@ from otel_xray.devtools.interpreters import (  # noqa: E402
     RUNTIME_VERSIONS,
     find_interpreter,
 )
+from otel_xray.instrumentation import REGISTRY  # noqa: E402
 
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
@@ -215,14 +216,29 @@ def _bytecode_sources(python_dir: Path, arch: str) -> list[Path]:
 
 
 def _select(python_dir: Path, sources: list[Path], imported: set[str]) -> list[Path]:
+    """otel_xray, what the probe imported, and whole every registry instrumentation the
+    probe could not import (it has no psycopg2 or redis to instrument; a function that
+    imports one should not compile its instrumentation on each cold start). The ones
+    the probe imported (botocore's, with its extensions for the services it called)
+    follow the probe."""
+    unprobed = [m for m in _INSTRUMENTATIONS if m not in imported]
     keep = []
     for path in sources:
         parts = list(path.relative_to(python_dir).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        if parts[0] == "otel_xray" or ".".join(parts) in imported:
+        name = ".".join(parts)
+        instrumentation = any(name == m or name.startswith(m + ".") for m in unprobed)
+        if parts[0] == "otel_xray" or name in imported or instrumentation:
             keep.append(path)
     return keep
+
+
+#: The registry's instrumentation packages, and the DB-API wrapper several are made of.
+_INSTRUMENTATIONS = (
+    *sorted({entry.module for entry in REGISTRY.values()}),
+    "opentelemetry.instrumentation.dbapi",
+)
 
 
 def _module_name(path: Path) -> str:

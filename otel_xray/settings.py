@@ -27,7 +27,23 @@ from typing import TypeVar
 logger = logging.getLogger("otel_xray")
 
 #: Instrumentations otel-xray knows how to load, in load order.
-KNOWN_INSTRUMENTATIONS: tuple[str, ...] = ("botocore", "requests", "urllib3")
+KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
+    "botocore",
+    "requests",
+    "urllib3",
+    "urllib",
+    "httpx",
+    "aiohttp-client",
+    "sqlite3",
+    "psycopg2",
+    "psycopg",
+    "pg8000",
+    "pymysql",
+    "mysql",
+    "sqlalchemy",
+    "redis",
+    "pymongo",
+)
 KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "console", "none")
 KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")
 KNOWN_SAMPLERS: tuple[str, ...] = (

@@ -65,6 +65,58 @@ REGISTRY: dict[str, Instrumentation] = {
     "urllib3": Instrumentation(
         "urllib3", "opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"
     ),
+    "urllib": Instrumentation(
+        "urllib.request", "opentelemetry.instrumentation.urllib", "URLLibInstrumentor"
+    ),
+    "httpx": Instrumentation(
+        "httpx", "opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"
+    ),
+    "aiohttp-client": Instrumentation(
+        "aiohttp", "opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"
+    ),
+    "sqlite3": Instrumentation(
+        "sqlite3", "opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"
+    ),
+    "psycopg2": Instrumentation(
+        "psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"
+    ),
+    "psycopg": Instrumentation(
+        "psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"
+    ),
+    "pg8000": Instrumentation(
+        # No upstream package: the upstream DB-API wrapper, as the others use it.
+        "pg8000", "otel_xray.instrumentation.pg8000", "Pg8000Instrumentor"
+    ),
+    "pymysql": Instrumentation(
+        "pymysql", "opentelemetry.instrumentation.pymysql", "PyMySQLInstrumentor"
+    ),
+    "mysql": Instrumentation(
+        "mysql.connector", "opentelemetry.instrumentation.mysql", "MySQLInstrumentor"
+    ),
+    "sqlalchemy": Instrumentation(
+        "sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"
+    ),
+    "redis": Instrumentation(
+        "redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"
+    ),
+    "pymongo": Instrumentation(
+        "pymongo", "opentelemetry.instrumentation.pymongo", "PymongoInstrumentor"
+    ),
+}
+
+#: Libraries the X-Ray SDK's ``patch_all()`` covers that no row above serves, and why.
+LEFT_OUT: dict[str, str] = {
+    "aiobotocore": (
+        "no sound instrumentation to build on: contrib has none, and botocore's wraps "
+        "BaseClient._make_api_call, which aiobotocore's AioBaseClient replaces with a "
+        "coroutine"
+    ),
+    "httplib": (
+        "http.client itself: no upstream instrumentation; urllib.request (the urllib row), "
+        "requests and urllib3 are its users that are traced"
+    ),
+    "pynamodb": "not a row of its own: it calls DynamoDB through botocore, so the botocore row "
+    "traces it (tests/e2e/test_libraries.py)",
 }
 
 

@@ -107,6 +107,13 @@ class _Loader(importlib.abc.Loader):
             spec.loader = self._loader
         module.__loader__ = self._loader
         self._loader.exec_module(module)
+        # The import system binds a submodule to its package only after this returns;
+        # a callback reaching it through the package (``mysql.connector``, as the
+        # upstream MySQL instrumentation does) would find nothing. Bind it now, as
+        # importlib is about to (``_find_and_load_unlocked``).
+        parent, _, child = self._name.rpartition(".")
+        if parent and parent in sys.modules:
+            setattr(sys.modules[parent], child, sys.modules.get(self._name, module))
         with _lock:
             callbacks = _pending.pop(self._name, [])
         _run(self._name, module, callbacks)
