@@ -252,7 +252,12 @@ class LocalFunction:
     # invoking ------------------------------------------------------------------
 
     def invoke(
-        self, event: Any, *, raw: bytes | None = None, collect: bool = True
+        self,
+        event: Any,
+        *,
+        raw: bytes | None = None,
+        collect: bool = True,
+        trace_header: str | None = None,
     ) -> InvocationResult:
         """Send one event and wait for the response (or error, or timeout).
 
@@ -261,7 +266,7 @@ class LocalFunction:
         """
         assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
-        invocation = self.api.submit(body)
+        invocation = self.api.submit(body, trace_header=trace_header)
         if self.process is None:
             self._spawn()
         self._wait(invocation)
@@ -275,8 +280,10 @@ class LocalFunction:
             result.error = invocation.error
         elif invocation.response is not None:
             result.response = _decode(invocation.response)
-        result.segments = self._lambda_segments(
-            invocation, event if raw is None else None, overhead=collect
+        result.segments = (
+            self._lambda_segments(invocation, event if raw is None else None, overhead=collect)
+            if invocation.sampled
+            else []
         )
         if not collect:
             return result
@@ -312,6 +319,7 @@ class LocalFunction:
             next_poll=self._next_poll(invocation) if overhead else None,
             error=invocation.error,
             xray_cause=invocation.xray_cause,
+            upstream_parent=invocation.upstream_parent,
             links=sqs_links(event),
         )
 

@@ -35,6 +35,10 @@ class Invocation:
     parent: str
     deadline_ms: int
     function_arn: str
+    #: The caller's segment or subsegment id (``Parent`` of its trace header), if any.
+    upstream_parent: str | None = None
+    #: Whether the trace is sampled: Lambda records no segment otherwise.
+    sampled: bool = True
     done: threading.Event = field(default_factory=threading.Event)
     response: bytes | None = None
     error: dict[str, Any] | None = None
@@ -77,9 +81,28 @@ class RuntimeAPI(LoopbackServer):
         self.polled = threading.Event()
         super().__init__(self._handler_class())
 
-    def submit(self, event: bytes, sampled: str = "1") -> Invocation:
-        """Queue an event for the function's next poll."""
+    def submit(
+        self, event: bytes, sampled: str = "1", trace_header: str | None = None
+    ) -> Invocation:
+        """Queue an event for the function's next poll.
+
+        ``trace_header``: the caller's ``X-Amzn-Trace-Id`` (an instrumented SDK's
+        Invoke). Lambda continues a trace that was sampled upstream (the X-Ray guide,
+        xray-services-lambda.md: "Lambda traces requests that have already been
+        sampled"): the same Root, its ``AWS::Lambda`` segment under the caller's
+        ``Parent`` (:attr:`Invocation.upstream_parent`), and the caller's decision.
+        """
         root, parent = new_trace_ids()
+        upstream = None
+        if trace_header:
+            fields = dict(
+                part.strip().split("=", 1) for part in trace_header.split(";") if "=" in part
+            )
+            root = fields.get("Root") or root
+            upstream = fields.get("Parent")
+            sampled = (
+                fields.get("Sampled", sampled) if fields.get("Sampled") in ("0", "1") else sampled
+            )
         invocation = Invocation(
             request_id=str(uuid.uuid4()),
             event=event,
@@ -88,6 +111,8 @@ class RuntimeAPI(LoopbackServer):
             parent=parent,
             deadline_ms=0,
             function_arn=self.function_arn,
+            upstream_parent=upstream,
+            sampled=sampled == "1",
         )
         self._by_id[invocation.request_id] = invocation
         self._pending.put(invocation)

@@ -1,0 +1,158 @@
+"""Lambda's Invoke API on 127.0.0.1, in front of local sandboxes: one function calling another.
+
+``boto3.client("lambda", endpoint_url=...).invoke(FunctionName=..., Payload=...)``
+reaches the named :class:`~otel_xray.devtools.invoke.LocalFunction` with the
+caller's ``X-Amzn-Trace-Id`` header (the layer's AWS SDK hook sets it on every call).
+As Lambda does for a request already sampled upstream (the X-Ray guide,
+xray-services-lambda.md), the callee's invocation continues the caller's trace: the
+same Root, its ``AWS::Lambda`` segment parented to the caller's ``Invoke``
+subsegment, and the caller's sampling decision (``Sampled=0``: no segments at all).
+
+The API's shapes (botocore's ``lambda`` service model, ``Invoke``):
+``POST /2015-03-31/functions/{FunctionName}/invocations``; ``X-Amz-Invocation-Type``
+``RequestResponse`` (200 and the function's response; a function error is still 200,
+with ``X-Amz-Function-Error: Unhandled`` and the error as the payload), ``Event`` (202;
+run in the background) or ``DryRun`` (204); an unknown function is
+``ResourceNotFoundException`` (404). ``FunctionName`` may be a name, an ARN or a
+partial ARN; a qualifier is ignored.
+
+For ``Event`` the trace is continued the same way. That asynchronous invocations keep
+the caller's trace has no published source here (inference from the synchronous case).
+
+Example:
+    >>> endpoint = LambdaEndpoint({})
+    >>> endpoint.function_name("arn:aws:lambda:us-east-1:123456789012:function:pricing:live")
+    'pricing'
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import unquote
+
+from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.loopback import LoopbackServer
+
+_PREFIX = "/2015-03-31/functions/"
+_SUFFIX = "/invocations"
+
+
+class LambdaEndpoint(LoopbackServer):
+    """Serves Invoke for ``functions`` (name -> started sandbox); ``endpoint`` is its URL."""
+
+    def __init__(self, functions: Mapping[str, LocalFunction]) -> None:
+        self.functions = dict(functions)
+        #: (function name, invocation type, result) of every invocation, in order.
+        self.invocations: list[tuple[str, str, InvocationResult]] = []
+        self._locks = {name: threading.Lock() for name in self.functions}
+        self._lock = threading.Lock()
+        self._background: list[threading.Thread] = []
+        super().__init__(self._handler_class())
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.address}"
+
+    @staticmethod
+    def function_name(identifier: str) -> str:
+        """A name, ``function:NAME[:qualifier]`` or an ARN, as the name alone."""
+        parts = unquote(identifier).split(":")
+        if "function" in parts:
+            return parts[parts.index("function") + 1]
+        return parts[0]
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for the ``Event`` invocations still running."""
+        for thread in list(self._background):
+            thread.join(timeout)
+
+    def run(
+        self, name: str, kind: str, payload: bytes, trace_header: str | None
+    ) -> InvocationResult:
+        event = json.loads(payload or b"{}")
+        with self._locks[name]:  # one sandbox serves one invocation at a time
+            result = self.functions[name].invoke(event, trace_header=trace_header)
+        with self._lock:
+            self.invocations.append((name, kind, result))
+        return result
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_POST(self) -> None:
+                payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?")[0]
+                if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)):
+                    self._error(404, "UnknownOperationException", f"no Lambda API at {path}")
+                    return
+                name = endpoint.function_name(path[len(_PREFIX) : -len(_SUFFIX)])
+                if name not in endpoint.functions:
+                    self._error(
+                        404,
+                        "ResourceNotFoundException",
+                        f"Function not found: {name}; local functions: "
+                        + ", ".join(sorted(endpoint.functions)),
+                    )
+                    return
+                kind = self.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+                trace_header = self.headers.get("X-Amzn-Trace-Id")
+                try:
+                    json.loads(payload or b"{}")
+                except ValueError:
+                    self._error(
+                        400,
+                        "InvalidRequestContentException",
+                        "Could not parse request body into json",
+                    )
+                    return
+                if kind == "DryRun":
+                    self._reply(204, b"")
+                elif kind == "Event":
+                    thread = threading.Thread(
+                        target=endpoint.run, args=(name, kind, payload, trace_header), daemon=True
+                    )
+                    endpoint._background.append(thread)
+                    thread.start()
+                    self._reply(202, b"")
+                elif kind == "RequestResponse":
+                    result = endpoint.run(name, kind, payload, trace_header)
+                    body = json.dumps(result.response if result.ok else result.error).encode()
+                    headers = {} if result.ok else {"X-Amz-Function-Error": "Unhandled"}
+                    self._reply(200, body, headers)
+                else:
+                    self._error(
+                        400,
+                        "InvalidParameterValueException",
+                        f"X-Amz-Invocation-Type {kind!r}; accepted: RequestResponse, Event, DryRun",
+                    )
+
+            def _error(self, status: int, kind: str, message: str) -> None:
+                self._reply(
+                    status,
+                    json.dumps({"Type": "User", "message": message}).encode(),
+                    {"x-amzn-ErrorType": kind},
+                )
+
+            def _reply(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Amz-Executed-Version", "$LATEST")
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
