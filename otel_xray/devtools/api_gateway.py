@@ -1,0 +1,237 @@
+"""An API Gateway REST API stage with tracing on, on 127.0.0.1, in front of a local function.
+
+Requests go to the function as a Lambda proxy integration (the REST API's version 1.0
+event), and the stage records what API Gateway records for X-Ray (the X-Ray guide,
+xray-services-apigateway.md):
+
+- a trace header on every request that has none (``Root=...``); one that has one is
+  honoured: its Root is kept, the stage's segment goes under its ``Parent``, and a
+  request not sampled upstream (``Sampled=0``) records no segment at all, here or in
+  the function;
+- an ``AWS::ApiGateway::Stage`` segment named ``{api}/{stage}`` with the request's
+  ``http`` block (method, URL, client IP, response status) and ``fault`` / ``error``
+  from the status;
+- under it, the integration call (a ``Lambda`` subsegment, ``namespace: aws``), which
+  the function's ``AWS::Lambda`` segment is parented to.
+
+By inference (no published document here): ``aws.api_gateway`` (account, API id,
+stage, request id) on the segment, and the integration subsegment's fields, follow
+what deployed traces show for a Lambda proxy integration; every request is sampled
+when no header decides (the default rule's reservoir is not modelled).
+
+Example:
+    >>> stage = ApiGatewayStage.__new__(ApiGatewayStage)
+    >>> stage.api_name, stage.stage = "orders", "prod"
+    >>> stage.name
+    'orders/prod'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.runtime_api import new_trace_ids
+
+ACCOUNT_ID = "123456789012"
+REGION = "us-east-1"
+
+
+class ApiGatewayStage(LoopbackServer):
+    """Every path and method to ``function`` (``/{proxy+}``); ``endpoint`` is the stage URL."""
+
+    def __init__(self, function: LocalFunction, api_name: str = "api", stage: str = "prod") -> None:
+        self.function = function
+        self.api_name = api_name
+        self.stage = stage
+        self.api_id = os.urandom(5).hex()
+        #: Every segment document the stage recorded.
+        self.documents: list[dict[str, Any]] = []
+        #: Every invocation of the function, in order.
+        self.invocations: list[InvocationResult] = []
+        self._lock = threading.Lock()
+        super().__init__(self._handler_class())
+
+    @property
+    def name(self) -> str:
+        return f"{self.api_name}/{self.stage}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.address}/{self.stage}"
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        started = time.time()
+        fields = _header_fields(headers.get("x-amzn-trace-id", ""))
+        root = fields.get("Root") or new_trace_ids()[0]
+        upstream = fields.get("Parent")
+        sampled = fields.get("Sampled") != "0"
+        segment_id, call_id = os.urandom(8).hex(), os.urandom(8).hex()
+        forwarded = f"Root={root};Parent={call_id};Sampled={int(sampled)}"
+        split = urlsplit(target)
+        path = split.path.removeprefix(f"/{self.stage}") or "/"
+        request_id = str(uuid.uuid4())
+        event = {
+            "resource": "/{proxy+}",
+            "path": path,
+            "httpMethod": method,
+            "headers": {**headers, "X-Amzn-Trace-Id": forwarded},
+            "queryStringParameters": dict(parse_qsl(split.query)) or None,
+            "pathParameters": {"proxy": path.lstrip("/")},
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/{proxy+}",
+                "httpMethod": method,
+                "path": f"/{self.stage}{path}",
+                "stage": self.stage,
+                "requestId": request_id,
+                "accountId": ACCOUNT_ID,
+                "apiId": self.api_id,
+                "identity": {"sourceIp": client_ip, "userAgent": headers.get("user-agent")},
+            },
+            "body": body.decode() if body else None,
+            "isBase64Encoded": False,
+        }
+        with self._lock:  # one sandbox serves one invocation at a time
+            called = time.time()
+            result = self.function.invoke(event, trace_header=forwarded)
+            returned = time.time()
+            self.invocations.append(result)
+        status, response_headers, response_body = _response(result)
+        if sampled:
+            self.documents.append(
+                self._segment(
+                    root, segment_id, call_id, upstream, method, target, headers, client_ip,
+                    status, len(response_body), request_id, (started, called, returned),
+                )
+            )  # fmt: skip
+        return status, response_headers, response_body
+
+    def _segment(
+        self,
+        root: str,
+        segment_id: str,
+        call_id: str,
+        upstream: str | None,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        client_ip: str,
+        status: int,
+        length: int,
+        request_id: str,
+        times: tuple[float, float, float],
+    ) -> dict[str, Any]:
+        started, called, returned = times
+        host = headers.get("host", self.address)
+        request: dict[str, Any] = {"url": f"http://{host}{target}", "method": method}
+        forwarded_for = headers.get("x-forwarded-for")
+        request["client_ip"] = forwarded_for.split(",")[0].strip() if forwarded_for else client_ip
+        if forwarded_for:
+            request["x_forwarded_for"] = True
+        if headers.get("user-agent"):
+            request["user_agent"] = headers["user-agent"]
+        segment: dict[str, Any] = {
+            "name": self.name,
+            "id": segment_id,
+            "trace_id": root,
+            "start_time": started,
+            "end_time": time.time(),
+            "origin": "AWS::ApiGateway::Stage",
+            "resource_arn": (
+                f"arn:aws:apigateway:{REGION}::/restapis/{self.api_id}/stages/{self.stage}"
+            ),
+            "http": {"request": request, "response": {"status": status, "content_length": length}},
+            "aws": {
+                "api_gateway": {
+                    "account_id": ACCOUNT_ID,
+                    "rest_api_id": self.api_id,
+                    "stage": self.stage,
+                    "request_id": request_id,
+                }
+            },
+            "subsegments": [
+                {
+                    "id": call_id,
+                    "name": "Lambda",
+                    "namespace": "aws",
+                    "start_time": called,
+                    "end_time": returned,
+                    "http": {"response": {"status": 200}},
+                    "aws": {
+                        "function_name": self.function.function_name,
+                        "region": REGION,
+                        "operation": "Invoke",
+                        "resource_names": [self.function.function_name],
+                    },
+                }
+            ],
+        }
+        if upstream:
+            segment["parent_id"] = upstream
+        if status >= 500:
+            segment["fault"] = True
+        elif status == 429:
+            segment["throttle"] = segment["error"] = True
+        elif status >= 400:
+            segment["error"] = True
+        return segment
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        stage = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                extra: dict[str, str] = {}
+                if not self.path.startswith(f"/{stage.stage}/") and self.path != f"/{stage.stage}":
+                    status, payload = 403, b'{"message":"Forbidden"}'
+                else:
+                    status, extra, payload = stage.handle(
+                        self.command, self.path, headers, body, self.client_address[0]
+                    )
+                self.send_response(status)
+                for key, value in {"Content-Type": "application/json", **extra}.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            # One method for every verb (the proxy resource's ANY method).
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any  # noqa: N815
+
+        return Handler
+
+
+def _header_fields(header: str) -> dict[str, str]:
+    return dict(part.strip().split("=", 1) for part in header.split(";") if "=" in part)
+
+
+def _response(result: InvocationResult) -> tuple[int, dict[str, str], bytes]:
+    """A proxy integration's response, or API Gateway's 502 for a failed or malformed one."""
+    response = result.response
+    if not result.ok or not isinstance(response, dict) or "statusCode" not in response:
+        return 502, {}, b'{"message": "Internal server error"}'
+    body = response.get("body") or ""
+    headers = {str(k): str(v) for k, v in (response.get("headers") or {}).items()}
+    return (
+        int(response["statusCode"]),
+        headers,
+        (body if isinstance(body, str) else json.dumps(body)).encode(),
+    )
