@@ -5,6 +5,7 @@ otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
+otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
 otel-xray xray-api [--port N] [--segments OUT.jsonl]
 """
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
 from otel_xray.devtools.invoke import InitError, LocalFunction
@@ -89,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("segments", type=Path, help="JSON lines of segment documents")
     query.add_argument("--show", action="store_true", help="draw each matching trace")
 
+    analyze = commands.add_parser(
+        "analyze", help="where the time goes: the critical path and self time per part"
+    )
+    analyze.add_argument("segments", type=Path, help="JSON lines of segment documents")
+    analyze.add_argument("--filter", help="only the traces this filter expression selects")
+    analyze.add_argument("--trace", help="only this trace id")
+    analyze.add_argument("--json", action="store_true", help="print the report as JSON")
+    analyze.add_argument("--top", type=int, default=10, help="rows of the ranking (text)")
+
     api = commands.add_parser(
         "xray-api",
         help="a local X-Ray API on 127.0.0.1 for the X-Ray daemon or the collector "
@@ -113,7 +124,31 @@ def main(argv: list[str] | None = None) -> int:
         return _query(args)
     if args.command == "xray-api":
         return _xray_api(args)
+    if args.command == "analyze":
+        return _analyze(args)
     return 2
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    store = _load(args.segments)
+    if store is None:
+        return 2
+    traces = store.traces()
+    if args.trace:
+        traces = [t for t in traces if t.id == args.trace]
+        if not traces:
+            print(f"otel-xray: no trace {args.trace} in {args.segments}", file=sys.stderr)
+            return 2
+    if args.filter:
+        try:
+            expression = FilterExpression.parse(args.filter)
+        except FilterSyntaxError as error:
+            print(f"otel-xray: {error}", file=sys.stderr)
+            return 2
+        traces = [t for t in traces if expression.matches(t, store)]
+    report = analyze(store, traces)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.text(args.top))
+    return 0
 
 
 def _xray_api(args: argparse.Namespace) -> int:
