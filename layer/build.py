@@ -156,6 +156,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
             _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")
     _prune(python_dir)
+    _patch_upstream(python_dir)
     compiled = _bytecode_sources(python_dir, arch)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.writelines(f"{path}\n" for path in compiled)
@@ -178,6 +179,75 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     shutil.copy2(ROOT / "collector" / "sampling-rules.json", collector / "sampling-rules.json")
     stamp.write_text(digest)
     return root
+
+
+#: Patches to upstream files in the layer: (path under python/, old text, new text).
+#: Each old text must be found exactly once, or the build stops: an upstream release
+#: that changed the file needs the patch looked at again.
+#:
+#: instrumentor.py imports its dependency checker at import, which imports
+#: packaging.requirements (about 14 ms of a cold start, python -X importtime); the layer
+#: always instruments with skip_dep_check=True, so the checker is imported only where a
+#: check runs. The names stay importable from the module (PEP 562 ``__getattr__``).
+UPSTREAM_PATCHES: tuple[tuple[str, str, str], ...] = (
+    (
+        "opentelemetry/instrumentation/instrumentor.py",
+        """from opentelemetry.instrumentation.dependencies import (
+    DependencyConflict,
+    DependencyConflictError,
+    get_dependency_conflicts,
+)
+""",
+        """# otel-xray layer: the dependency checker is imported where a check runs, not here
+# (it imports packaging.requirements; layer/build.py, UPSTREAM_PATCHES).
+_DEPENDENCY_NAMES = ("DependencyConflict", "DependencyConflictError", "get_dependency_conflicts")
+
+
+def __getattr__(name):
+    if name in _DEPENDENCY_NAMES:
+        from opentelemetry.instrumentation import dependencies
+
+        return getattr(dependencies, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+""",
+    ),
+    (
+        "opentelemetry/instrumentation/instrumentor.py",
+        """        dependencies = self.instrumentation_dependencies()
+        return get_dependency_conflicts(dependencies)
+""",
+        """        from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+        dependencies = self.instrumentation_dependencies()
+        return get_dependency_conflicts(dependencies)
+""",
+    ),
+    (
+        "opentelemetry/instrumentation/instrumentor.py",
+        """                if raise_exception_on_conflict:
+                    raise DependencyConflictError(conflict)
+""",
+        """                if raise_exception_on_conflict:
+                    from opentelemetry.instrumentation.dependencies import (
+                        DependencyConflictError,
+                    )
+
+                    raise DependencyConflictError(conflict)
+""",
+    ),
+)
+
+
+def _patch_upstream(python_dir: Path) -> None:
+    for relative, old, new in UPSTREAM_PATCHES:
+        path = python_dir / relative
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise SystemExit(
+                f"layer: the patch for {relative} no longer applies (its text changed "
+                "upstream); see UPSTREAM_PATCHES in layer/build.py"
+            )
+        path.write_text(text.replace(old, new))
 
 
 #: What the probe found imported, from the host architecture's build: module names do

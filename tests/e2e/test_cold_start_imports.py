@@ -105,6 +105,10 @@ def test_a_library_is_instrumented_when_the_function_imports_it(
         assert f"opentelemetry.instrumentation.{name}" not in modules, name
     if "botocore" in instrumented:
         assert "otel_xray.instrumentation.aws_sdk_header" in modules  # the X-Ray hook too
+    # The dependency checker (packaging.requirements) only where a check runs: the
+    # layer patches instrumentor.py (layer/build.py, UPSTREAM_PATCHES).
+    assert "packaging.requirements" not in modules
+    assert "asyncio" not in modules  # wrapt 1.17: no asyncio on import
 
 
 @pytest.mark.parametrize(
