@@ -11,7 +11,7 @@ edge counts requests as ok / error (throttle inside error) / fault and keeps
 response times, in the field names of the X-Ray API.
 
 Example:
-    >>> from otel_xray.devtools.traces import TraceStore
+    >>> from otel_xray.devtools.traces import PASS_THROUGH, TraceStore
     >>> root = "1-5759e988-bd862e3fe1be46a994272793"
     >>> store = TraceStore([{"name": "api", "id": "a" * 16, "trace_id": root,
     ...                      "start_time": 1.0, "end_time": 2.0}])
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_xray.devtools.traces import (
+    PASS_THROUGH,
     Document,
     Trace,
     TraceStore,
@@ -281,9 +282,20 @@ class Hop:
 def hops(trace: Trace, store: TraceStore) -> Iterator[Hop]:
     """Every edge of ``trace``: callers to callees, linked producers, remote calls."""
     called = {s.get("parent_id") for s in trace.segments}
+    # A pass-through service's inferred segment (EventBridge, SNS) under a call: what
+    # continues the trace from that call is reached through it.
+    through = {
+        s.get("parent_id"): s
+        for s in trace.segments
+        if s.get("inferred") and s.get("name") in PASS_THROUGH
+    }
     for segment in trace.segments:
         parent_id = segment.get("parent_id")
         caller = trace.get(str(parent_id)) if parent_id else None
+        relay = through.get(parent_id)
+        if relay is not None and relay is not segment:
+            yield Hop(relay, segment, segment)
+            continue
         if caller is not None:
             owner = trace.owner(str(parent_id)) or caller
             yield Hop(owner, segment, caller if caller is not owner else segment)

@@ -47,6 +47,15 @@ INFERRED_ORIGINS = {
 }
 
 
+#: AWS services that hand a request on to other services: their inferred node stays in
+#: the map even when a downstream segment continues the trace from the call, and stands
+#: between the caller and that segment (EventBridge User Guide, X-Ray integration: "an
+#: EventBridge event node connects source and target services"; X-Ray guide, SNS page:
+#: publisher, topic and subscribers as connected nodes). A Lambda Invoke is not one:
+#: the callee's own AWS::Lambda segment is that node.
+PASS_THROUGH = frozenset({"EventBridge", "SNS"})
+
+
 def inferred_origin(service: str) -> str:
     return INFERRED_ORIGINS.get(service, f"AWS::{service}")
 
@@ -246,7 +255,8 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
     inferred = [
         _inferred_segment(node, trace_id)
         for node, _ in list(trace.walk())
-        if node.get("namespace") == "aws" and node.get("id") not in called
+        if node.get("namespace") == "aws"
+        and (node.get("id") not in called or node.get("name") in PASS_THROUGH)
     ]
     if inferred:
         trace.segments = sorted(trace.segments + inferred, key=start_of)
