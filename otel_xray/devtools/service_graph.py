@@ -327,5 +327,8 @@ def _linked_upstream(segment: Document, store: TraceStore) -> Document | None:
             continue
         producer_trace, producer = found
         callees = producer_trace.children_of(str(producer.get("id")))
+        # The service the message went through (the queue, the topic) before any
+        # function that continued the call's trace (an SNS topic's Lambda subscriber).
+        callees = [c for c in callees if c.get("inferred")] or callees
         return callees[0] if callees else producer_trace.owner(str(producer.get("id")))
     return None

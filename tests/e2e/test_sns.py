@@ -1,0 +1,111 @@
+"""SNS fan-out to a Lambda subscriber and to an SQS queue (issue 18, SNS).
+
+Sources: the X-Ray guide's SNS page ("Amazon SNS passes the trace context from
+publisher to subscribers"; the map connects publisher, topic and subscribers) and its
+SQS page (``AWSTraceHeader`` carries the header with a message; the consumer's trace
+links to the producer's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from examples.local_services import LocalServices
+from otel_xray.devtools.event_sources import SqsEventSource
+from otel_xray.devtools.invoke import LocalFunction
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.sns import SnsTopic
+from otel_xray.devtools.traces import TraceStore
+
+PUBLISHER = """
+import os
+import boto3
+
+sns = boto3.client("sns")
+
+def handler(event, context):
+    sns.publish(TopicArn=os.environ["TOPIC_ARN"], Message=event["order_id"], Subject="placed")
+    return "published"
+"""
+
+SUBSCRIBER = """
+import json
+
+def handler(event, context):
+    record = event["Records"][0]
+    if "Sns" in record:
+        return record["Sns"]["Message"]
+    return json.loads(record["body"])["Message"]
+"""
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalFunction, LocalFunction, SnsTopic, SqsEventSource]]:
+    code = {}
+    for name, source in (("order-api", PUBLISHER), ("subscriber", SUBSCRIBER)):
+        directory = tmp_path_factory.mktemp(name)
+        (directory / "app.py").write_text(source)
+        code[name] = directory
+    with (
+        LocalServices() as aws,
+        LocalFunction("app.handler", code["subscriber"], function_name="notifier") as notifier,
+        LocalFunction("app.handler", code["subscriber"], function_name="order-worker") as worker,
+    ):
+        sqs = aws.client("sqs")
+        topic = SnsTopic("orders", [notifier, ("sqs", aws.queue_url, sqs)]).start()
+        env = {"AWS_ENDPOINT_URL_SNS": topic.endpoint, "TOPIC_ARN": topic.topic_arn}
+        try:
+            with LocalFunction(
+                "app.handler", code["order-api"], function_name="order-api", env=env
+            ) as publisher:
+                source = SqsEventSource(aws.queue_url, client=sqs, batch_size=1)
+                yield publisher, worker, topic, source
+        finally:
+            topic.stop()
+
+
+def test_sns_fans_out_on_one_trace_to_lambda_and_by_link_to_sqs(
+    world: tuple[LocalFunction, LocalFunction, SnsTopic, SqsEventSource],
+) -> None:
+    publisher, worker, topic, source = world
+    published = publisher.invoke({"order_id": "o-7"})
+    assert published.ok, published.error
+    topic.wait()
+    [(_, notified)] = topic.deliveries[-1:]
+    assert notified.ok and notified.response == "o-7"
+    assert notified.root == published.root  # the Lambda subscriber continues the trace
+    event = source.next_event(wait_seconds=1)
+    assert event is not None
+    consumed = worker.invoke(event)
+    source.complete(event, consumed.response)
+    assert consumed.ok and consumed.response == "o-7"
+    assert consumed.root != published.root  # SQS: a new trace, linked
+
+    store = TraceStore(published.segments + notified.segments + consumed.segments)
+    trace = store.trace(published.root)
+    [publish] = [
+        d
+        for d, _ in trace.walk()
+        if d.get("namespace") == "aws" and d["aws"].get("operation") == "Publish"
+    ]
+    [notifier] = [
+        s for s in trace.segments if s.get("origin") == "AWS::Lambda" and s["name"] == "notifier"
+    ]
+    assert notifier["parent_id"] == publish["id"]
+    [worker_segment] = [
+        s for s in store.trace(consumed.root).segments if s.get("origin") == "AWS::Lambda"
+    ]
+    [link] = worker_segment["links"]
+    assert (link["trace_id"], link["id"]) == (published.root, publish["id"])
+
+    graph = ServiceGraph.build(store)
+    edges = graph.edge_labels()
+    assert ("order-api (AWS::Lambda::Function)", "SNS (AWS::SNS)") in edges
+    assert ("SNS (AWS::SNS)", "notifier (AWS::Lambda)") in edges
+    assert ("SNS (AWS::SNS)", "order-worker (AWS::Lambda)") in edges
+    [linked] = [e for (s, t), e in graph.edges.items() if t == ("order-worker", "AWS::Lambda")]
+    assert linked.linked
