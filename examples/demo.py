@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     svg.write_text(render_svg(graph, "order service (local X-Ray)"))
     print(f"\n{len(documents)} segment documents in {segments}; service map drawn in {svg}")
     print(f"  again from the file: otel-xray map {segments} --svg {svg}")
+    print(f"  where the time goes: otel-xray analyze {segments}")
     return 0
 
 
