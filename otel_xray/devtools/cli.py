@@ -7,6 +7,7 @@ otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
 otel-xray xray-api [--port N] [--segments OUT.jsonl]
+otel-xray console SEGMENTS.jsonl [...] [--port N]
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--json", action="store_true", help="print the report as JSON")
     analyze.add_argument("--top", type=int, default=10, help="rows of the ranking (text)")
 
+    console = commands.add_parser(
+        "console", help="a local X-Ray console in the browser: map, traces, timeline, analysis"
+    )
+    console.add_argument("segments", type=Path, nargs="+", help="JSON lines files (followed)")
+    console.add_argument("--port", type=int, default=0, help="default: a free port")
+
     api = commands.add_parser(
         "xray-api",
         help="a local X-Ray API on 127.0.0.1 for the X-Ray daemon or the collector "
@@ -126,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         return _xray_api(args)
     if args.command == "analyze":
         return _analyze(args)
+    if args.command == "console":
+        # The console's page and server load only for this command.
+        from otel_xray.devtools.console import serve  # noqa: PLC0415
+
+        return serve(args.segments, args.port)
     return 2
 
 

@@ -1,0 +1,216 @@
+"""A local X-Ray console on 127.0.0.1: service map, traces, timeline, where the time goes.
+
+``otel-xray console SEGMENTS.jsonl [...]`` serves one page (``index.html`` beside this
+module: plain HTML, CSS and JavaScript, no build step, nothing fetched from the
+network) and a small JSON API over the same trace store, filter expressions, service
+graph and analysis as ``map``, ``query`` and ``analyze``:
+
+- ``/api/traces?filter=EXPR``: trace summaries (``GetTraceSummaries``' fields); a filter
+  that does not parse is a 400 with the message and the position of the problem;
+- ``/api/trace?id=ID``: one assembled trace, as ``BatchGetTraces`` gives it;
+- ``/api/graph``: the service graph (``GetServiceGraph``' fields) and the map as SVG;
+- ``/api/analyze?filter=EXPR``: the critical path and self times (``analyze``);
+- ``/api/warnings``: what was skipped while reading (a line that is not JSON, a document
+  without a trace id, a file that disappeared), with file and line.
+
+The files are read again whenever they changed, so ``invoke`` and ``make demo`` feed it
+live. The server is the standard library's; the page is in the package, not the layer.
+
+Example:
+    >>> view = ConsoleData([])
+    >>> view.traces("")["traces"]
+    []
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from otel_xray.devtools.analysis import analyze
+from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.svg import render_svg
+from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.xray_api import trace_summary
+
+PAGE = Path(__file__).with_name("index.html")
+
+
+class ConsoleData:
+    """The documents of ``paths``, read again when a file changes; tolerant of bad lines."""
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.warnings: list[str] = []
+        self._seen: dict[Path, tuple[float, int] | None] = {}
+        self._store = TraceStore()
+        self._lock = threading.Lock()
+
+    def store(self) -> TraceStore:
+        with self._lock:
+            state = {path: _state(path) for path in self.paths}
+            if state != self._seen:
+                self._store, self.warnings = _read(self.paths)
+                self._seen = state
+            return self._store
+
+    def traces(self, expression: str) -> dict[str, Any]:
+        store = self.store()
+        traces = store.traces()
+        if expression.strip():
+            parsed = FilterExpression.parse(expression)  # FilterSyntaxError: the caller's 400
+            traces = [t for t in traces if parsed.matches(t, store)]
+        rows = [trace_summary(t) for t in reversed(traces) if t.segments]
+        return {"traces": rows, "total": len(store.trace_ids())}
+
+    def trace(self, trace_id: str) -> dict[str, Any] | None:
+        store = self.store()
+        if trace_id not in store.trace_ids():
+            return None
+        trace = store.trace(trace_id)
+        return {
+            "id": trace.id,
+            "start": trace.start,
+            "duration": trace.duration,
+            "segments": trace.segments,
+            "orphans": trace.orphans,
+        }
+
+    def graph(self) -> dict[str, Any]:
+        graph = ServiceGraph.build(self.store())
+        return {**graph.to_dict(), "svg": render_svg(graph, "service map")}
+
+    def analysis(self, expression: str) -> dict[str, Any]:
+        store = self.store()
+        traces = store.traces()
+        if expression.strip():
+            parsed = FilterExpression.parse(expression)
+            traces = [t for t in traces if parsed.matches(t, store)]
+        return analyze(store, traces).to_dict()
+
+
+def _state(path: Path) -> tuple[float, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_mtime, status.st_size
+
+
+def _read(paths: Sequence[Path]) -> tuple[TraceStore, list[str]]:
+    store, warnings = TraceStore(), []
+    for path in paths:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError as error:
+            warnings.append(f"{path}: cannot be read ({error.strerror}); skipped")
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                document = json.loads(line)
+            except ValueError as error:
+                warnings.append(f"{path}:{number}: not JSON ({error}); skipped")
+                continue
+            if not isinstance(document, dict) or "trace_id" not in document:
+                warnings.append(f"{path}:{number}: not a segment document (no trace_id); skipped")
+                continue
+            store.add(document)
+    for trace in store.traces():
+        for orphan in trace.orphans:
+            warnings.append(
+                f"trace {trace.id}: subsegment {orphan.get('name')!r} ({orphan.get('id')}) "
+                f"has no parent {orphan.get('parent_id')} in the files; shown on its own"
+            )
+    return store, warnings
+
+
+class Console(LoopbackServer):
+    """The console's server; ``url`` is what to open."""
+
+    def __init__(self, paths: Sequence[str | Path], port: int = 0) -> None:
+        self.data = ConsoleData(paths)
+        super().__init__(self._handler_class(), port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}/"
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        data = self.data
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                split = urlsplit(self.path)
+                query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+                try:
+                    if split.path in ("/", "/index.html"):
+                        self._send(200, PAGE.read_bytes(), "text/html; charset=utf-8")
+                        return
+                    if split.path == "/api/traces":
+                        self._json(200, data.traces(query.get("filter", "")))
+                    elif split.path == "/api/trace":
+                        found = data.trace(query.get("id", ""))
+                        if found is None:
+                            self._json(404, {"error": f"no trace {query.get('id', '')!r}"})
+                        else:
+                            self._json(200, found)
+                    elif split.path == "/api/graph":
+                        self._json(200, data.graph())
+                    elif split.path == "/api/analyze":
+                        self._json(200, data.analysis(query.get("filter", "")))
+                    elif split.path == "/api/warnings":
+                        data.store()
+                        self._json(200, {"warnings": data.warnings})
+                    else:
+                        self._json(404, {"error": f"nothing at {split.path}"})
+                except FilterSyntaxError as error:
+                    self._json(
+                        400,
+                        {"error": str(error).splitlines()[0], "position": error.position},
+                    )
+                except Exception as error:  # a bad document must not stop the console
+                    self._json(500, {"error": f"{type(error).__name__}: {error}"})
+
+            def _json(self, status: int, payload: Any) -> None:
+                self._send(status, json.dumps(payload, default=str).encode(), "application/json")
+
+            def _send(self, status: int, body: bytes, kind: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+def serve(paths: Sequence[str | Path], port: int = 0) -> int:
+    """Run until Ctrl-C; prints the address."""
+    missing = [str(p) for p in paths if not os.path.exists(p)]
+    if missing:
+        print(f"otel-xray: note: {', '.join(missing)} not there yet; shown once written")
+    console = Console(paths, port).start()
+    print(f"otel-xray console on {console.url}  (Ctrl-C stops it)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopped")
+    finally:
+        console.stop()
+    return 0

@@ -1,0 +1,160 @@
+"""The local X-Ray console (issue 19): its API on real documents, and the page in Chromium.
+
+Documents: the example app's three traces (``examples.demo.run``) and a deliberately
+slow request through the layer, written to a JSON-lines file with the bad input a
+person will meet: a line that is not JSON, a document without a trace id, an orphan
+subsegment, and a second file that does not exist. The browser is Debian's Chromium
+driven by Playwright (``executable_path``; no downloaded browser), started with the
+flags this machine needs (no sandbox as root, no background networking). Screenshots go
+to ``build/console/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples import demo
+from otel_xray.devtools.console import Console
+from otel_xray.devtools.invoke import LocalFunction
+from otel_xray.devtools.traces import TraceStore
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "console"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SLOW_HANDLER = """
+import time
+import otel_xray
+
+def handler(event, context):
+    with otel_xray.subsegment("load cart", "compute"):
+        time.sleep(0.02)
+    with otel_xray.subsegment("price with legacy engine", "compute"):
+        time.sleep(0.4)
+    return {"statusCode": 200, "body": "ok"}
+"""
+
+
+@pytest.fixture(scope="module")
+def segments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    store = TraceStore()
+    demo.run(store)
+    code = tmp_path_factory.mktemp("slow")
+    (code / "app.py").write_text(SLOW_HANDLER)
+    with LocalFunction("app.handler", code, function_name="checkout") as function:
+        function.invoke({})
+        slow = function.invoke({})
+    documents = store.documents() + slow.segments
+    orphan = {"name": "lost", "id": "0123456789abcdef", "trace_id": slow.root,
+              "parent_id": "fedcba9876543210", "type": "subsegment",
+              "start_time": 1.0, "end_time": 1.1}  # fmt: skip
+    path = tmp_path_factory.mktemp("console") / "segments.jsonl"
+    lines = [json.dumps(d) for d in documents]
+    lines[3:3] = ["{not json", json.dumps({"name": "no trace id"})]
+    path.write_text("\n".join([*lines, json.dumps(orphan)]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def console(segments: Path) -> Iterator[Console]:
+    running = Console([segments, segments.with_name("missing.jsonl")]).start()
+    yield running
+    running.stop()
+
+
+def get(console: Console, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(console.url.rstrip("/") + path, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_the_api_shows_what_the_stores_hold_and_warns_about_the_rest(console: Console) -> None:
+    status, listing = get(console, "/api/traces")
+    assert status == 200 and len(listing["traces"]) == 4
+    status, faults = get(
+        console, "/api/traces?filter=" + urllib.parse.quote('service("order-api") { fault }')
+    )
+    assert status == 200 and len(faults["traces"]) == 1
+    status, error = get(console, "/api/traces?filter=" + urllib.parse.quote("service("))
+    assert status == 400 and error["position"] >= 0
+    [trace] = faults["traces"]
+    status, opened = get(console, "/api/trace?id=" + trace["Id"])
+    assert status == 200 and opened["segments"]
+    assert get(console, "/api/trace?id=nope")[0] == 404
+    _, graph = get(console, "/api/graph")
+    assert graph["svg"].startswith("<svg") and graph["Services"]
+    _, warnings = get(console, "/api/warnings")
+    text = "\n".join(warnings["warnings"])
+    assert "not JSON" in text and "no trace_id" in text and "cannot be read" in text
+    assert "has no parent" in text
+    _, report = get(console, "/api/analyze")
+    assert report["ranking"][0]["name"] == "Initialization"  # cold starts dominate the set
+
+
+def test_the_console_in_a_real_browser(console: Console, segments: Path) -> None:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium (Debian package chromium; .ci/install-servers installs it)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(console.url)
+        page.wait_for_selector("#map svg")
+        assert page.locator("#nodes tr.node").count() >= 8
+        page.screenshot(path=str(SHOTS / "map.png"), full_page=True)
+
+        # A filter expression selects the right traces; a broken one shows the caret.
+        page.click("nav button[data-view=traces]")
+        page.fill("#filter", 'service("order-api") { fault }')
+        page.press("#filter", "Enter")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
+        page.screenshot(path=str(SHOTS / "traces-filtered.png"), full_page=True)
+        page.fill("#filter", "service(")
+        page.press("#filter", "Enter")
+        page.wait_for_function("document.querySelector('#filter-error').textContent.includes('^')")
+
+        # A node of the map lists its traces.
+        page.click("nav button[data-view=map]")
+        page.click("tr.node[data-name='order-worker']")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
+
+        # A trace's timeline, and a row's details.
+        page.fill("#filter", "")
+        page.press("#filter", "Enter")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 4")
+        page.fill("#filter", 'service("checkout")')
+        page.press("#filter", "Enter")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
+        page.click("#trace-list tr.trace >> nth=0")
+        page.wait_for_selector("#timeline .bar-row")
+        names = page.locator("#timeline .bar-row").all_inner_texts()
+        assert any("price with legacy engine" in name for name in names)
+        page.click("#timeline .bar-row >> nth=0")
+        assert "origin" in page.inner_text("#details")
+        page.screenshot(path=str(SHOTS / "timeline.png"), full_page=True)
+
+        # Where the time goes in the slow request (the filter still selects it).
+        page.click("nav button[data-view=analytics]")
+        page.wait_for_function(
+            "document.querySelector('#analysis tr.rank') !== null && "
+            "document.querySelector('#analysis tr.rank').innerText.includes('legacy engine')"
+        )
+        page.screenshot(path=str(SHOTS / "where-the-time-goes.png"), full_page=True)
+        assert "not JSON" in page.inner_text("#warnings")
+        browser.close()
+    assert all(url.startswith(console.url) for url in requests)  # nothing off the machine
