@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(documents)} segment documents in {segments}; service map drawn in {svg}")
     print(f"  again from the file: otel-xray map {segments} --svg {svg}")
     print(f"  where the time goes: otel-xray analyze {segments}")
+    print(
+        f"  in the browser: otel-xray console {segments} "
+        "--groups deploy/template.yaml --param PaymentHost=127.0.0.1"
+    )
     return 0
 
 

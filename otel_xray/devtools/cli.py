@@ -7,7 +7,8 @@ otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
 otel-xray xray-api [--port N] [--segments OUT.jsonl]
-otel-xray console SEGMENTS.jsonl [...] [--port N]
+otel-xray console SEGMENTS.jsonl [...] [--port N] [--groups TEMPLATE [--param K=V]...]
+otel-xray report SEGMENTS.jsonl [...] -o REPORT.html [--groups TEMPLATE [--param K=V]...]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.analysis import analyze
+from otel_xray.devtools.cloudformation import xray_groups
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
 from otel_xray.devtools.invoke import InitError, LocalFunction
@@ -106,6 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     console.add_argument("segments", type=Path, nargs="+", help="JSON lines files (followed)")
     console.add_argument("--port", type=int, default=0, help="default: a free port")
+    report = commands.add_parser(
+        "report", help="the console's views as one self-contained HTML file, for a ticket"
+    )
+    report.add_argument("segments", type=Path, nargs="+", help="JSON lines files")
+    report.add_argument("-o", "--out", type=Path, required=True, help="the HTML file to write")
+    for command in (console, report):
+        command.add_argument(
+            "--groups", type=Path, help="a SAM/CloudFormation template: its X-Ray groups as presets"
+        )
+        command.add_argument(
+            "--param", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+            help="a template parameter's value (one without a default)",
+        )  # fmt: skip
 
     api = commands.add_parser(
         "xray-api",
@@ -133,12 +148,30 @@ def main(argv: list[str] | None = None) -> int:
         return _xray_api(args)
     if args.command == "analyze":
         return _analyze(args)
-    if args.command == "console":
-        # The console's page and server load only for this command.
-        from otel_xray.devtools.console import serve  # noqa: PLC0415
-
-        return serve(args.segments, args.port)
+    if args.command in ("console", "report"):
+        return _console(args)
     return 2
+
+
+def _console(args: argparse.Namespace) -> int:
+    # The console's page and server load only for these two commands.
+    from otel_xray.devtools.console import serve, write_report  # noqa: PLC0415
+
+    groups: dict[str, str] = {}
+    problems: list[str] = []
+    if args.groups:
+        try:
+            groups, problems = xray_groups(args.groups, dict(args.param))
+        except (OSError, ValueError) as error:
+            print(f"otel-xray: --groups {args.groups}: {error}", file=sys.stderr)
+            return 2
+    if args.command == "console":
+        return serve(args.segments, args.port, groups, problems)
+    written = write_report(args.segments, args.out, groups, problems)
+    for problem in problems:
+        print(f"otel-xray: {problem}", file=sys.stderr)
+    print(f"wrote {written} (open it in a browser; no server needed)")
+    return 0
 
 
 def _analyze(args: argparse.Namespace) -> int:

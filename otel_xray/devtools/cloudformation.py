@@ -1,4 +1,10 @@
-"""X-Ray local sampling rules as ``AWS::XRay::SamplingRule`` resources.
+"""X-Ray resources and CloudFormation: sampling rules out, X-Ray groups in.
+
+:func:`xray_groups` reads the ``AWS::XRay::Group`` resources of a SAM or CloudFormation
+template (YAML with the short ``!Sub`` / ``!Ref`` tags, or JSON), with ``${Name}``
+resolved from parameter defaults or the values given, for the console's group presets.
+
+X-Ray local sampling rules as ``AWS::XRay::SamplingRule`` resources.
 
 The same rules a function uses locally (``collector/sampling-rules.json``) become
 centralized rules in the account, so both agree. File order becomes priority
@@ -25,7 +31,80 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
+
 from otel_xray.sampling.rules import LocalRules
+
+
+class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML with CloudFormation's short tags (``!Sub x`` -> ``{"Fn::Sub": x}``)."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: Any) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    return {name: value}
+
+
+_TemplateLoader.add_multi_constructor("!", _tag)
+
+
+def xray_groups(
+    path: str | Path, parameters: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    r"""Group name -> filter expression, and what could not be resolved (as messages).
+
+    Example:
+        >>> import tempfile, os
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        ...     _ = f.write('Parameters: {P: {Default: orders}}\nResources:\n'
+        ...                 '  G: {Type: AWS::XRay::Group, Properties:'
+        ...                 ' {GroupName: !Sub "${P}-faults", FilterExpression: fault}}\n')
+        >>> xray_groups(f.name)
+        ({'orders-faults': 'fault'}, [])
+        >>> os.unlink(f.name)
+    """
+    document = yaml.load(Path(path).read_text(), Loader=_TemplateLoader)
+    values = {
+        name: str(spec["Default"])
+        for name, spec in (document.get("Parameters") or {}).items()
+        if isinstance(spec, dict) and "Default" in spec
+    }
+    values.update(parameters or {})
+    groups: dict[str, str] = {}
+    problems: list[str] = []
+    for logical, resource in (document.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::XRay::Group":
+            continue
+        properties = resource.get("Properties") or {}
+        try:
+            name = _resolve(properties.get("GroupName", logical), values)
+            groups[name] = _resolve(properties.get("FilterExpression", ""), values)
+        except KeyError as missing:
+            problems.append(
+                f"group {logical}: parameter {missing.args[0]} has no default; "
+                f"give it as --param {missing.args[0]}=VALUE"
+            )
+    return groups, problems
+
+
+def _resolve(value: Any, values: dict[str, str]) -> str:
+    """A string, ``Fn::Sub`` (string or [string, map]) or ``Ref``, as text."""
+    if isinstance(value, dict) and "Ref" in value:
+        return values[str(value["Ref"])]
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        value = value["Fn::Sub"]
+        local: dict[str, str] = {}
+        if isinstance(value, list):
+            value, local = value[0], {k: str(v) for k, v in value[1].items()}
+        names = {**values, **local}
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: names[m.group(1)], str(value))
+    return str(value)
 
 
 def sampling_rules_template(document: Any, service_name: str = "*") -> dict[str, Any]:

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from examples import demo
-from otel_xray.devtools.console import Console
+from otel_xray.devtools.cloudformation import xray_groups
+from otel_xray.devtools.console import Console, write_report
 from otel_xray.devtools.invoke import LocalFunction
 from otel_xray.devtools.traces import TraceStore
 
@@ -62,8 +63,15 @@ def segments(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def console(segments: Path) -> Iterator[Console]:
-    running = Console([segments, segments.with_name("missing.jsonl")]).start()
+def groups() -> dict[str, str]:
+    found, problems = xray_groups(ROOT / "deploy" / "template.yaml", {"PaymentHost": "127.0.0.1"})
+    assert problems == []
+    return found
+
+
+@pytest.fixture(scope="module")
+def console(segments: Path, groups: dict[str, str]) -> Iterator[Console]:
+    running = Console([segments, segments.with_name("missing.jsonl")], groups=groups).start()
     yield running
     running.stop()
 
@@ -93,13 +101,25 @@ def test_the_api_shows_what_the_stores_hold_and_warns_about_the_rest(console: Co
     assert graph["svg"].startswith("<svg") and graph["Services"]
     _, warnings = get(console, "/api/warnings")
     text = "\n".join(warnings["warnings"])
-    assert "not JSON" in text and "no trace_id" in text and "cannot be read" in text
+    assert "not JSON" in text and "missing required field" in text and "cannot be read" in text
     assert "has no parent" in text
     _, report = get(console, "/api/analyze")
     assert report["ranking"][0]["name"] == "Initialization"  # cold starts dominate the set
+    _, services = get(console, "/api/services")
+    [function] = [
+        n for n in services["nodes"] if n["name"] == "checkout" and n["type"] == "AWS::Lambda"
+    ]
+    assert function["p50_ms"] > 300 and function["histogram"]
+    assert any(e["linked"] for e in services["edges"])  # the queue -> worker link
+    _, slowest = get(console, "/api/slowest")
+    assert slowest["traces"][0]["Duration"] >= slowest["traces"][-1]["Duration"]
+    _, presets = get(console, "/api/groups")
+    assert {g["name"] for g in presets["groups"]} >= {"orders-faults", "orders-order-api"}
 
 
-def test_the_console_in_a_real_browser(console: Console, segments: Path) -> None:
+def test_the_console_in_a_real_browser(
+    console: Console, segments: Path, groups: dict[str, str]
+) -> None:
     if CHROMIUM is None:
         pytest.skip("no Chromium (Debian package chromium; .ci/install-servers installs it)")
     playwright = pytest.importorskip("playwright.sync_api")
@@ -128,9 +148,19 @@ def test_the_console_in_a_real_browser(console: Console, segments: Path) -> None
         page.press("#filter", "Enter")
         page.wait_for_function("document.querySelector('#filter-error').textContent.includes('^')")
 
-        # A node of the map lists its traces.
+        # A node of the map lists its traces and shows its response-time distribution;
+        # so does an edge.
         page.click("nav button[data-view=map]")
         page.click("tr.node[data-name='order-worker']")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
+        assert "p50" in page.inner_text("#distribution")
+        page.click("nav button[data-view=map]")
+        page.click("tr.edge >> nth=0")
+        page.wait_for_function("document.querySelector('#filter').value.startsWith('edge(')")
+        page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length >= 1")
+
+        # A group preset from the template's X-Ray groups.
+        page.click("button.group:has-text('orders-faults')")
         page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
 
         # A trace's timeline, and a row's details.
@@ -154,7 +184,50 @@ def test_the_console_in_a_real_browser(console: Console, segments: Path) -> None
             "document.querySelector('#analysis tr.rank') !== null && "
             "document.querySelector('#analysis tr.rank').innerText.includes('legacy engine')"
         )
+        assert page.locator("#slowest tr.slow").count() == 1
+        assert "p99" in page.inner_text("#percentiles")
         page.screenshot(path=str(SHOTS / "where-the-time-goes.png"), full_page=True)
         assert "not JSON" in page.inner_text("#warnings")
+
+        # The same views from one self-contained file, with no server.
+        report = write_report([segments], SHOTS / "report.html", groups)
+        offline = browser.new_page(viewport={"width": 1400, "height": 900})
+        fetched: list[str] = []
+        offline.on("request", lambda request: fetched.append(request.url))
+        offline.goto(report.as_uri())
+        offline.wait_for_selector("#map svg")
+        offline.click("nav button[data-view=traces]")
+        offline.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 4")
+        offline.click("button.group:has-text('orders-faults')")
+        offline.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
+        offline.click("#trace-list tr.trace >> nth=0")
+        offline.wait_for_selector("#timeline .bar-row")
+        offline.click("nav button[data-view=traces]")
+        offline.fill("#filter", "duration > 1")
+        offline.press("#filter", "Enter")
+        offline.wait_for_function(
+            "document.querySelector('#filter-error').textContent.includes('live console')"
+        )
+        offline.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+        assert fetched == [report.as_uri()]  # the file only
         browser.close()
     assert all(url.startswith(console.url) for url in requests)  # nothing off the machine
+
+
+def test_the_report_command_writes_one_self_contained_file(segments: Path, tmp_path: Path) -> None:
+    from otel_xray.devtools.cli import main  # noqa: PLC0415  (the CLI, as a user runs it)
+
+    out = tmp_path / "report.html"
+    template = str(ROOT / "deploy" / "template.yaml")
+    assert main(["report", str(segments), "-o", str(out), "--groups", template]) == 0
+    page = out.read_text()
+    assert (
+        "window.REPORT = " in page
+        and "<script src" not in page
+        and "http://" not in page.split("window.REPORT")[0]
+    )
+    answers = json.loads(page.split("window.REPORT = ", 1)[1].split(";</script>", 1)[0])
+    # A group without its parameter is reported, and the others are there.
+    assert any("PaymentHost" in p for p in answers["static"]["/api/groups"]["problems"])
+    assert "service() { fault }" in answers["filtered"]
+    assert len(answers["traces_by_id"]) == 4

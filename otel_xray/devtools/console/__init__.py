@@ -10,8 +10,18 @@ graph and analysis as ``map``, ``query`` and ``analyze``:
 - ``/api/trace?id=ID``: one assembled trace, as ``BatchGetTraces`` gives it;
 - ``/api/graph``: the service graph (``GetServiceGraph``' fields) and the map as SVG;
 - ``/api/analyze?filter=EXPR``: the critical path and self times (``analyze``);
+- ``/api/services``: per node and per edge, the counts and the response-time
+  distribution (p50, p90, p99 and a histogram), for the map's and analytics' views;
+- ``/api/slowest?filter=EXPR``: the slowest traces;
+- ``/api/groups``: the X-Ray groups of a template as filter presets
+  (``--groups deploy/template.yaml``);
 - ``/api/warnings``: what was skipped while reading (a line that is not JSON, a document
-  without a trace id, a file that disappeared), with file and line.
+  that lacks a segment document's required fields, a file that disappeared, an orphan
+  subsegment), with file and line.
+
+``otel-xray report SEGMENTS.jsonl -o report.html`` writes the same page with every
+answer inside it, for the whole set and each group preset: one file, no server, that
+can be attached to a ticket (any other filter expression needs the live console).
 
 The files are read again whenever they changed, so ``invoke`` and ``make demo`` feed it
 live. The server is the standard library's; the page is in the package, not the layer.
@@ -27,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -36,10 +46,10 @@ from urllib.parse import parse_qs, urlsplit
 from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.loopback import LoopbackServer
-from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.service_graph import CLIENT, ServiceGraph, Statistics
 from otel_xray.devtools.svg import render_svg
-from otel_xray.devtools.traces import TraceStore
-from otel_xray.devtools.xray_api import trace_summary
+from otel_xray.devtools.traces import Trace, TraceStore
+from otel_xray.devtools.xray_api import check_document, trace_summary
 
 PAGE = Path(__file__).with_name("index.html")
 
@@ -47,8 +57,15 @@ PAGE = Path(__file__).with_name("index.html")
 class ConsoleData:
     """The documents of ``paths``, read again when a file changes; tolerant of bad lines."""
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        groups: Mapping[str, str] | None = None,
+        group_problems: Sequence[str] = (),
+    ) -> None:
         self.paths = [Path(p) for p in paths]
+        self.groups = dict(groups or {})
+        self.group_problems = list(group_problems)
         self.warnings: list[str] = []
         self._seen: dict[Path, tuple[float, int] | None] = {}
         self._store = TraceStore()
@@ -88,13 +105,92 @@ class ConsoleData:
         graph = ServiceGraph.build(self.store())
         return {**graph.to_dict(), "svg": render_svg(graph, "service map")}
 
-    def analysis(self, expression: str) -> dict[str, Any]:
+    def selected(self, expression: str) -> tuple[TraceStore, list[Trace]]:
         store = self.store()
-        traces = store.traces()
+        traces = [t for t in store.traces() if t.segments]
         if expression.strip():
             parsed = FilterExpression.parse(expression)
             traces = [t for t in traces if parsed.matches(t, store)]
+        return store, traces
+
+    def analysis(self, expression: str) -> dict[str, Any]:
+        store, traces = self.selected(expression)
         return analyze(store, traces).to_dict()
+
+    def slowest(self, expression: str, count: int = 10) -> dict[str, Any]:
+        _, traces = self.selected(expression)
+        ranked = sorted(traces, key=lambda t: t.duration, reverse=True)[:count]
+        return {"traces": [trace_summary(t) for t in ranked]}
+
+    def services(self) -> dict[str, Any]:
+        graph = ServiceGraph.build(self.store())
+        nodes = [
+            {"name": node.name, "type": node.type, **_distribution(node.statistics)}
+            for key, node in graph.nodes.items()
+            if key != CLIENT
+        ]
+        edges = [
+            {
+                "source": graph.nodes[source].name,
+                "target": graph.nodes[target].name,
+                "target_type": graph.nodes[target].type,
+                "linked": edge.linked,
+                **_distribution(edge.statistics),
+            }
+            for (source, target), edge in graph.edges.items()
+            if source != CLIENT
+        ]
+        return {"nodes": nodes, "edges": edges}
+
+    def group_list(self) -> dict[str, Any]:
+        return {
+            "groups": [{"name": n, "expression": e} for n, e in self.groups.items()],
+            "problems": self.group_problems,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """Every answer the page asks for, for the whole set and each group preset."""
+        store = self.store()
+        filtered = {}
+        for expression in ["", *self.groups.values()]:
+            try:
+                filtered[expression] = {
+                    "/api/traces": self.traces(expression),
+                    "/api/analyze": self.analysis(expression),
+                    "/api/slowest": self.slowest(expression),
+                }
+            except FilterSyntaxError as error:
+                self.group_problems.append(f"group expression {expression!r}: {error}")
+        return {
+            "filtered": filtered,
+            "traces_by_id": {t: self.trace(t) for t in store.trace_ids()},
+            "static": {
+                "/api/graph": self.graph(),
+                "/api/services": self.services(),
+                "/api/groups": self.group_list(),
+                "/api/warnings": {"warnings": self.warnings},
+            },
+        }
+
+
+def _distribution(statistics: Statistics) -> dict[str, Any]:
+    times = sorted(statistics.response_times)
+
+    def percentile(fraction: float) -> float | None:
+        if not times:
+            return None
+        return times[min(len(times) - 1, int(fraction * len(times)))] * 1000
+
+    return {
+        "count": statistics.total,
+        "ok": statistics.ok,
+        "error": statistics.error,
+        "fault": statistics.fault,
+        "p50_ms": percentile(0.50),
+        "p90_ms": percentile(0.90),
+        "p99_ms": percentile(0.99),
+        "histogram": statistics.histogram(),
+    }
 
 
 def _state(path: Path) -> tuple[float, int] | None:
@@ -116,13 +212,9 @@ def _read(paths: Sequence[Path]) -> tuple[TraceStore, list[str]]:
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                document = json.loads(line)
-            except ValueError as error:
-                warnings.append(f"{path}:{number}: not JSON ({error}); skipped")
-                continue
-            if not isinstance(document, dict) or "trace_id" not in document:
-                warnings.append(f"{path}:{number}: not a segment document (no trace_id); skipped")
+            document, problem = check_document(line)
+            if document is None:
+                warnings.append(f"{path}:{number}: {problem}; skipped")
                 continue
             store.add(document)
     for trace in store.traces():
@@ -137,8 +229,14 @@ def _read(paths: Sequence[Path]) -> tuple[TraceStore, list[str]]:
 class Console(LoopbackServer):
     """The console's server; ``url`` is what to open."""
 
-    def __init__(self, paths: Sequence[str | Path], port: int = 0) -> None:
-        self.data = ConsoleData(paths)
+    def __init__(
+        self,
+        paths: Sequence[str | Path],
+        port: int = 0,
+        groups: Mapping[str, str] | None = None,
+        group_problems: Sequence[str] = (),
+    ) -> None:
+        self.data = ConsoleData(paths, groups, group_problems)
         super().__init__(self._handler_class(), port)
 
     @property
@@ -173,6 +271,12 @@ class Console(LoopbackServer):
                         self._json(200, data.graph())
                     elif split.path == "/api/analyze":
                         self._json(200, data.analysis(query.get("filter", "")))
+                    elif split.path == "/api/slowest":
+                        self._json(200, data.slowest(query.get("filter", "")))
+                    elif split.path == "/api/services":
+                        self._json(200, data.services())
+                    elif split.path == "/api/groups":
+                        self._json(200, data.group_list())
                     elif split.path == "/api/warnings":
                         data.store()
                         self._json(200, {"warnings": data.warnings})
@@ -200,12 +304,19 @@ class Console(LoopbackServer):
         return Handler
 
 
-def serve(paths: Sequence[str | Path], port: int = 0) -> int:
+def serve(
+    paths: Sequence[str | Path],
+    port: int = 0,
+    groups: Mapping[str, str] | None = None,
+    group_problems: Sequence[str] = (),
+) -> int:
     """Run until Ctrl-C; prints the address."""
     missing = [str(p) for p in paths if not os.path.exists(p)]
     if missing:
         print(f"otel-xray: note: {', '.join(missing)} not there yet; shown once written")
-    console = Console(paths, port).start()
+    for problem in group_problems:
+        print(f"otel-xray: {problem}")
+    console = Console(paths, port, groups, group_problems).start()
     print(f"otel-xray console on {console.url}  (Ctrl-C stops it)", flush=True)
     try:
         threading.Event().wait()
@@ -214,3 +325,22 @@ def serve(paths: Sequence[str | Path], port: int = 0) -> int:
     finally:
         console.stop()
     return 0
+
+
+def write_report(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    groups: Mapping[str, str] | None = None,
+    group_problems: Sequence[str] = (),
+) -> Path:
+    """The console's page with every answer inside it: one self-contained HTML file."""
+    data = ConsoleData(paths, groups, group_problems)
+    answers = json.dumps(data.report(), default=str).replace("</", "<\\/")
+    page = PAGE.read_text()
+    marker = "<script>\n\"use strict\";"
+    if marker not in page:
+        raise RuntimeError("index.html has no main script to put the report before")
+    page = page.replace(marker, f"<script>window.REPORT = {answers};</script>\n{marker}", 1)
+    target = Path(out)
+    target.write_text(page)
+    return target
