@@ -57,7 +57,8 @@ def segments(tmp_path_factory: pytest.TempPathFactory) -> Path:
               "start_time": 1.0, "end_time": 1.1}  # fmt: skip
     path = tmp_path_factory.mktemp("console") / "segments.jsonl"
     lines = [json.dumps(d) for d in documents]
-    lines[3:3] = ["{not json", json.dumps({"name": "no trace id"})]
+    bad_schema = {**documents[0], "id": "abcdefabcdefabcd", "start_time": "yesterday"}
+    lines[3:3] = ["{not json", json.dumps({"name": "no trace id"}), json.dumps(bad_schema)]
     path.write_text("\n".join([*lines, json.dumps(orphan)]) + "\n")
     return path
 
@@ -102,6 +103,7 @@ def test_the_api_shows_what_the_stores_hold_and_warns_about_the_rest(console: Co
     _, warnings = get(console, "/api/warnings")
     text = "\n".join(warnings["warnings"])
     assert "not JSON" in text and "missing required field" in text and "cannot be read" in text
+    assert "fails the segment document schema at start_time" in text
     assert "has no parent" in text
     _, report = get(console, "/api/analyze")
     assert report["ranking"][0]["name"] == "Initialization"  # cold starts dominate the set

@@ -52,6 +52,19 @@ from otel_xray.devtools.traces import Trace, TraceStore
 from otel_xray.devtools.xray_api import check_document, trace_summary
 
 PAGE = Path(__file__).with_name("index.html")
+#: AWS's published segment document schema (the copy tests/data holds too).
+SCHEMA = Path(__file__).with_name("xray-segmentdocument-schema-v1.0.0.json")
+
+
+def _schema_validator() -> Any:
+    """A validator for the schema, or None without the jsonschema package (then only the
+    required fields are checked)."""
+    try:
+        import jsonschema  # type: ignore[import-untyped]  # noqa: PLC0415  (optional: dev)
+    except ImportError:
+        return None
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft4Validator(schema)
 
 
 class ConsoleData:
@@ -203,6 +216,7 @@ def _state(path: Path) -> tuple[float, int] | None:
 
 def _read(paths: Sequence[Path]) -> tuple[TraceStore, list[str]]:
     store, warnings = TraceStore(), []
+    validator = _schema_validator()
     for path in paths:
         try:
             text = path.read_text(errors="replace")
@@ -215,6 +229,14 @@ def _read(paths: Sequence[Path]) -> tuple[TraceStore, list[str]]:
             document, problem = check_document(line)
             if document is None:
                 warnings.append(f"{path}:{number}: {problem}; skipped")
+                continue
+            failure = next(iter(validator.iter_errors(document)), None) if validator else None
+            if failure is not None:
+                where = "/".join(str(p) for p in failure.absolute_path) or "the document"
+                warnings.append(
+                    f"{path}:{number}: fails the segment document schema at {where}: "
+                    f"{failure.message[:200]}; skipped"
+                )
                 continue
             store.add(document)
     for trace in store.traces():
