@@ -233,3 +233,20 @@ def test_the_report_command_writes_one_self_contained_file(segments: Path, tmp_p
     assert any("PaymentHost" in p for p in answers["static"]["/api/groups"]["problems"])
     assert "service() { fault }" in answers["filtered"]
     assert len(answers["traces_by_id"]) == 4
+
+
+def test_the_console_follows_a_file_as_it_grows(segments: Path, tmp_path: Path) -> None:
+    growing = tmp_path / "live.jsonl"
+    lines = segments.read_text().splitlines()
+    growing.write_text(lines[0] + "\n")
+    running = Console([growing]).start()
+    try:
+        assert len(get(running, "/api/traces")[1]["traces"]) == 1
+        growing.write_text("\n".join(lines) + "\n")  # invoke appending more documents
+        assert len(get(running, "/api/traces")[1]["traces"]) == 4
+        growing.unlink()  # and the file going away: a warning, not a crash
+        status, answer = get(running, "/api/traces")
+        assert status == 200 and answer["traces"] == []
+        assert "cannot be read" in "\n".join(get(running, "/api/warnings")[1]["warnings"])
+    finally:
+        running.stop()
