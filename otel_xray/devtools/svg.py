@@ -42,6 +42,10 @@ _TYPE_LABELS = {
 }
 
 
+#: Attribute values are quoted with ": escape them too.
+_QUOTE = {'"': "&quot;"}
+
+
 def type_label(node_type: str) -> str:
     if node_type in _TYPE_LABELS:
         return _TYPE_LABELS[node_type]
@@ -87,7 +91,8 @@ def render_svg(graph: ServiceGraph, title: str = "otel-xray service map") -> str
         f"{graph.trace_count} traces, {len(graph.nodes)} services</text>"
     )
     for (source, target), edge in graph.edges.items():
-        out.append(_edge(positions[source], positions[target], edge.statistics, edge.linked))
+        names = (graph.nodes[source].name, graph.nodes[target].name)
+        out.append(_edge(positions[source], positions[target], edge.statistics, edge.linked, names))
     for key, node in graph.nodes.items():
         out.append(_node(positions[key], node.name, node.type, node.statistics, key == CLIENT))
     out.append(_legend(height - 22))
@@ -106,7 +111,11 @@ def _worst(statistics: Statistics) -> str:
 
 
 def _edge(
-    source: tuple[float, float], target: tuple[float, float], stats: Statistics, linked: bool
+    source: tuple[float, float],
+    target: tuple[float, float],
+    stats: Statistics,
+    linked: bool,
+    names: tuple[str, str] = ("", ""),
 ) -> str:
     (x1, y1), (x2, y2) = source, target
     length = math.hypot(x2 - x1, y2 - y1) or 1.0
@@ -132,7 +141,9 @@ def _edge(
     if linked:
         label += " · linked"
     return (
-        f'<g class="edge"><path d="M {start[0]:.1f} {start[1]:.1f} Q {cx:.1f} {cy:.1f} '
+        f'<g class="edge" data-source="{escape(names[0], _QUOTE)}" '
+        f'data-target="{escape(names[1], _QUOTE)}">'
+        f'<path d="M {start[0]:.1f} {start[1]:.1f} Q {cx:.1f} {cy:.1f} '
         f'{end[0]:.1f} {end[1]:.1f}" fill="none" stroke="{colour}" stroke-width="2"{dash} '
         f'marker-end="url(#arrow-{worst})"/>'
         f'<text x="{mid_x:.1f}" y="{mid_y:.1f}" font-size="10" fill="#333" '
@@ -154,7 +165,11 @@ def _node(
     position: tuple[float, float], name: str, node_type: str, stats: Statistics, client: bool
 ) -> str:
     x, y = position
-    parts = [f'<g class="node"><circle cx="{x}" cy="{y}" r="{RADIUS}" fill="#ffffff"/>']
+    parts = [
+        f'<g class="node" data-name="{escape(name, _QUOTE)}" '
+        f'data-type="{escape(node_type, _QUOTE)}">'
+        f'<circle cx="{x}" cy="{y}" r="{RADIUS}" fill="#ffffff"/>'
+    ]
     parts.append(_ring(x, y, stats))
     parts.append(
         f'<text x="{x}" y="{y + 5}" font-size="14" font-weight="bold" text-anchor="middle" '

@@ -157,6 +157,13 @@ def test_the_console_in_a_real_browser(
         page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length === 1")
         assert "p50" in page.inner_text("#distribution")
         page.click("nav button[data-view=map]")
+        page.click(
+            "#map g.node[data-name='order-worker'][data-type='AWS::Lambda']"
+        )  # the map itself
+        page.wait_for_function(
+            "document.querySelector('#filter').value === 'service(\"order-worker\")'"
+        )
+        page.click("nav button[data-view=map]")
         page.click("tr.edge >> nth=0")
         page.wait_for_function("document.querySelector('#filter').value.startsWith('edge(')")
         page.wait_for_function("document.querySelectorAll('#trace-list tr.trace').length >= 1")
