@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker libraries
 PYTEST_WORKERS ?= auto
 
-.PHONY: install layer runtime rie collector daemon examples bench-functions lint test test-unit demo bench soak clean
+.PHONY: install servers layer runtime rie collector daemon examples bench-functions lint test test-unit demo bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,13 @@ daemon:
 	GOBIN=$(CURDIR)/build/bin go install $(DAEMON_MODULE)@latest
 	mv build/bin/tracing build/bin/xray
 
+# What the library and console tests run against: PostgreSQL, MariaDB, Redis and Chromium
+# from Debian's packages, installed where missing (root only; otherwise those tests skip
+# and say which package they need).
+servers:
+	@if [ "$$(id -u)" = 0 ]; then .ci/install-servers; \
+	else echo "not root: PostgreSQL, MariaDB, Redis and Chromium are not installed; their tests skip"; fi
+
 # Each example function packaged as Lambda would get it: code plus its requirements.
 examples: $(STAMP) $(foreach fn,$(EXAMPLES),build/examples/$(fn)/.built)
 
@@ -87,7 +94,7 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/sampling-rules.template.json
 	$(VENV)/bin/mypy --strict otel_xray
 
-test: $(STAMP) layer runtime rie collector examples lint
+test: $(STAMP) servers layer runtime rie collector examples lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-unit: $(STAMP)
