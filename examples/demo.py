@@ -10,7 +10,10 @@ straight to a local X-Ray daemon over UDP, the layer's default):
 
 It prints every trace as X-Ray's timeline shows it, the service map, and writes
 the segment documents and the map as SVG under ``build/demo/``. Everything it
-starts, it stops.
+starts, it stops. :func:`run` is this two-function app (the tests' fixture);
+``make demo`` runs the whole architecture around it (``examples/architecture.py``:
+API Gateway, the pricing function, the orders topic, the notifier, EventBridge),
+through both exporters.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import json
 from pathlib import Path
 
+from examples import architecture
 from examples.local_services import BUILD, LocalServices
 from otel_xray.devtools.event_sources import SqsEventSource
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
@@ -101,20 +105,34 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--exporter", choices=("xray-udp", "otlp"), default="xray-udp")
+    parser.add_argument(
+        "--exporter",
+        choices=("xray-udp", "otlp", "both"),
+        default="both",
+        help="both (default): the whole run once per exporter, one map each",
+    )
     args = parser.parse_args(argv)
-    store = TraceStore()
-    run(store, args.exporter, unique_names=False)  # a process of its own: plain names
-    graph = ServiceGraph.build(store)
-    print()
-    print(render_map(graph))
+    exporters = ["xray-udp", "otlp"] if args.exporter == "both" else [args.exporter]
     OUT.mkdir(parents=True, exist_ok=True)
-    segments, svg = OUT / "segments.jsonl", OUT / "service-map.svg"
-    documents = store.documents()
-    segments.write_text("".join(json.dumps(d, sort_keys=True) + "\n" for d in documents))
-    svg.write_text(render_svg(graph, "order service (local X-Ray)"))
-    print(f"\n{len(documents)} segment documents in {segments}; service map drawn in {svg}")
-    print(f"  again from the file: otel-xray map {segments} --svg {svg}")
+    for number, exporter in enumerate(exporters):
+        store = TraceStore()
+        # A process of its own: plain resource names the first time (moto keeps one
+        # backend per process, so a second run needs names of its own).
+        architecture.run(store, exporter, unique_names=number > 0)
+        for trace in store.traces():
+            print()
+            print(render_trace(trace))
+        graph = ServiceGraph.build(store)
+        print(f"\n== the service map, {exporter} exporter")
+        print(render_map(graph))
+        suffix = "" if exporter == "xray-udp" else f"-{exporter}"
+        segments, svg = OUT / f"segments{suffix}.jsonl", OUT / f"service-map{suffix}.svg"
+        documents = store.documents()
+        segments.write_text("".join(json.dumps(d, sort_keys=True) + "\n" for d in documents))
+        svg.write_text(render_svg(graph, f"order service (local X-Ray, {exporter})"))
+        print(f"\n{len(documents)} segment documents in {segments}; service map drawn in {svg}")
+    segments = OUT / "segments.jsonl"
+    print(f"  again from the file: otel-xray map {segments} --svg {OUT / 'service-map.svg'}")
     print(f"  where the time goes: otel-xray analyze {segments}")
     print(
         f"  in the browser: otel-xray console {segments} "

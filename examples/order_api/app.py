@@ -1,5 +1,10 @@
 """Order API (API Gateway -> Lambda): validate, store in DynamoDB, charge, enqueue.
 
+In the full architecture (``PRICING_FUNCTION`` and ``ORDERS_TOPIC_ARN`` set, as
+``examples/architecture.py`` and the template set them) it also has the pricing
+function quote the items, and publishes the order to the orders topic, which fans out
+to the worker's queue and to the notifier, instead of queueing it directly.
+
 The otel-xray layer traces the AWS SDK and HTTP calls with no code; the few
 ``otel_xray`` calls here name the business steps and make the order searchable
 in X-Ray (``annotation.transaction_type = "checkout" AND annotation.order_total > 100``).
@@ -17,9 +22,13 @@ import otel_xray
 
 dynamodb = boto3.client("dynamodb")
 sqs = boto3.client("sqs")
+lambda_client = boto3.client("lambda")
+sns = boto3.client("sns")
 TABLE = os.environ["ORDERS_TABLE"]
 QUEUE_URL = os.environ["ORDERS_QUEUE_URL"]
 PAYMENT_URL = os.environ["PAYMENT_URL"]
+PRICING_FUNCTION = os.environ.get("PRICING_FUNCTION")
+TOPIC_ARN = os.environ.get("ORDERS_TOPIC_ARN")
 
 
 class PaymentDeclinedError(Exception):
@@ -37,6 +46,15 @@ def handler(event, context):
     claims = ((event.get("requestContext") or {}).get("authorizer") or {}).get("claims") or {}
     user_id = claims.get("sub", "anonymous")
     otel_xray.annotate(user_id=user_id, transaction_type="checkout", order_total=amount)
+
+    if PRICING_FUNCTION:
+        reply = lambda_client.invoke(
+            FunctionName=PRICING_FUNCTION, Payload=json.dumps({"items": items}).encode()
+        )
+        quote = json.loads(reply["Payload"].read())
+        if reply.get("FunctionError"):
+            return {"statusCode": 422, "body": json.dumps({"error": quote.get("errorMessage")})}
+        otel_xray.annotate(quoted_total=quote["total"])
 
     order_id = str(uuid.uuid4())
     with otel_xray.subsegment(
@@ -60,8 +78,9 @@ def handler(event, context):
         raise PaymentDeclinedError(
             f"payment for order {order_id} declined: HTTP {reply.status_code}"
         )
-    sqs.send_message(
-        QueueUrl=QUEUE_URL,
-        MessageBody=json.dumps({"order_id": order_id, "user_id": user_id, "items": items}),
-    )
+    message = json.dumps({"order_id": order_id, "user_id": user_id, "items": items})
+    if TOPIC_ARN:
+        sns.publish(TopicArn=TOPIC_ARN, Message=message, Subject="order placed")
+    else:
+        sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=message)
     return {"statusCode": 201, "body": json.dumps({"order_id": order_id})}

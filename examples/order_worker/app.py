@@ -1,5 +1,9 @@
 """Order worker (SQS -> Lambda): load each order, price it, write a receipt, store it in S3.
 
+In the full architecture the queue is subscribed to the orders topic, so a message is
+SNS's envelope around the order; with ``EVENT_BUS_NAME`` set, a completed order is
+announced on EventBridge (``OrderCompleted``), where a rule sends it to the notifier.
+
 The layer traces DynamoDB and S3 with no code; ``otel_xray`` names the compute
 step and the receipt file and annotates the order. A record whose order is
 missing is reported as a batch item failure, so SQS redelivers only that message.
@@ -16,6 +20,8 @@ import otel_xray
 
 dynamodb = boto3.client("dynamodb")
 s3 = boto3.client("s3")
+events = boto3.client("events")
+EVENT_BUS = os.environ.get("EVENT_BUS_NAME")
 TABLE = os.environ["ORDERS_TABLE"]
 BUCKET = os.environ["RECEIPTS_BUCKET"]
 TAX_RATE = 0.2
@@ -25,6 +31,8 @@ def handler(event, context):
     failures = []
     for record in event.get("Records", []):
         message = json.loads(record["body"])
+        if message.get("Type") == "Notification":  # through the orders topic
+            message = json.loads(message["Message"])
         order_id = message["order_id"]
         item = dynamodb.get_item(TableName=TABLE, Key={"order_id": {"S": order_id}}).get("Item")
         if item is None:
@@ -43,6 +51,17 @@ def handler(event, context):
                 Key=f"receipts/{order_id}.json",
                 Body=body,
                 ContentType="application/json",
+            )
+        if EVENT_BUS:
+            events.put_events(
+                Entries=[
+                    {
+                        "Source": "orders",
+                        "DetailType": "OrderCompleted",
+                        "Detail": json.dumps({"order_id": order_id}),
+                        "EventBusName": EVENT_BUS,
+                    }
+                ]
             )
     return {"batchItemFailures": failures}
 

@@ -1,0 +1,128 @@
+"""The example order service as a serverless architecture, every hop traced, on loopback.
+
+    client -> API Gateway (orders/prod) -> order-api -> pricing (Lambda Invoke)
+                                                     -> DynamoDB, the payment API
+                                                     -> SNS (orders topic) -> notifier
+                                                                           -> SQS -> order-worker
+    order-worker -> DynamoDB, S3, EventBridge (OrderCompleted rule) -> notifier
+
+Each front door is a local stand-in that passes the trace header on as AWS documents
+it (``otel_xray.devtools``: ``api_gateway``, ``lambda_endpoint``, ``sns``,
+``eventbridge``); moto's server keeps the data. Every function runs through the layer.
+:func:`run` returns one result per invocation and puts every document in the store.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from examples.local_services import BUILD, LocalServices
+from otel_xray.devtools.api_gateway import ApiGatewayStage
+from otel_xray.devtools.event_sources import SqsEventSource
+from otel_xray.devtools.eventbridge import EventBus
+from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.lambda_endpoint import LambdaEndpoint
+from otel_xray.devtools.sns import SnsTopic
+from otel_xray.devtools.traces import TraceStore
+
+#: (title, amount, items, trace header sent to API Gateway or None).
+ORDERS: list[tuple[str, float, list[str], str | None]] = [
+    ("order accepted", 42.5, ["book", "lamp"], None),
+    ("payment declined", 25_000, ["piano"], None),
+]
+
+
+@dataclass
+class Run:
+    """What one run did: the API's answers, and every invocation by function."""
+
+    responses: list[tuple[int, Any]] = field(default_factory=list)
+    invocations: dict[str, list[InvocationResult]] = field(default_factory=dict)
+
+
+def run(
+    store: TraceStore,
+    exporter: str = "xray-udp",
+    orders: list[tuple[str, float, list[str], str | None]] = ORDERS,
+    unique_names: bool = True,
+) -> Run:
+    """Every order through the whole architecture; every document lands in ``store``."""
+    outcome = Run()
+    with LocalServices(unique_names) as services:
+        base = services.function_env()
+
+        def function(name: str, env: dict[str, str] | None = None) -> LocalFunction:
+            code = BUILD / name.replace("-", "_")
+            return LocalFunction(
+                "app.handler", code, env={**base, **(env or {})}, function_name=name,
+                exporter=exporter,
+            )  # fmt: skip
+
+        with function("pricing") as pricing, function("notifier") as notifier:
+            invoke = LambdaEndpoint({"pricing": pricing}).start()
+            topic = SnsTopic(
+                f"orders-topic{services.table.removeprefix('orders')}",
+                [notifier, ("sqs", services.queue_url, services.client("sqs"))],
+            ).start()
+            bus = EventBus([({"source": ["orders"], "detail-type": ["OrderCompleted"]},
+                             [notifier])]).start()  # fmt: skip
+            api_env = {
+                "AWS_ENDPOINT_URL_LAMBDA": invoke.endpoint,
+                "AWS_ENDPOINT_URL_SNS": topic.endpoint,
+                "PRICING_FUNCTION": "pricing",
+                "ORDERS_TOPIC_ARN": topic.topic_arn,
+            }
+            worker_env = {"AWS_ENDPOINT_URL_EVENTBRIDGE": bus.endpoint, "EVENT_BUS_NAME": "orders"}
+            try:
+                with (
+                    function("order-api", api_env) as api,
+                    function("order-worker", worker_env) as worker,
+                ):
+                    gateway = ApiGatewayStage(api, api_name="orders").start()
+                    try:
+                        for _, amount, items, header in orders:
+                            body = json.dumps({"amount": amount, "items": items}).encode()
+                            outcome.responses.append(
+                                _post(gateway.endpoint + "/orders", body, header)
+                            )
+                        topic.wait()
+                        source = SqsEventSource(
+                            services.queue_url, client=services.client("sqs"), batch_size=1
+                        )
+                        while (event := source.next_event(wait_seconds=0)) is not None:
+                            result = worker.invoke(event)
+                            source.complete(event, result.response)
+                            outcome.invocations.setdefault("order-worker", []).append(result)
+                        bus.wait()
+                        store.add_all(gateway.documents)
+                        outcome.invocations["order-api"] = list(gateway.invocations)
+                    finally:
+                        gateway.stop()
+            finally:
+                invoke.stop()
+                topic.stop()
+                bus.stop()
+            outcome.invocations["pricing"] = [r for _, _, r in invoke.invocations]
+            outcome.invocations["notifier"] = [r for _, r in topic.deliveries] + [
+                r for _, _, r in bus.deliveries
+            ]
+    for results in outcome.invocations.values():
+        for result in results:
+            store.add_all(result.segments)
+    return outcome
+
+
+def _post(url: str, body: bytes, trace_header: str | None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    if trace_header:
+        request.add_header("X-Amzn-Trace-Id", trace_header)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

@@ -1,0 +1,105 @@
+"""The whole example architecture (examples/architecture.py): one map, every hop (issue 18).
+
+API Gateway -> order-api -> pricing (Invoke), DynamoDB, the payment API and the orders
+topic; the topic -> notifier and -> the worker's queue; the worker -> DynamoDB, S3 and
+EventBridge -> notifier. The map must be that, node for node and edge for edge, through
+both exporters; a request not sampled at API Gateway leaves nothing anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from examples import architecture
+from otel_xray.devtools.filters import FilterExpression
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.traces import TraceStore
+
+_RUN_SUFFIX = re.compile(r"-[0-9a-f]{8} \(")
+STAGE = "orders/prod (AWS::ApiGateway::Stage)"
+API, API_FN = "order-api (AWS::Lambda)", "order-api (AWS::Lambda::Function)"
+PRICING, PRICING_FN = "pricing (AWS::Lambda)", "pricing (AWS::Lambda::Function)"
+WORKER, WORKER_FN = "order-worker (AWS::Lambda)", "order-worker (AWS::Lambda::Function)"
+NOTIFIER, NOTIFIER_FN = "notifier (AWS::Lambda)", "notifier (AWS::Lambda::Function)"
+TABLE, BUCKET = "orders (AWS::DynamoDB::Table)", "order-receipts (AWS::S3::Bucket)"
+SNS, EVENTS = "SNS (AWS::SNS)", "EventBridge (AWS::Events)"
+#: The architecture drawn in docs/how-it-works.md, edge for edge.
+EXPECTED_EDGES = {
+    ("client", STAGE),
+    (STAGE, API),
+    (API, API_FN),
+    (API_FN, PRICING),
+    (PRICING, PRICING_FN),
+    (API_FN, TABLE),
+    (API_FN, "127.0.0.1 (remote)"),
+    (API_FN, SNS),
+    (SNS, NOTIFIER),
+    (SNS, WORKER),  # through the queue: a link
+    (WORKER, WORKER_FN),
+    (WORKER_FN, TABLE),
+    (WORKER_FN, BUCKET),
+    (WORKER_FN, EVENTS),
+    (EVENTS, NOTIFIER),
+    (NOTIFIER, NOTIFIER_FN),
+}
+
+
+def unsuffixed(label: str) -> str:
+    return _RUN_SUFFIX.sub(" (", label)
+
+
+@pytest.fixture(scope="module", params=["xray-udp", "otlp"])
+def app(request: pytest.FixtureRequest) -> tuple[TraceStore, architecture.Run]:
+    store = TraceStore()
+    return store, architecture.run(store, exporter=request.param)
+
+
+def test_the_map_is_the_architecture(app: tuple[TraceStore, architecture.Run]) -> None:
+    store, outcome = app
+    assert [status for status, _ in outcome.responses] == [201, 502]
+    graph = ServiceGraph.build(store)
+    edges = {(unsuffixed(a), unsuffixed(b)) for a, b in graph.edge_labels()}
+    assert edges == EXPECTED_EDGES
+    nodes = {unsuffixed(n.label) for n in graph.nodes.values()}
+    assert nodes == {n for edge in EXPECTED_EDGES for n in edge}
+    [queue_hop] = [e for (s, t), e in graph.edges.items() if t == ("order-worker", "AWS::Lambda")]
+    assert queue_hop.linked
+    for trace in store.traces():
+        assert trace.orphans == []
+
+
+def test_one_trace_per_request_across_the_synchronous_hops(
+    app: tuple[TraceStore, architecture.Run],
+) -> None:
+    store, outcome = app
+    accepted, declined = outcome.invocations["order-api"]
+    assert [r.root for r in outcome.invocations["pricing"]] == [accepted.root, declined.root]
+    notified_roots = {r.root for r in outcome.invocations["notifier"]}
+    [worker] = outcome.invocations["order-worker"]
+    assert notified_roots == {accepted.root, worker.root}  # from SNS, then from EventBridge
+    edge = FilterExpression.parse('edge("order-api", "pricing")')
+    assert {t.id for t in edge.select(store)} == {accepted.root, declined.root}
+    faults = FilterExpression.parse('service("order-api") { fault }')
+    assert [t.id for t in faults.select(store)] == [declined.root]
+    through_events = FilterExpression.parse('edge("EventBridge", "notifier")')
+    assert [t.id for t in through_events.select(store)] == [worker.root]
+
+
+def test_a_request_not_sampled_at_api_gateway_stays_unsampled_down_the_chain() -> None:
+    root = "1-6b0cc900-0123456789abcdef01234567"
+    store = TraceStore()
+    outcome = architecture.run(
+        store,
+        orders=[("unsampled", 42.5, ["book"], f"Root={root};Parent=53995c3f42cd8ad8;Sampled=0")],
+    )
+    assert [status for status, _ in outcome.responses] == [201]
+    assert [r.root for r in outcome.invocations["pricing"]] == [root]  # the header went on
+    documents = store.documents()
+    assert all(d.get("trace_id") != root for d in documents)  # no segment of it, anywhere
+    # Past the queue the worker runs in a trace of its own, which Lambda samples itself;
+    # its link back still names the unsampled request (whether Lambda drops a link to an
+    # unsampled trace has no published source here, so the link is kept).
+    [worker] = outcome.invocations["order-worker"]
+    assert worker.root != root
