@@ -117,6 +117,29 @@ def test_tracing_is_on_everywhere() -> None:
     for name in ("OrderApiFunction", "OrderWorkerFunction"):
         policies = resources[name]["Properties"]["Policies"]
         assert all(isinstance(p, dict) and len(p) == 1 for p in policies)  # scoped templates only
+    assert resources["OrdersTopic"]["Properties"]["TracingConfig"] == "Active"
+
+
+def test_the_template_deploys_the_architecture_the_demo_runs() -> None:
+    """examples/architecture.py's hops, as resources: the functions, the topic with the
+    queue and the notifier subscribed, the EventBridge rule, and each function's variables."""
+    resources = template()["Resources"]
+    functions = {
+        substitute(r["Properties"]["FunctionName"]): r
+        for r in resources.values()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+    assert set(functions) == {"order-api", "order-worker", "pricing", "notifier"}
+    api_env = functions["order-api"]["Properties"]["Environment"]["Variables"]
+    assert set(api_env) == {"PRICING_FUNCTION", "ORDERS_TOPIC_ARN"}
+    worker_env = functions["order-worker"]["Properties"]["Environment"]["Variables"]
+    assert worker_env == {"EVENT_BUS_NAME": "default"}
+    events = functions["notifier"]["Properties"]["Events"]
+    assert {e["Type"] for e in events.values()} == {"SNS", "EventBridgeRule"}
+    rule = events["OrderCompleted"]["Properties"]["Pattern"]
+    assert rule == {"source": ["orders"], "detail-type": ["OrderCompleted"]}
+    subscription = resources["OrdersQueueSubscription"]["Properties"]
+    assert subscription["Protocol"] == "sqs"
 
 
 def test_the_dashboard_names_real_metrics_and_every_group() -> None:
