@@ -100,6 +100,8 @@ REGISTRY: dict[str, Instrumentation] = {
         "redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"
     ),
     "pymongo": Instrumentation(
+        # Not tested against a server: none can be had here (Debian bookworm has no
+        # MongoDB); tests/e2e/test_libraries.py checks its command listener on import.
         "pymongo", "opentelemetry.instrumentation.pymongo", "PymongoInstrumentor"
     ),
 }
