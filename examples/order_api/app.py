@@ -20,15 +20,16 @@ import requests
 
 import otel_xray
 
-dynamodb = boto3.client("dynamodb")
-sqs = boto3.client("sqs")
-lambda_client = boto3.client("lambda")
-sns = boto3.client("sns")
 TABLE = os.environ["ORDERS_TABLE"]
 QUEUE_URL = os.environ["ORDERS_QUEUE_URL"]
 PAYMENT_URL = os.environ["PAYMENT_URL"]
 PRICING_FUNCTION = os.environ.get("PRICING_FUNCTION")
 TOPIC_ARN = os.environ.get("ORDERS_TOPIC_ARN")
+dynamodb = boto3.client("dynamodb")
+sqs = boto3.client("sqs")
+# Only the clients this deployment uses are made at init.
+lambda_client = boto3.client("lambda") if PRICING_FUNCTION else None
+sns = boto3.client("sns") if TOPIC_ARN else None
 
 
 class PaymentDeclinedError(Exception):
@@ -47,7 +48,7 @@ def handler(event, context):
     user_id = claims.get("sub", "anonymous")
     otel_xray.annotate(user_id=user_id, transaction_type="checkout", order_total=amount)
 
-    if PRICING_FUNCTION:
+    if lambda_client is not None:
         reply = lambda_client.invoke(
             FunctionName=PRICING_FUNCTION, Payload=json.dumps({"items": items}).encode()
         )
@@ -79,7 +80,7 @@ def handler(event, context):
             f"payment for order {order_id} declined: HTTP {reply.status_code}"
         )
     message = json.dumps({"order_id": order_id, "user_id": user_id, "items": items})
-    if TOPIC_ARN:
+    if sns is not None:
         sns.publish(TopicArn=TOPIC_ARN, Message=message, Subject="order placed")
     else:
         sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=message)

@@ -20,8 +20,8 @@ import otel_xray
 
 dynamodb = boto3.client("dynamodb")
 s3 = boto3.client("s3")
-events = boto3.client("events")
 EVENT_BUS = os.environ.get("EVENT_BUS_NAME")
+events = boto3.client("events") if EVENT_BUS else None  # only where it is used
 TABLE = os.environ["ORDERS_TABLE"]
 BUCKET = os.environ["RECEIPTS_BUCKET"]
 TAX_RATE = 0.2
@@ -52,7 +52,7 @@ def handler(event, context):
                 Body=body,
                 ContentType="application/json",
             )
-        if EVENT_BUS:
+        if events is not None:
             events.put_events(
                 Entries=[
                     {
