@@ -1,16 +1,9 @@
 """A loopback port nothing listens on: for servers the tests start, and for refused calls.
 
-The kernel picks it (bind to port 0), so tests run in parallel without clashing;
-another process could take it before it is used, which on loopback in a test run
-does not happen in practice.
+The dev tools' helper (``otel_xray.devtools.loopback.unused_port``), under the name the
+tests use.
 """
 
-from __future__ import annotations
+from otel_xray.devtools.loopback import unused_port
 
-import socket
-
-
-def unused_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["unused_port"]

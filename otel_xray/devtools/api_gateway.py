@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.runtime_api import new_trace_ids
 
 ACCOUNT_ID = "123456789012"
@@ -190,14 +190,9 @@ class ApiGatewayStage(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stage = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def _any(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 extra: dict[str, str] = {}
                 if not self.path.startswith(f"/{stage.stage}/") and self.path != f"/{stage.stage}":
@@ -206,15 +201,12 @@ class ApiGatewayStage(LoopbackServer):
                     status, extra, payload = stage.handle(
                         self.command, self.path, headers, body, self.client_address[0]
                     )
-                self.send_response(status)
-                for key, value in {"Content-Type": "application/json", **extra}.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                kind = next((v for k, v in extra.items() if k.lower() == "content-type"), None)
+                others = {k: v for k, v in extra.items() if k.lower() != "content-type"}
+                self.reply(status, payload, kind or "application/json", others)
 
             # One method for every verb (the proxy resource's ANY method).
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
         return Handler
 

@@ -22,8 +22,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import boto3  # type: ignore[import-untyped]
 from moto.moto_server.werkzeug_app import (
@@ -32,6 +31,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from otel_xray.devtools.loopback import Running
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -63,7 +64,7 @@ class SqsTraceHeader:
         return self.app(environ, start_response)
 
 
-class AwsServices:
+class AwsServices(Running):
     """moto's server on 127.0.0.1 (a free port), behind the trace-header middleware."""
 
     def __init__(self, region: str = "us-east-1") -> None:
@@ -78,7 +79,7 @@ class AwsServices:
         )
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> AwsServices:
+    def start(self) -> Self:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -92,14 +93,3 @@ class AwsServices:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-    def __enter__(self) -> AwsServices:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -30,6 +30,8 @@ from typing import Self
 
 import yaml  # type: ignore[import-untyped]
 
+from otel_xray.devtools.loopback import Running, unused_port
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
 COLLECTOR_BINARY = BIN / "otelcol-xray"
@@ -44,18 +46,11 @@ TEST_ENV = {
 }
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that nothing is bound to right now."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class ComponentError(RuntimeError):
     """The component exited or never became ready; the message ends with its log."""
 
 
-class _Process:
+class _Process(Running):
     ready_line = ""
     binary = Path()
 
@@ -114,16 +109,13 @@ class _Process:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        super().__exit__(exc_type, exc, tb)
         self.log_path.unlink(missing_ok=True)
 
 
@@ -155,7 +147,7 @@ class Collector(_Process):
         shipped = yaml.safe_load(config.read_text())
         receivers = shipped.get("receivers") or {}
         extensions = shipped.get("extensions") or {}
-        self.ports: dict[str, int] = {"otlp_http": free_port(), "otlp_grpc": free_port()}
+        self.ports: dict[str, int] = {"otlp_http": unused_port(), "otlp_grpc": unused_port()}
         sets = {
             "service.telemetry.metrics.level": "none",
             "receivers.otlp.protocols.http.endpoint": f"127.0.0.1:{self.ports['otlp_http']}",
@@ -166,8 +158,8 @@ class Collector(_Process):
             sets["exporters.awsxray.region"] = REGION
             sets["exporters.awsxray.local_mode"] = "true"
         if "awsxray" in receivers:  # the daemon-compatible UDP receiver and its proxy
-            self.ports["xray_udp"] = free_port(socket.SOCK_DGRAM)
-            self.ports["xray_proxy"] = free_port()
+            self.ports["xray_udp"] = unused_port(socket.SOCK_DGRAM)
+            self.ports["xray_proxy"] = unused_port()
             proxy = "receivers.awsxray.proxy_server"
             sets["receivers.awsxray.endpoint"] = f"127.0.0.1:{self.ports['xray_udp']}"
             sets[f"{proxy}.endpoint"] = f"127.0.0.1:{self.ports['xray_proxy']}"
@@ -175,13 +167,13 @@ class Collector(_Process):
             sets[f"{proxy}.region"] = REGION
             sets[f"{proxy}.local_mode"] = "true"
         if "awsproxy" in extensions:
-            self.ports["awsproxy"] = free_port()
+            self.ports["awsproxy"] = unused_port()
             sets["extensions.awsproxy.endpoint"] = f"127.0.0.1:{self.ports['awsproxy']}"
             sets["extensions.awsproxy.aws_endpoint"] = xray_endpoint
             sets["extensions.awsproxy.region"] = REGION
             sets["extensions.awsproxy.local_mode"] = "true"
         if "health_check" in extensions:
-            self.ports["health"] = free_port()
+            self.ports["health"] = unused_port()
             sets["extensions.health_check.endpoint"] = f"127.0.0.1:{self.ports['health']}"
         sets.update(extra_sets or {})
         self.sets = sets
@@ -213,8 +205,8 @@ class Daemon(_Process):
 
     def __init__(self, xray_endpoint: str) -> None:
         super().__init__()
-        self.port = free_port(socket.SOCK_DGRAM)
-        self.tcp_port = free_port()
+        self.port = unused_port(socket.SOCK_DGRAM)
+        self.tcp_port = unused_port()
         self.config_path = self.log_path.with_suffix(".yaml")
         self.config_path.write_text(
             "Version: 2\n"

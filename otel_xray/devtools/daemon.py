@@ -21,15 +21,15 @@ import json
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from otel_xray.devtools.loopback import Running
 from otel_xray.xray import MAX_DATAGRAM_BYTES
 
 HEADER = {"format": "json", "version": 1}
 
 
-class XRayDaemon:
+class XRayDaemon(Running):
     """Receives segment documents over UDP; :meth:`take` hands them out."""
 
     def __init__(self, port: int = 0, forward_to: tuple[str, int] | None = None) -> None:
@@ -57,7 +57,7 @@ class XRayDaemon:
         host, port = self.address
         return f"udp:{host}:{port} tcp:{host}:{port}"
 
-    def start(self) -> XRayDaemon:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self._serve, name="xray-daemon", daemon=True)
         self._thread.start()
         return self
@@ -68,17 +68,6 @@ class XRayDaemon:
             self._thread.join(timeout=2)
             self._thread = None
         self._socket.close()
-
-    def __enter__(self) -> XRayDaemon:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def take(self) -> list[dict[str, Any]]:
         """The documents received since the last call."""

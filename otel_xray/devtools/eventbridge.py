@@ -34,7 +34,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -108,14 +108,9 @@ class EventBus(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         bus = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 target = self.headers.get("X-Amz-Target", "")
                 if target != "AWSEvents.PutEvents":
                     message = f"{target!r}: this bus serves PutEvents"
@@ -135,10 +130,6 @@ class EventBus(LoopbackServer):
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, data, "application/x-amz-json-1.1")
 
         return Handler

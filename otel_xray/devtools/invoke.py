@@ -36,11 +36,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from otel_xray.devtools.daemon import XRayDaemon
 from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
+from otel_xray.devtools.loopback import Running
 from otel_xray.devtools.receiver import OTLPReceiver, SpanDict, readable_span
 from otel_xray.devtools.runtime_api import Invocation, RuntimeAPI
 from otel_xray.devtools.sandbox import DEFAULT_DIR, RuntimeEnv
@@ -86,7 +86,7 @@ class InitError(RuntimeError):
     """The function failed during init (import of the handler)."""
 
 
-class LocalFunction:
+class LocalFunction(Running):
     """A local Lambda sandbox for one handler."""
 
     def __init__(
@@ -130,19 +130,7 @@ class LocalFunction:
 
     # lifecycle ---------------------------------------------------------------
 
-    def __enter__(self) -> LocalFunction:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
+    def start(self) -> Self:
         self.runtime.check()
         if self.layer_dir is not None and not (self.layer_dir / "otel-instrument").exists():
             raise FileNotFoundError(
@@ -156,6 +144,7 @@ class LocalFunction:
             self.receiver = OTLPReceiver().start()
         # The sandbox itself starts with the first invoke, as on Lambda, so its init
         # is on that invocation's path (and in its trace).
+        return self
 
     def _spawn(self) -> None:
         assert self.api is not None

@@ -31,11 +31,10 @@ import json
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
-from typing import Any
 from urllib.parse import unquote
 
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 
 _PREFIX = "/2015-03-31/functions/"
 _SUFFIX = "/invocations"
@@ -83,14 +82,9 @@ class LambdaEndpoint(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def do_POST(self) -> None:
-                payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = self.read_body()
                 path = self.path.split("?")[0]
                 if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)):
                     self._error(404, "UnknownOperationException", f"no Lambda API at {path}")
@@ -137,22 +131,15 @@ class LambdaEndpoint(LoopbackServer):
                     )
 
             def _error(self, status: int, kind: str, message: str) -> None:
-                self._reply(
-                    status,
-                    json.dumps({"Type": "User", "message": message}).encode(),
-                    {"x-amzn-ErrorType": kind},
+                self.reply_json(
+                    status, {"Type": "User", "message": message}, {"x-amzn-ErrorType": kind}
                 )
 
             def _reply(
                 self, status: int, body: bytes, headers: dict[str, str] | None = None
             ) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("X-Amz-Executed-Version", "$LATEST")
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(
+                    status, body, headers={"X-Amz-Executed-Version": "$LATEST", **(headers or {})}
+                )
 
         return Handler

@@ -126,9 +126,7 @@ def lambda_segments(
     return [service, function]
 
 
-def _cause(
-    parent: str, error: dict[str, Any], xray_cause: dict[str, Any] | None
-) -> dict[str, Any]:
+def _cause(parent: str, error: dict[str, Any], xray_cause: dict[str, Any] | None) -> dict[str, Any]:
     """The function segment's cause: the runtime's X-Ray cause where it sent one."""
     exceptions = (xray_cause or {}).get("exceptions")
     if isinstance(exceptions, list) and exceptions and all(isinstance(e, dict) for e in exceptions):
@@ -182,9 +180,7 @@ def sqs_links(event: object) -> list[tuple[str, str]]:
     ]
 
 
-def _phase(
-    name: str, parent: str, start: float, end: float, aws: dict[str, Any]
-) -> dict[str, Any]:
+def _phase(name: str, parent: str, start: float, end: float, aws: dict[str, Any]) -> dict[str, Any]:
     return {
         "name": name,
         "id": _derived_id(parent, name),

@@ -39,6 +39,8 @@ DEFAULT_DIR = Path("build") / "lambda-runtime"
 def runtime_root(version: str = DEFAULT_VERSION, base: Path = DEFAULT_DIR) -> Path:
     """Where the stand-in for ``version`` lives (python3.11 at ``base`` itself)."""
     return base if version == DEFAULT_VERSION else base.with_name(f"{base.name}-{version}")
+
+
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 
 
@@ -117,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--python", action="append", choices=RUNTIME_VERSIONS, help="a runtime version"
     )
-    parser.add_argument(
-        "--all", action="store_true", help="every runtime version this machine has"
-    )
+    parser.add_argument("--all", action="store_true", help="every runtime version this machine has")
     args = parser.parse_args(argv)
     versions = RUNTIME_VERSIONS if args.all else tuple(args.python or (DEFAULT_VERSION,))
     for version in versions:

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -117,14 +117,9 @@ class SnsTopic(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         topic = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 form = dict(parse_qsl(body.decode()))
                 if form.get("Action") != "Publish":
                     self._error(
@@ -152,11 +147,6 @@ class SnsTopic(LoopbackServer):
                 )
 
             def _reply(self, status: int, xml: str) -> None:
-                data = xml.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.reply(status, xml.encode(), "text/xml")
 
         return Handler

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.sigv4 import SignatureError, verify
 from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, status_of
@@ -300,15 +300,9 @@ class XRayAPI(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
+                body = self.read_body()
                 try:
                     operation = OPERATIONS.get(self.path.split("?")[0].rstrip("/"))
                     if operation is None:
@@ -334,19 +328,11 @@ class XRayAPI(LoopbackServer):
                         raise APIError("InvalidRequestException", "the body is not a JSON object")
                     with api._lock:
                         api.calls.append((operation, access_key))
-                    self._reply(200, api.call(operation, decoded))
+                    self.reply_json(200, api.call(operation, decoded))
                 except APIError as error:
-                    self._reply(error.status, {"message": str(error)}, error.code)
-
-            def _reply(self, status: int, payload: dict[str, Any], error: str = "") -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if error:
-                    self.send_header("x-amzn-ErrorType", error)
-                self.end_headers()
-                self.wfile.write(data)
+                    self.reply_json(
+                        error.status, {"message": str(error)}, {"x-amzn-ErrorType": error.code}
+                    )
 
         return Handler
 

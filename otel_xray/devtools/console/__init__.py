@@ -45,7 +45,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
-from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.service_graph import CLIENT, ServiceGraph, Statistics
 from otel_xray.devtools.svg import render_svg
 from otel_xray.devtools.traces import Trace, TraceStore
@@ -268,12 +268,7 @@ class Console(LoopbackServer):
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         data = self.data
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
+        class Handler(LoopbackHandler):
             def do_GET(self) -> None:
                 split = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(split.query).items()}
@@ -313,15 +308,10 @@ class Console(LoopbackServer):
                     self._json(500, {"error": f"{type(error).__name__}: {error}"})
 
             def _json(self, status: int, payload: Any) -> None:
-                self._send(status, json.dumps(payload, default=str).encode(), "application/json")
+                self.reply_json(status, payload, {"Cache-Control": "no-store"})
 
             def _send(self, status: int, body: bytes, kind: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, body, kind, {"Cache-Control": "no-store"})
 
         return Handler
 
@@ -359,7 +349,7 @@ def write_report(
     data = ConsoleData(paths, groups, group_problems)
     answers = json.dumps(data.report(), default=str).replace("</", "<\\/")
     page = PAGE.read_text()
-    marker = "<script>\n\"use strict\";"
+    marker = '<script>\n"use strict";'
     if marker not in page:
         raise RuntimeError("index.html has no main script to put the report before")
     page = page.replace(marker, f"<script>window.REPORT = {answers};</script>\n{marker}", 1)
