@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.runtime_api import new_trace_ids
+from otel_xray.propagation import parse_trace_header
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
@@ -72,10 +73,10 @@ class ApiGatewayStage(LoopbackServer):
         self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
     ) -> tuple[int, dict[str, str], bytes]:
         started = time.time()
-        fields = _header_fields(headers.get("x-amzn-trace-id", ""))
-        root = fields.get("Root") or new_trace_ids()[0]
-        upstream = fields.get("Parent")
-        sampled = fields.get("Sampled") != "0"
+        incoming = parse_trace_header(headers.get("x-amzn-trace-id"))
+        root = incoming.root if incoming else new_trace_ids()[0]
+        upstream = incoming.parent if incoming else None
+        sampled = not incoming or incoming.sampled is not False
         segment_id, call_id = os.urandom(8).hex(), os.urandom(8).hex()
         forwarded = f"Root={root};Parent={call_id};Sampled={int(sampled)}"
         split = urlsplit(target)
@@ -209,10 +210,6 @@ class ApiGatewayStage(LoopbackServer):
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
         return Handler
-
-
-def _header_fields(header: str) -> dict[str, str]:
-    return dict(part.strip().split("=", 1) for part in header.split(";") if "=" in part)
 
 
 def _response(result: InvocationResult) -> tuple[int, dict[str, str], bytes]:

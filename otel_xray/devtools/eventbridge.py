@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
@@ -35,10 +34,10 @@ from typing import Any
 
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
+from otel_xray.propagation import parse_trace_header
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
-_VALID_HEADER = re.compile(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]")
 
 Rule = tuple[Mapping[str, Sequence[str]], Sequence[LocalFunction]]
 
@@ -74,7 +73,7 @@ class EventBus(LoopbackServer):
             event_id = str(uuid.uuid4())
             ids.append(event_id)
             header = entry.get("TraceHeader") or request_header
-            if header and not _VALID_HEADER.fullmatch(header.strip()):
+            if header and parse_trace_header(header) is None:
                 header = None  # dropped; the event still goes out
             event = {
                 "version": "0",

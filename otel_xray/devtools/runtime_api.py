@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from otel_xray.devtools.loopback import LoopbackServer
+from otel_xray.propagation import parse_trace_header
 
 PREFIX = "/2018-06-01/runtime"
 
@@ -93,16 +94,12 @@ class RuntimeAPI(LoopbackServer):
         ``Parent`` (:attr:`Invocation.upstream_parent`), and the caller's decision.
         """
         root, parent = new_trace_ids()
+        incoming = parse_trace_header(trace_header)
         upstream = None
-        if trace_header:
-            fields = dict(
-                part.strip().split("=", 1) for part in trace_header.split(";") if "=" in part
-            )
-            root = fields.get("Root") or root
-            upstream = fields.get("Parent")
-            sampled = (
-                fields.get("Sampled", sampled) if fields.get("Sampled") in ("0", "1") else sampled
-            )
+        if incoming is not None:
+            root, upstream = incoming.root, incoming.parent
+            if incoming.sampled is not None:
+                sampled = "1" if incoming.sampled else "0"
         invocation = Invocation(
             request_id=str(uuid.uuid4()),
             event=event,
