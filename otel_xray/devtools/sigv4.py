@@ -28,7 +28,7 @@ import hmac
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 #: How far a request's X-Amz-Date may be from now (AWS: 15 minutes).
@@ -135,14 +135,16 @@ def canonical_request(
     body: bytes,
 ) -> str:
     """SigV4's canonical request (``headers`` keyed in lower case)."""
-    split = urlsplit(target)
-    # Every AWS service but S3 encodes the path as sent once more (botocore's
-    # ``_canonical_uri``: ``quote(path, safe="/~")``).
-    path = quote(split.path or "/", safe="/~")
-    query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
-        for k, v in sorted(parse_qsl(split.query, keep_blank_values=True))
-    )
+    # The request line's target, split by hand: urlsplit would read //x as a host.
+    target_path, _, target_query = target.partition("?")
+    # Every AWS service but S3 normalizes the path (RFC 3986: no empty, "." or ".."
+    # segments) and encodes it as sent once more (botocore's ``_normalize_url_path``:
+    # ``quote(remove_dot_segments(path), safe="/~")``).
+    path = quote(_normalized(target_path), safe="/~")
+    # The query's pairs as the client encoded them, sorted (botocore's
+    # ``_canonical_query_string_url``; AWS SDKs encode with %XX, never +).
+    pairs = [pair.partition("=") for pair in target_query.split("&") if pair]
+    query = "&".join(f"{k}={v}" for k, _, v in sorted(pairs))
     canonical_headers = "".join(
         f"{name}:{' '.join(headers[name].split())}\n" for name in signed_headers
     )
@@ -152,6 +154,21 @@ def canonical_request(
     return "\n".join(
         (method.upper(), path, query, canonical_headers, ";".join(signed_headers), payload)
     )
+
+
+def _normalized(path: str) -> str:
+    """The path without empty, ``.`` and ``..`` segments; its leading and trailing ``/`` kept."""
+    if not path:
+        return "/"
+    kept: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment and segment != ".":
+            kept.append(segment)
+    last = "/" if path.endswith("/") and kept else ""
+    return ("/" if path.startswith("/") else "") + "/".join(kept) + last
 
 
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:

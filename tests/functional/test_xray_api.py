@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otel_xray.devtools.sigv4 import SignatureError, verify
-from otel_xray.devtools.xray_api import XRayAPI, sampling_rule
+from otel_xray.devtools.xray_api import OPERATIONS, XRayAPI, sampling_rule
 
 NOW = time.time()
 TRACE = f"1-{int(NOW):08x}-a006649127e371903a2de979"
@@ -255,3 +259,98 @@ def signed_post(
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
+
+
+# Against the references: botocore's xray model, and botocore's signer -----------------
+
+MODEL = botocore.session.get_session().get_service_model("xray")
+
+
+def conforms(value: Any, shape: Any, where: str = "") -> list[str]:
+    """Where ``value`` (a raw JSON reply) leaves ``shape`` (botocore's output shape)."""
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{where}: {type(value).__name__}, the model says structure"]
+        found = [f"{where}.{k}: not in the model" for k in value if k not in shape.members]
+        for key, member in shape.members.items():
+            if key in value and value[key] is not None:
+                found += conforms(value[key], member, f"{where}.{key}")
+        return found
+    if kind == "list":
+        if not isinstance(value, list):
+            return [f"{where}: not a list"]
+        return [
+            p for i, item in enumerate(value) for p in conforms(item, shape.member, f"{where}[{i}]")
+        ]
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [f"{where}: not a map"]
+        return [p for k, v in value.items() for p in conforms(v, shape.value, f"{where}[{k}]")]
+    expected = {
+        "string": str,
+        "boolean": bool,
+        "integer": int,
+        "long": int,
+        "double": (int, float),
+        "float": (int, float),
+        "timestamp": (int, float),
+    }.get(kind, object)
+    if isinstance(value, bool) and kind not in ("boolean",):
+        return [f"{where}: a boolean, the model says {kind}"]
+    return [] if isinstance(value, expected) else [f"{where}: {value!r} is not a {kind}"]
+
+
+def test_every_reply_has_the_models_shape(api: XRayAPI) -> None:
+    """Each operation's raw JSON, member by member, against botocore's output shape (boto3
+    would parse a reply with unknown or mistyped members without complaint)."""
+    child = document(id="a1b2c3d4e5f60718", name="DynamoDB", type="subsegment",
+                     parent_id="70de5b6f19ff9a0a", namespace="aws",
+                     aws={"operation": "PutItem", "table_name": "orders"})  # fmt: skip
+    root = document(annotations={"tier": "gold", "total": 12.5, "vip": True},
+                    http={"request": {"method": "GET", "url": "http://x/y"},
+                          "response": {"status": 500}}, fault=True)  # fmt: skip
+    statistics = {"RuleName": "Default", "ClientID": "a" * 24, "Timestamp": NOW,
+                  "RequestCount": 2, "SampledCount": 1, "BorrowCount": 0}  # fmt: skip
+    calls = {
+        "PutTraceSegments": ("/TraceSegments", {"TraceSegmentDocuments": [root, child, "{"]}),
+        "BatchGetTraces": ("/Traces", {"TraceIds": [TRACE, "1-00000000-000000000000000000000000"]}),
+        "GetTraceSummaries": ("/TraceSummaries", {"StartTime": NOW - 60, "EndTime": NOW + 60}),
+        "GetServiceGraph": ("/ServiceGraph", {"StartTime": NOW - 60, "EndTime": NOW + 60}),
+        "GetSamplingRules": ("/GetSamplingRules", {}),
+        "GetSamplingTargets": ("/SamplingTargets", {"SamplingStatisticsDocuments": [statistics]}),
+    }
+    for operation, (path, body) in calls.items():
+        status, _, reply = signed_post(api, path, json.dumps(body).encode())
+        assert status == 200, (operation, reply)
+        shape = MODEL.operation_model(operation).output_shape
+        assert conforms(json.loads(reply), shape, operation) == []
+    assert MODEL.operation_model("PutTraceSegments").http["requestUri"] == "/TraceSegments"
+    for path, operation in OPERATIONS.items():  # the paths are the model's
+        assert MODEL.operation_model(operation).http["requestUri"] == path
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    path=st.from_regex(r"/[A-Za-z0-9_.~-]{0,20}(/[A-Za-z0-9_.~-]{1,10}){0,2}", fullmatch=True),
+    query=st.dictionaries(st.from_regex(r"[a-z]{1,6}", fullmatch=True),
+                          st.text(alphabet="abc xyz/=&+%", max_size=8), max_size=3),
+    body=st.binary(max_size=200),
+    token=st.none() | st.text(alphabet="abcdef0123456789", min_size=8, max_size=20),
+)  # fmt: skip
+def test_the_verifier_agrees_with_botocores_signer(
+    path: str, query: dict[str, str], body: bytes, token: str | None
+) -> None:
+    """Generated requests signed by botocore's SigV4Auth: accepted as signed; refused with
+    one byte of the body changed, or with another secret."""
+    url = "http://127.0.0.1:9" + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    request = AWSRequest("POST", url, data=body)
+    SigV4Auth(Credentials("AKID", "secret", token), "xray", "us-east-1").add_auth(request)
+    target = urllib.parse.urlsplit(request.url)
+    line = target.path + ("?" + target.query if target.query else "")
+    headers = dict(request.headers) | {"host": "127.0.0.1:9"}
+    assert verify("POST", line, headers, body, {"AKID": "secret"}) == "AKID"
+    with pytest.raises(SignatureError):
+        verify("POST", line, headers, body + b"!", {"AKID": "secret"})
+    with pytest.raises(SignatureError):
+        verify("POST", line, headers, body, {"AKID": "other"})
