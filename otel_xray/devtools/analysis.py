@@ -5,7 +5,8 @@ subsegments and the segments it called (``parent_id``). A node's *self time* is 
 duration minus the time covered by its children. The *critical path* is the chain of
 nodes that decided when the request finished: from the root, the child that ended
 last, then, before that child started, the child that ended last before it, and so on
-(the usual definition for span trees, as in Jaeger's critical path). Time on the path
+(a common definition for span trees; no reference implementation is compared with
+here, the tests give it shapes with known answers). Time on the path
 not covered by a child is the node's own. Ranking the nodes by their time on the path
 answers "what is the bottleneck" from data; Lambda's ``Initialization`` is reported
 apart as the cold-start share.

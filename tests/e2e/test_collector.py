@@ -21,13 +21,11 @@ fails here and the daemon cases skip unless ``build/bin/xray`` exists.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from examples import demo
@@ -250,18 +248,3 @@ def test_the_api_refuses_the_sampler_without_a_proxy(api: XRayAPI) -> None:
     settle(sampler)
     assert sampler.rules == [] and sampler.failures == 1
     assert api.calls == []
-
-
-def test_sampling_rule_records_are_valid_for_boto3(api: XRayAPI) -> None:
-    xray = boto3.client(
-        "xray",
-        endpoint_url=api.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    api.set_rules([sampling_rule("r", 5, 0.5, 2, URLPath="/orders*")])
-    [record] = xray.get_sampling_rules()["SamplingRuleRecords"]
-    assert record["SamplingRule"]["URLPath"] == "/orders*"
-    body = json.dumps(record, default=str)
-    assert "RuleARN" in body

@@ -22,7 +22,7 @@ import pytest
 
 from examples import demo
 from otel_xray.devtools.cloudformation import xray_groups
-from otel_xray.devtools.console import Console, write_report
+from otel_xray.devtools.console import Console, ConsoleData, write_report
 from otel_xray.devtools.invoke import LocalFunction
 from otel_xray.devtools.traces import TraceStore
 
@@ -117,6 +117,9 @@ def test_the_api_shows_what_the_stores_hold_and_warns_about_the_rest(console: Co
     assert slowest["traces"][0]["Duration"] >= slowest["traces"][-1]["Duration"]
     _, presets = get(console, "/api/groups")
     assert {g["name"] for g in presets["groups"]} >= {"orders-faults", "orders-order-api"}
+    broken = ConsoleData([], groups={"ok": "fault", "broken": "service("})
+    assert list(broken.groups) == ["ok"]  # a preset that does not parse is not offered
+    assert [p.split(":")[0] for p in broken.group_problems] == ["group broken"]
 
 
 def test_the_console_in_a_real_browser(

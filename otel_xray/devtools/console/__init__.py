@@ -77,8 +77,15 @@ class ConsoleData:
         group_problems: Sequence[str] = (),
     ) -> None:
         self.paths = [Path(p) for p in paths]
-        self.groups = dict(groups or {})
+        self.groups: dict[str, str] = {}
         self.group_problems = list(group_problems)
+        for name, expression in (groups or {}).items():
+            try:  # a preset that does not parse is reported once, not offered
+                FilterExpression.parse(expression)
+            except FilterSyntaxError as error:
+                self.group_problems.append(f"group {name}: {str(error).splitlines()[0]}")
+            else:
+                self.groups[name] = expression
         self.warnings: list[str] = []
         self._seen: dict[Path, tuple[float, int] | None] = {}
         self._store = TraceStore()
@@ -164,16 +171,14 @@ class ConsoleData:
     def report(self) -> dict[str, Any]:
         """Every answer the page asks for, for the whole set and each group preset."""
         store = self.store()
-        filtered = {}
-        for expression in ["", *self.groups.values()]:
-            try:
-                filtered[expression] = {
-                    "/api/traces": self.traces(expression),
-                    "/api/analyze": self.analysis(expression),
-                    "/api/slowest": self.slowest(expression),
-                }
-            except FilterSyntaxError as error:
-                self.group_problems.append(f"group expression {expression!r}: {error}")
+        filtered = {
+            expression: {
+                "/api/traces": self.traces(expression),
+                "/api/analyze": self.analysis(expression),
+                "/api/slowest": self.slowest(expression),
+            }
+            for expression in ["", *self.groups.values()]
+        }
         return {
             "filtered": filtered,
             "traces_by_id": {t: self.trace(t) for t in store.trace_ids()},
