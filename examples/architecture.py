@@ -89,6 +89,8 @@ def run(
                             outcome.responses.append(
                                 _post(gateway.endpoint + "/orders", body, header)
                             )
+                            gateway.settle()  # its answer came first; now its documents
+                        invoke.settle()
                         topic.wait()
                         source = SqsEventSource(
                             services.queue_url, client=services.client("sqs"), batch_size=1

@@ -33,6 +33,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -69,9 +70,23 @@ class ApiGatewayStage(LoopbackServer):
     def endpoint(self) -> str:
         return f"http://{self.address}/{self.stage}"
 
+    def settle(self) -> None:
+        """Wait until the request being served has its documents recorded (a client
+        has its answer before that: the harness's collecting is not on its timeline)."""
+        with self._lock:
+            return
+
     def handle(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, client_ip: str
-    ) -> tuple[int, dict[str, str], bytes]:
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        client_ip: str,
+        respond: Callable[[int, dict[str, str], bytes], None],
+    ) -> None:
+        """Run one request; ``respond`` answers the client as soon as the function has
+        (the stage's segment is recorded after, once the function's documents are in)."""
         started = time.time()
         incoming = parse_trace_header(headers.get("x-amzn-trace-id"))
         root = incoming.root if incoming else new_trace_ids()[0]
@@ -105,18 +120,23 @@ class ApiGatewayStage(LoopbackServer):
         }
         with self._lock:  # one sandbox serves one invocation at a time
             called = time.time()
-            result = self.function.invoke(event, trace_header=forwarded)
-            returned = time.time()
+            answered: list[tuple[float, int, bytes]] = []
+
+            def answer(result: InvocationResult) -> None:
+                status, response_headers, response_body = _response(result)
+                answered.append((time.time(), status, response_body))
+                respond(status, response_headers, response_body)
+
+            result = self.function.invoke(event, trace_header=forwarded, on_response=answer)
             self.invocations.append(result)
-        status, response_headers, response_body = _response(result)
-        if sampled:
-            self.documents.append(
-                self._segment(
-                    root, segment_id, call_id, upstream, method, target, headers, client_ip,
-                    status, len(response_body), request_id, (started, called, returned),
-                )
-            )  # fmt: skip
-        return status, response_headers, response_body
+            [(returned, status, response_body)] = answered
+            if sampled:  # recorded before the lock is let go: settle() waits for it
+                self.documents.append(
+                    self._segment(
+                        root, segment_id, call_id, upstream, method, target, headers, client_ip,
+                        status, len(response_body), request_id, (started, called, returned),
+                    )
+                )  # fmt: skip
 
     def _segment(
         self,
@@ -147,7 +167,7 @@ class ApiGatewayStage(LoopbackServer):
             "id": segment_id,
             "trace_id": root,
             "start_time": started,
-            "end_time": time.time(),
+            "end_time": returned,
             "origin": "AWS::ApiGateway::Stage",
             "resource_arn": (
                 f"arn:aws:apigateway:{REGION}::/restapis/{self.api_id}/stages/{self.stage}"
@@ -195,13 +215,14 @@ class ApiGatewayStage(LoopbackServer):
             def _any(self) -> None:
                 body = self.read_body()
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                extra: dict[str, str] = {}
                 if not self.path.startswith(f"/{stage.stage}/") and self.path != f"/{stage.stage}":
-                    status, payload = 403, b'{"message":"Forbidden"}'
-                else:
-                    status, extra, payload = stage.handle(
-                        self.command, self.path, headers, body, self.client_address[0]
-                    )
+                    self.reply(403, b'{"message":"Forbidden"}')
+                    return
+                stage.handle(
+                    self.command, self.path, headers, body, self.client_address[0], self._answer
+                )
+
+            def _answer(self, status: int, extra: dict[str, str], payload: bytes) -> None:
                 kind = next((v for k, v in extra.items() if k.lower() == "content-type"), None)
                 others = {k: v for k, v in extra.items() if k.lower() != "content-type"}
                 self.reply(status, payload, kind or "application/json", others)

@@ -33,7 +33,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -247,11 +247,15 @@ class LocalFunction(Running):
         raw: bytes | None = None,
         collect: bool = True,
         trace_header: str | None = None,
+        on_response: Callable[[InvocationResult], None] | None = None,
     ) -> InvocationResult:
         """Send one event and wait for the response (or error, or timeout).
 
         ``collect=False`` skips waiting for this invocation's documents (load tests
-        count them at the daemon afterwards).
+        count them at the daemon afterwards). ``on_response`` is called with the
+        result as soon as the function has answered, before the documents are
+        collected: a front door (Lambda Invoke, API Gateway) answers its caller then,
+        so the harness's own waiting is not on the caller's timeline.
         """
         assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
@@ -269,6 +273,8 @@ class LocalFunction(Running):
             result.error = invocation.error
         elif invocation.response is not None:
             result.response = _decode(invocation.response)
+        if on_response is not None:
+            on_response(result)
         result.segments = (
             self._lambda_segments(invocation, event if raw is None else None, overhead=collect)
             if invocation.sampled

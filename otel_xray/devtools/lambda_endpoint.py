@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
@@ -70,14 +70,29 @@ class LambdaEndpoint(LoopbackServer):
             thread.join(timeout)
 
     def run(
-        self, name: str, kind: str, payload: bytes, trace_header: str | None
+        self,
+        name: str,
+        kind: str,
+        payload: bytes,
+        trace_header: str | None,
+        on_response: Callable[[InvocationResult], None] | None = None,
     ) -> InvocationResult:
+        """Invoke ``name``; ``on_response`` answers the caller as soon as it returned."""
         event = json.loads(payload or b"{}")
         with self._locks[name]:  # one sandbox serves one invocation at a time
-            result = self.functions[name].invoke(event, trace_header=trace_header)
-        with self._lock:
-            self.invocations.append((name, kind, result))
+            result = self.functions[name].invoke(
+                event, trace_header=trace_header, on_response=on_response
+            )
+            with self._lock:  # before the function's lock is let go: settle() waits for it
+                self.invocations.append((name, kind, result))
         return result
+
+    def settle(self) -> None:
+        """Wait until every invocation being served has its documents collected (the
+        caller has its answer before that)."""
+        for lock in self._locks.values():
+            with lock:
+                pass
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
@@ -119,10 +134,13 @@ class LambdaEndpoint(LoopbackServer):
                     thread.start()
                     self._reply(202, b"")
                 elif kind == "RequestResponse":
-                    result = endpoint.run(name, kind, payload, trace_header)
-                    body = json.dumps(result.response if result.ok else result.error).encode()
-                    headers = {} if result.ok else {"X-Amz-Function-Error": "Unhandled"}
-                    self._reply(200, body, headers)
+
+                    def answer(result: InvocationResult) -> None:
+                        body = json.dumps(result.response if result.ok else result.error)
+                        headers = {} if result.ok else {"X-Amz-Function-Error": "Unhandled"}
+                        self._reply(200, body.encode(), headers)
+
+                    endpoint.run(name, kind, payload, trace_header, on_response=answer)
                 else:
                     self._error(
                         400,

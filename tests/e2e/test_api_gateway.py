@@ -62,6 +62,7 @@ def call(
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code
+    stage.settle()  # the client had its answer first; now the documents are in
     [result] = stage.invocations[before_calls:]
     return status, TraceStore(stage.documents[before_docs:] + result.segments)
 

@@ -75,6 +75,7 @@ def run(
     caller, endpoint = functions
     before = len(endpoint.invocations)
     result = caller.invoke({"items": items}, trace_header=trace_header)
+    endpoint.settle()
     [(_, _, callee)] = endpoint.invocations[before:]
     store = TraceStore(result.segments + callee.segments)
     return store, result.root, [result, callee]
