@@ -177,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--only", help="run the configurations whose name contains this")
     args = parser.parse_args(argv)
-    configs = [c for c in configurations(args.only) if not args.only or args.only in c.name]
+    # The no-tracing baseline always runs: every overhead is against the same batch.
+    configs = [
+        c
+        for c in configurations(args.only)
+        if not args.only or args.only in c.name or c.name == BASELINE
+    ]
     samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in configs}
     with LocalServices() as services:
         for config in configs:  # warm the page cache once

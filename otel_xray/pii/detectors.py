@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from otel_xray.lazy_re import LazyPattern
 from otel_xray.settings import SettingError
 
 KINDS = (
@@ -89,18 +90,18 @@ _PATTERNS: dict[str, str] = {
     ),
 }
 
-_DIGITS = re.compile(r"\d")
-_GROUPS = re.compile(r"[ .-]")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_DIGITS = LazyPattern(r"\d")
+_GROUPS = LazyPattern(r"[ .-]")
+_UUID = LazyPattern(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: Kinds that a uuid (a Lambda request id, an order id) can look like in part.
 _NUMERIC_KINDS = frozenset({"card", "phone", "ssn", "ip", "iban"})
 #: Words just before a bare 10-digit number that say it is a phone number.
-_PHONE_CUE = re.compile(
+_PHONE_CUE = LazyPattern(
     r"(?:phone|mobile|cell|tel|call|sms|fax|whatsapp|contact|msisdn)\w*\W{0,4}$"
 )
-_VERSION_CUE = re.compile(r"(?:\bv|version|ver|release|build|rev)\s*[:=]?\s*$")
-_BARCODE_CUE = re.compile(r"(?:ean|gtin|barcode|upc|isbn|sku|article)\w*\W{0,4}$")
-_SECRET_CUE = re.compile(r"(?:secret|credential|private|signing)[\w-]{0,24}\W{0,4}$")
+_VERSION_CUE = LazyPattern(r"(?:\bv|version|ver|release|build|rev)\s*[:=]?\s*$")
+_BARCODE_CUE = LazyPattern(r"(?:ean|gtin|barcode|upc|isbn|sku|article)\w*\W{0,4}$")
+_SECRET_CUE = LazyPattern(r"(?:secret|credential|private|signing)[\w-]{0,24}\W{0,4}$")
 #: Addresses of infrastructure, not of people: loopback, link-local, RFC 1918, ULA.
 _INFRASTRUCTURE = tuple(
     ipaddress.ip_network(n)
@@ -249,10 +250,10 @@ class Finding:
 
 
 # Anything any gate looks for; a string without it (the common case) is not scanned at all.
-_ANY_MARKER = re.compile(
+_ANY_MARKER = LazyPattern(
     r"@|eyJ|://|(?:[Bb]earer|[Bb]asic|BEARER|BASIC) |A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA)"
 )
-_KEY_PREFIX = re.compile(r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA)")
+_KEY_PREFIX = LazyPattern(r"A(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA|IPA)")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
@@ -289,22 +290,23 @@ class Detectors:
         enabled = set(kinds)
         if "ip" in enabled:
             enabled.add("ipv6")  # one kind, two patterns
-        self._scanners: list[tuple[re.Pattern[str], str, Callable[[str], bool] | None]] = []
+        # Compiled on first use: a family is scanned only when a value carries its marker.
+        self._scanners: list[tuple[LazyPattern, str, Callable[[str], bool] | None]] = []
         #: Each kind on its own, to try the next kind where a look-alike was turned down.
-        self._alternatives: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+        self._alternatives: dict[str, list[tuple[str, LazyPattern]]] = {}
         for family, needs, gate in _FAMILIES:
             members = [k for k in family if k in enabled]
             if members:
-                regex = re.compile("|".join(f"(?P<{k}>{_PATTERNS[k]})" for k in members))
+                regex = LazyPattern("|".join(f"(?P<{k}>{_PATTERNS[k]})" for k in members))
                 self._scanners.append((regex, needs, gate))
                 for index, kind in enumerate(members):
                     self._alternatives[kind] = [
-                        (later, re.compile(_PATTERNS[later])) for later in members[index + 1 :]
+                        (later, LazyPattern(_PATTERNS[later])) for later in members[index + 1 :]
                     ]
         self._extra: dict[str, str] = {}
         for number, (name, pattern) in enumerate((extra_patterns or {}).items()):
             self._extra[f"extra{number}"] = name
-            self._scanners.append((re.compile(f"(?P<extra{number}>{pattern})"), "always", None))
+            self._scanners.append((LazyPattern(f"(?P<extra{number}>{pattern})"), "always", None))
 
     def find(self, text: str) -> list[Finding]:
         """Every finding in ``text``, left to right, not overlapping."""
@@ -346,7 +348,7 @@ class Detectors:
                 kept.append(finding)
         return kept
 
-    def _scan(self, regex: re.Pattern[str], text: str, first: re.Match[str]) -> Iterator[Finding]:
+    def _scan(self, regex: LazyPattern, text: str, first: re.Match[str]) -> Iterator[Finding]:
         match: re.Match[str] | None = first
         while match is not None:
             finding, position = self._judge(match, text)

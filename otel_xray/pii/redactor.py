@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
+from otel_xray.lazy_re import LazyPattern
 from otel_xray.pii.detectors import KINDS, Detectors, usable_patterns
 from otel_xray.pii.sql import sanitize_query_document, sanitize_sql
 from otel_xray.settings import PiiSettings
@@ -119,22 +120,22 @@ _PERSONAL_WORDS = frozenset(
 )  # fmt: skip
 #: Text without any of these (in lower case) has no key that names a secret: no pair is
 #: looked for.
-_SECRET_HINT = re.compile(
+_SECRET_HINT = LazyPattern(
     r"pass|pwd|secret|token|key|auth|cookie|session|credential|sig|otp|pin|cvv|cvc|ssn|jwt"
 )
 #: A URL inside free text, up to white space or a quote; or a path with a query
 #: (``/login?next_url=...``), read the same way.
-_URL_IN_TEXT = re.compile(
+_URL_IN_TEXT = LazyPattern(
     r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`]+|(?<![\w/.:])/[^\s?#\"'<>`]*\?[^\s\"'<>`]+"
 )
 _URL_TRAILING = ".,;:)]}!?"
 #: ``key=value``, ``key: value``, ``"key": "value"`` (a scheme word such as Token or
 #: Bearer before the value belongs to it).
-_CREDENTIAL_PAIR = re.compile(
+_CREDENTIAL_PAIR = LazyPattern(
     r"(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>\"?\s*[=:]\s*\"?)"
     r"(?P<value>(?:(?:Bearer|Basic|Token|Digest|ApiKey|AWS4-HMAC-SHA256)\s+)?[^\s&;,\"'}\]]+)"
 )
-_URL_OR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
+_URL_OR_PATH = LazyPattern(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
 _MIN_SCANNED = 6  # nothing the detectors know is shorter
 _KEY_CACHE_LIMIT = 4096
 _MEMO_LIMIT = 1024
@@ -608,7 +609,7 @@ class Redactor:
 
 
 #: Words of a key in any style: snake, kebab, dotted, camel or Pascal case.
-_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_WORDS = LazyPattern(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _HEADER_PREFIXES = ("http.request.header.", "http.response.header.")
 #: Header names ending in "key" that are not credentials.
 _NOT_SECRET_KEY_HEADERS = frozenset({"idempotencykey", "cachekey", "sortkey", "partitionkey"})

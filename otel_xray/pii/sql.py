@@ -20,9 +20,11 @@ from __future__ import annotations
 import json
 import re
 
-_MYSQL_TOKENS_EXTRA = re.compile(r'"(?:[^"\\]|""|\\.)*(?:"|$)', re.DOTALL)
+from otel_xray.lazy_re import LazyPattern
 
-_TOKENS = re.compile(
+_MYSQL_TOKENS_EXTRA = LazyPattern(r'"(?:[^"\\]|""|\\.)*(?:"|$)', re.DOTALL)
+
+_TOKENS = LazyPattern(
     r"""
     (?P<comment>--[^\n]*|/\*.*?(?:\*/|$)|\#[^\n]*)
   | (?P<key>'(?:[^']|'')*'(?=\s*:(?!:)))              # PartiQL tuple key: a name
@@ -36,7 +38,7 @@ _TOKENS = re.compile(
 
 
 #: Where a token can start; the scan jumps from one such place to the next in C.
-_TOKEN_START = re.compile(r"--|/\*|[#'\"`$0-9.]|[-+][0-9.]|[EeNnBbXx]'")
+_TOKEN_START = LazyPattern(r"--|/\*|[#'\"`$0-9.]|[-+][0-9.]|[EeNnBbXx]'")
 
 
 def sanitize_sql(statement: str, *, double_quoted_strings: bool = False) -> str:
