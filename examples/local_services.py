@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.aws_services import AwsServices
+from otel_xray.devtools.loopback import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "examples"
@@ -56,6 +57,26 @@ class _PaymentHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class PaymentApi(Running):
+    """The payment API alone on 127.0.0.1 (``url``), e.g. for ``otel-xray up``'s PaymentUrl.
+
+    ``python -m examples.local_services`` runs it until Ctrl-C and prints its URL.
+    """
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _PaymentHandler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/charges"
+
+    def start(self) -> PaymentApi:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class LocalServices:
     """moto's server with the app's table, queue and bucket, and the payment API."""
 
@@ -64,8 +85,7 @@ class LocalServices:
         so tests that start several need it); the demo, a process of its own, uses the
         plain names its service map should read with."""
         self._aws = AwsServices()
-        self._payments = ThreadingHTTPServer(("127.0.0.1", 0), _PaymentHandler)
-        self._payments.daemon_threads = True
+        self._payments = PaymentApi()
         self.aws_endpoint = ""
         self.payment_url = ""
         self.queue_url = ""
@@ -77,8 +97,7 @@ class LocalServices:
     def start(self) -> LocalServices:
         self._aws.start()
         self.aws_endpoint = self._aws.endpoint
-        threading.Thread(target=self._payments.serve_forever, daemon=True).start()
-        self.payment_url = f"http://127.0.0.1:{self._payments.server_address[1]}/charges"
+        self.payment_url = self._payments.start().url
         self.client("dynamodb").create_table(
             TableName=self.table,
             KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
@@ -115,8 +134,7 @@ class LocalServices:
 
     def stop(self) -> None:
         self._aws.stop()
-        self._payments.shutdown()
-        self._payments.server_close()
+        self._payments.stop()
 
     def __enter__(self) -> LocalServices:
         return self.start()
@@ -133,3 +151,13 @@ class LocalServices:
             "RECEIPTS_BUCKET": self.bucket,
             "PAYMENT_URL": self.payment_url,
         }
+
+
+if __name__ == "__main__":
+    with PaymentApi() as api:
+        print(f"payment API on {api.url} (Ctrl-C stops it)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

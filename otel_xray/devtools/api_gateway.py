@@ -14,6 +14,13 @@ xray-services-apigateway.md):
 - under it, the integration call (a ``Lambda`` subsegment, ``namespace: aws``), which
   the function's ``AWS::Lambda`` segment is parented to.
 
+Routes: by default every path and method goes to one function (``/{proxy+}``, ANY);
+with ``routes`` (a SAM template's ``Api`` events, :mod:`otel_xray.devtools.app`),
+each ``(method, path)`` goes to its function, ``{name}`` and ``{name+}`` path
+parameters filled in, and a request no route matches gets REST API's answer for
+an undefined resource or method, ``403 {"message":"Missing Authentication Token"}``,
+without a segment (by inference: not modelled).
+
 By inference (no published document here): ``aws.api_gateway`` (account, API id,
 stage, request id) on the segment, and the integration subsegment's fields, follow
 what deployed traces show for a Lambda proxy integration; every request is sampled
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -47,18 +55,61 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 
 
-class ApiGatewayStage(LoopbackServer):
-    """Every path and method to ``function`` (``/{proxy+}``); ``endpoint`` is the stage URL."""
+class Route:
+    """One resource and method of the API, and the function it integrates with.
 
-    def __init__(self, function: LocalFunction, api_name: str = "api", stage: str = "prod") -> None:
+    >>> route = Route("GET", "/orders/{id}", None)  # type: ignore[arg-type]
+    >>> route.match("GET", "/orders/42"), route.match("POST", "/orders/42")
+    ({'id': '42'}, None)
+    """
+
+    def __init__(self, method: str, path: str, function: LocalFunction) -> None:
+        self.method = method.upper()
+        self.path = path
         self.function = function
+        pattern = ""
+        for piece in re.split(r"(\{[^}]+\})", path):
+            if piece.startswith("{") and piece.endswith("+}"):
+                pattern += f"(?P<{piece[1:-2]}>.+)"
+            elif piece.startswith("{"):
+                pattern += f"(?P<{piece[1:-1]}>[^/]+)"
+            else:
+                pattern += re.escape(piece)
+        self._regex = re.compile(pattern + "/?")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method.upper()):
+            return None
+        found = self._regex.fullmatch(path)
+        return None if found is None else found.groupdict()
+
+
+class ApiGatewayStage(LoopbackServer):
+    """Every path and method to ``function`` (``/{proxy+}``), or each of ``routes`` to
+    its own; ``endpoint`` is the stage URL."""
+
+    def __init__(
+        self,
+        function: LocalFunction | None = None,
+        api_name: str = "api",
+        stage: str = "prod",
+        routes: list[Route] | None = None,
+        tracing: bool = True,
+    ) -> None:
+        if function is None and not routes:
+            raise ValueError("an API Gateway stage needs a function or at least one route")
+        self.routes = routes or [Route("ANY", "/{proxy+}", function)]  # type: ignore[arg-type]
         self.api_name = api_name
         self.stage = stage
+        #: The stage's TracingEnabled: off, it records nothing and adds no trace header.
+        self.tracing = tracing
         self.api_id = os.urandom(5).hex()
         #: Every segment document the stage recorded.
         self.documents: list[dict[str, Any]] = []
         #: Every invocation of the function, in order.
         self.invocations: list[InvocationResult] = []
+        #: The same, with the name of the function each went to.
+        self.invoked: list[tuple[str, InvocationResult]] = []
         self._lock = threading.Lock()
         super().__init__(self._handler_class())
 
@@ -91,22 +142,30 @@ class ApiGatewayStage(LoopbackServer):
         incoming = parse_trace_header(headers.get("x-amzn-trace-id"))
         root = incoming.root if incoming else new_trace_ids()[0]
         upstream = incoming.parent if incoming else None
-        sampled = not incoming or incoming.sampled is not False
+        sampled = self.tracing and (not incoming or incoming.sampled is not False)
         segment_id, call_id = os.urandom(8).hex(), os.urandom(8).hex()
         forwarded = f"Root={root};Parent={call_id};Sampled={int(sampled)}"
         split = urlsplit(target)
         path = split.path.removeprefix(f"/{self.stage}") or "/"
+        matched = next(
+            ((r, p) for r in self.routes if (p := r.match(method, path)) is not None), None
+        )
+        if matched is None:
+            respond(403, {}, b'{"message":"Missing Authentication Token"}')
+            return
+        route, parameters = matched
+        function = route.function
         request_id = str(uuid.uuid4())
         event = {
-            "resource": "/{proxy+}",
+            "resource": route.path,
             "path": path,
             "httpMethod": method,
-            "headers": {**headers, "X-Amzn-Trace-Id": forwarded},
+            "headers": {**headers, "X-Amzn-Trace-Id": forwarded} if self.tracing else headers,
             "queryStringParameters": dict(parse_qsl(split.query)) or None,
-            "pathParameters": {"proxy": path.lstrip("/")},
+            "pathParameters": parameters or None,
             "stageVariables": None,
             "requestContext": {
-                "resourcePath": "/{proxy+}",
+                "resourcePath": route.path,
                 "httpMethod": method,
                 "path": f"/{self.stage}{path}",
                 "stage": self.stage,
@@ -127,14 +186,18 @@ class ApiGatewayStage(LoopbackServer):
                 answered.append((time.time(), status, response_body))
                 respond(status, response_headers, response_body)
 
-            result = self.function.invoke(event, trace_header=forwarded, on_response=answer)
+            result = function.invoke(
+                event, trace_header=forwarded if self.tracing else None, on_response=answer
+            )
             self.invocations.append(result)
+            self.invoked.append((function.function_name, result))
             [(returned, status, response_body)] = answered
             if sampled:  # recorded before the lock is let go: settle() waits for it
                 self.documents.append(
                     self._segment(
                         root, segment_id, call_id, upstream, method, target, headers, client_ip,
                         status, len(response_body), request_id, (started, called, returned),
+                        function.function_name,
                     )
                 )  # fmt: skip
 
@@ -152,6 +215,7 @@ class ApiGatewayStage(LoopbackServer):
         length: int,
         request_id: str,
         times: tuple[float, float, float],
+        function_name: str,
     ) -> dict[str, Any]:
         started, called, returned = times
         host = headers.get("host", self.address)
@@ -190,10 +254,10 @@ class ApiGatewayStage(LoopbackServer):
                     "end_time": returned,
                     "http": {"response": {"status": 200}},
                     "aws": {
-                        "function_name": self.function.function_name,
+                        "function_name": function_name,
                         "region": REGION,
                         "operation": "Invoke",
-                        "resource_names": [self.function.function_name],
+                        "resource_names": [function_name],
                     },
                 }
             ],

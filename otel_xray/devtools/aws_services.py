@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any, Self
 
@@ -82,6 +83,13 @@ class AwsServices(Running):
     def start(self) -> Self:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def reset(self) -> None:
+        """Forget every table, queue, bucket and message (moto keeps one store per
+        process, shared by every server in it: a second app would meet the first's)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
 
     def client(self, service: str) -> Any:
         """A boto3 client of the local endpoint (test credentials)."""

@@ -9,6 +9,7 @@ otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
 otel-xray xray-api [--port N] [--segments OUT.jsonl]
 otel-xray console SEGMENTS.jsonl [...] [--port N] [--groups TEMPLATE [--param K=V]...]
 otel-xray report SEGMENTS.jsonl [...] -o REPORT.html [--groups TEMPLATE [--param K=V]...]
+otel-xray up TEMPLATE [--parameter K=V]... [--send REQUESTS.json]... [--segments OUT.jsonl]
 """
 
 from __future__ import annotations
@@ -122,6 +123,26 @@ def build_parser() -> argparse.ArgumentParser:
             help="a template parameter's value (one without a default)",
         )  # fmt: skip
 
+    up = commands.add_parser(
+        "up",
+        help="run a SAM template's functions and triggers locally, every hop traced, and "
+        "send requests or events into it from files",
+    )
+    up.add_argument("template", type=Path, help="the SAM template (template.yaml)")
+    up.add_argument(
+        "--parameter", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+        help="a template parameter (those without a Default are required)",
+    )  # fmt: skip
+    up.add_argument(
+        "--send", action="append", type=Path, default=[], metavar="REQUESTS.json",
+        help="requests and events to send, in order (see otel_xray.devtools.app); "
+        "without any, the app runs until Ctrl-C",
+    )  # fmt: skip
+    up.add_argument("--segments", type=Path, help="write every document here (JSON lines)")
+    up.add_argument("--exporter", choices=("xray-udp", "otlp"), default="xray-udp")
+    up.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
+    up.add_argument("--runtime", type=Path, default=DEFAULT_DIR, help="local runtimes' base")
+    up.add_argument("--build-dir", type=Path, default=Path("build") / "up")
     api = commands.add_parser(
         "xray-api",
         help="a local X-Ray API on 127.0.0.1 for the X-Ray daemon or the collector "
@@ -150,7 +171,76 @@ def main(argv: list[str] | None = None) -> int:
         return _analyze(args)
     if args.command in ("console", "report"):
         return _console(args)
+    if args.command == "up":
+        return _up(args)
     return 2
+
+
+def _up(args: argparse.Namespace) -> int:
+    from otel_xray.devtools.app import App, LocalApp, TemplateError, load_requests  # noqa: PLC0415
+
+    try:
+        app = App.from_template(load_template_or_fail(args.template), args.template.parent)
+        items = [item for path in args.send for item in load_requests(path)]
+        local = LocalApp(
+            app, dict(args.parameter), build_dir=args.build_dir, layer_dir=args.layer,
+            runtime_dir=args.runtime, exporter=args.exporter,
+        )  # fmt: skip
+    except TemplateError as error:
+        print(f"otel-xray: {error}", file=sys.stderr)
+        return 2
+    try:
+        with local:
+            for note in local.notes:
+                print(f"note: {note}")
+            for name, gateway in local.apis.items():
+                print(f"API {name}: {gateway.endpoint}")
+            if not items:
+                print("running; send requests to the endpoints above, Ctrl-C to stop")
+                try:
+                    while True:
+                        time.sleep(0.5)
+                        local.settle()
+                except KeyboardInterrupt:
+                    pass
+            for item in items:
+                sent = local.send(item)
+                print(f"{_describe(item)} -> {sent.status} {json.dumps(sent.answer)[:200]}")
+            local.settle()
+            documents = list(local.documents)
+    except (TemplateError, FileNotFoundError, InitError) as error:
+        print(f"otel-xray: {error}", file=sys.stderr)
+        return 1
+    store = TraceStore(documents)
+    for trace in store.traces():
+        print(render_trace(trace))
+    print(render_map(ServiceGraph.build(store)))
+    if args.segments is not None:
+        args.segments.parent.mkdir(parents=True, exist_ok=True)
+        with args.segments.open("w") as out:
+            for document in documents:
+                out.write(json.dumps(document, sort_keys=True) + "\n")
+        print(
+            f"wrote {len(documents)} documents to {args.segments} "
+            f"(otel-xray console {args.segments})"
+        )
+    return 0
+
+
+def load_template_or_fail(path: Path) -> dict[str, Any]:
+    from otel_xray.devtools.app import TemplateError, load_template  # noqa: PLC0415
+
+    if not path.is_file():
+        raise TemplateError(f"{path}: no such template")
+    return load_template(path)
+
+
+def _describe(item: dict[str, Any]) -> str:
+    if "path" in item or "api" in item:
+        return f"{str(item.get('method', 'GET')).upper()} {item.get('path', '/')}"
+    kind = next(k for k in ("invoke", "publish", "put_events", "send_message") if k in item)
+    target = item[kind] if kind != "put_events" else f"{len(item[kind])} entries"
+    return f"{kind} {target}"
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -54,6 +54,11 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: Any) -> dict[str, Any]:
 _TemplateLoader.add_multi_constructor("!", _tag)
 
 
+def read_template(path: str | Path) -> Any:
+    """A CloudFormation or SAM template (YAML or JSON), short tags as their long forms."""
+    return yaml.load(Path(path).read_text(), Loader=_TemplateLoader)
+
+
 def xray_groups(
     path: str | Path, parameters: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
@@ -69,7 +74,7 @@ def xray_groups(
         ({'orders-faults': 'fault'}, [])
         >>> os.unlink(f.name)
     """
-    document = yaml.load(Path(path).read_text(), Loader=_TemplateLoader)
+    document = read_template(path)
     values = {
         name: str(spec["Default"])
         for name, spec in (document.get("Parameters") or {}).items()

@@ -1,0 +1,177 @@
+"""``otel-xray up``: the deploy template itself, run locally, is the example architecture.
+
+The app is read from ``deploy/template.yaml`` (the one ``sam deploy`` takes: its
+functions, ``Events``, ``Environment`` and resources), started on loopback and fed the
+requests in ``examples/requests/orders.json``. The map must be the one drawn in
+docs/how-it-works.md, edge for edge (the same edges ``tests/e2e/test_architecture.py``
+asks of the hand-wired run, with the names CloudFormation would give: the table and
+bucket by logical id, since the template names neither); a request not sampled at API
+Gateway leaves nothing; a template or request file that cannot run is refused with a
+message naming what and what is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.local_services import PaymentApi
+from otel_xray.devtools.app import App, LocalApp, Sent, TemplateError, load_requests, load_template
+from otel_xray.devtools.cli import main
+from otel_xray.devtools.filters import FilterExpression
+from otel_xray.devtools.service_graph import ServiceGraph
+from otel_xray.devtools.traces import TraceStore
+from tests.e2e.conftest import ROOT
+from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, TABLE
+
+TEMPLATE = ROOT / "deploy" / "template.yaml"
+REQUESTS = ROOT / "examples" / "requests" / "orders.json"
+BUILD = ROOT / "build" / "up"
+UNSAMPLED_ROOT = "1-6b0cc901-0123456789abcdef01234567"
+LOCAL_NAMES = {
+    TABLE: "OrdersTable (AWS::DynamoDB::Table)",
+    BUCKET: "receiptsbucket (AWS::S3::Bucket)",
+}
+
+
+@pytest.fixture(scope="module")
+def up() -> tuple[TraceStore, list[Sent], LocalApp]:
+    items = load_requests(REQUESTS)
+    # Unsampled, and declined (no SNS publish): the synchronous chain, stage to pricing.
+    # Past a queue the worker runs in a trace Lambda samples itself (test_architecture).
+    items.append(
+        {**items[1], "trace_header": f"Root={UNSAMPLED_ROOT};Parent=53995c3f42cd8ad8;Sampled=0"}
+    )
+    with PaymentApi() as payments:
+        app = App.from_template(load_template(TEMPLATE), TEMPLATE.parent)
+        parameters = {"PaymentUrl": payments.url, "PaymentHost": "127.0.0.1"}
+        with LocalApp(app, parameters, build_dir=BUILD) as local:
+            sent = [local.send(item) for item in items]
+            local.settle()
+            documents = list(local.documents)
+    return TraceStore(documents), sent, local
+
+
+def test_the_template_runs_as_the_architecture_drawn(
+    up: tuple[TraceStore, list[Sent], LocalApp],
+) -> None:
+    store, sent, local = up
+    assert [s.status for s in sent] == [201, 502, 502]
+    graph = ServiceGraph.build(store)
+    expected = {(LOCAL_NAMES.get(a, a), LOCAL_NAMES.get(b, b)) for a, b in EXPECTED_EDGES}
+    assert set(graph.edge_labels()) == expected
+    for trace in store.traces():
+        assert trace.orphans == []
+    # What the template declares but up does not run is said, not assumed.
+    assert any("OrderApiGroup (AWS::XRay::Group)" in note for note in local.notes)
+
+
+def test_every_hop_continues_or_links_the_request_s_trace(
+    up: tuple[TraceStore, list[Sent], LocalApp],
+) -> None:
+    store, _, _ = up
+    pricing = FilterExpression.parse('edge("order-api", "pricing")').select(store)
+    assert len(pricing) == 2  # both sampled orders, each one trace from the stage down
+    for trace in pricing:
+        stage = trace.segments[0]
+        assert stage["origin"] == "AWS::ApiGateway::Stage" and stage["name"] == "orders/prod"
+        names = {s.get("name") for s in trace.segments}
+        assert {"order-api", "pricing"} <= names
+    faults = FilterExpression.parse('service("order-api") { fault }').select(store)
+    assert len(faults) == 1 and faults[0] in pricing
+    # SNS to the notifier continues the accepted order's trace; the queue links the worker's.
+    [accepted] = [t for t in pricing if t not in faults]
+    assert "notifier" in {s.get("name") for s in accepted.segments}
+    [worker] = FilterExpression.parse('service("order-worker")').select(store)
+    assert worker.id != accepted.id
+    graph = ServiceGraph.build(store)
+    [queue_hop] = [e for (_, t), e in graph.edges.items() if t == ("order-worker", "AWS::Lambda")]
+    assert queue_hop.linked  # SQS links the consumer's trace to the producer's
+    through_events = FilterExpression.parse('edge("EventBridge", "notifier")').select(store)
+    assert [t.id for t in through_events] == [worker.id]
+
+
+def test_a_request_not_sampled_at_the_stage_leaves_no_document(
+    up: tuple[TraceStore, list[Sent], LocalApp],
+) -> None:
+    store, sent, local = up
+    assert sent[-1].status == 502  # served all the same (and declined)
+    assert local.invocations["pricing"][-1].root == UNSAMPLED_ROOT  # the header went on
+    assert all(d.get("trace_id") != UNSAMPLED_ROOT for d in store.documents())
+
+
+def test_the_command_writes_the_documents_and_prints_the_map(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "segments.jsonl"
+    requests = tmp_path / "requests.json"
+    requests.write_text(json.dumps([{"invoke": "pricing", "payload": {"items": ["book"]}}]))
+    with PaymentApi() as payments:
+        code = main([
+            "up", str(TEMPLATE), "--parameter", f"PaymentUrl={payments.url}",
+            "--parameter", "PaymentHost=127.0.0.1", "--send", str(requests),
+            "--segments", str(out), "--build-dir", str(BUILD),
+        ])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "invoke pricing -> 200" in printed
+    assert "pricing (AWS::Lambda::Function)" in printed  # the map
+    documents = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {d["name"] for d in documents} == {"pricing"}
+
+
+@pytest.mark.parametrize(
+    ("argv_extra", "message"),
+    [
+        ([], "parameter PaymentUrl has no Default: pass --parameter PaymentUrl=VALUE"),
+        (["--parameter", "PaymentUrl=x", "--parameter", "PaymentHost=h", "--parameter", "Nope=1"],
+         "--parameter Nope: not in the template's Parameters"),
+    ],
+)  # fmt: skip
+def test_missing_or_unknown_parameters_are_refused_by_name(
+    argv_extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["up", str(TEMPLATE), *argv_extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            '{"get": "/orders"}',
+            "needs exactly one of api, invoke, publish, put_events, send_message",
+        ),
+        ("[1]", "item 1: needs exactly one of"),
+        ("not json", "Expecting value"),
+    ],
+)
+def test_a_request_file_that_cannot_be_sent_is_refused(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "requests.json"
+    path.write_text(content)
+    with pytest.raises(TemplateError, match=message.replace("(", r"\(")):
+        load_requests(path)
+
+
+def _template(**function: Any) -> dict[str, Any]:
+    props = {"CodeUri": "fn/", "Handler": "app.handler", **function}
+    return {"Resources": {"Fn": {"Type": "AWS::Serverless::Function", "Properties": props}}}
+
+
+def test_a_template_that_cannot_run_says_what_is_accepted(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"Runtime 'python3\.9'; accepted: python3\.11"):
+        App.from_template(_template(Runtime="python3.9"), tmp_path)
+    with pytest.raises(TemplateError, match="CodeUri and Handler must be given as text"):
+        App.from_template(_template(CodeUri={"Bucket": "b", "Key": "k"}), tmp_path)
+    with pytest.raises(TemplateError, match="declares no AWS::Serverless::Function"):
+        App.from_template({"Resources": {}}, tmp_path)
+    app = App.from_template(
+        _template(Events={"Tick": {"Type": "Schedule", "Properties": {"Schedule": "rate(1 h)"}}}),
+        tmp_path,
+    )  # fmt: skip
+    assert app.events_not_run == ["Fn.Tick (Schedule)"]
