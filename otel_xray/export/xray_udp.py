@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.xray import DAEMON_HEADER
-from otel_xray.xray.segment import encode, span_to_document
+from otel_xray.xray.segment import encoded_document
 
 logger = logging.getLogger("otel_xray")
 
@@ -49,7 +49,7 @@ class XRayUdpExporter:
         # Each sendto takes microseconds; the deadline cannot be hit inside a batch.
         for span in spans:
             try:
-                datagram = DAEMON_HEADER + encode(span_to_document(span))
+                datagram = DAEMON_HEADER + encoded_document(span)
             except Exception:
                 self.failed_documents += 1
                 logger.debug("otel-xray: span %r has no X-Ray document", span.name, exc_info=True)

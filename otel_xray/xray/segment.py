@@ -135,6 +135,18 @@ _AWS_SDK_CONSUMED = _AWS_CONSUMED | frozenset(
 
 def span_to_document(span: ReadableSpan) -> dict[str, Any]:
     """The segment or independent subsegment document for ``span``."""
+    return shrink_to_fit(_document(span))
+
+
+def encoded_document(span: ReadableSpan) -> bytes:
+    """``encode(span_to_document(span))``, encoding once when it fits (the usual case)."""
+    document = _document(span)
+    data = encode(document)
+    return data if len(data) <= MAX_DOCUMENT_BYTES else encode(shrink_to_fit(document))
+
+
+def _document(span: ReadableSpan) -> dict[str, Any]:
+    """The document before it is made to fit a datagram."""
     attributes: Mapping[str, Any] = span.attributes or {}
     context = span.context
     if context is None:
@@ -208,7 +220,7 @@ def span_to_document(span: ReadableSpan) -> dict[str, Any]:
         metadata["default"] = default
     if metadata:
         document["metadata"] = metadata
-    return shrink_to_fit(document)
+    return document
 
 
 #: ``db.system`` values the collector gives an ``sql`` block (sql.go ``isSQL``).

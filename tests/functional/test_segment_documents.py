@@ -17,7 +17,13 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_xray.ids import XRayIdGenerator
-from otel_xray.xray.segment import MAX_DOCUMENT_BYTES, encode, sanitize_name, span_to_document
+from otel_xray.xray.segment import (
+    MAX_DOCUMENT_BYTES,
+    encode,
+    encoded_document,
+    sanitize_name,
+    span_to_document,
+)
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()
@@ -165,6 +171,16 @@ def test_an_oversized_span_yields_a_valid_truncated_document() -> None:
     assert len(encode(doc)) <= MAX_DOCUMENT_BYTES
     assert doc["metadata"] == {"otel_xray": {"truncated": True}}
     assert doc["cause"]["exceptions"][0]["message"].startswith("mmmm")
+
+
+@pytest.mark.parametrize("size", [10, MAX_DOCUMENT_BYTES // 2, MAX_DOCUMENT_BYTES, 200_000])
+def test_the_datagram_body_is_the_document_encoded_once_or_shrunk(size: int) -> None:
+    """What the UDP exporter sends (``encoded_document``) is ``encode(span_to_document)``
+    on both sides of the datagram limit."""
+    span = finished("sized", attributes={"note": "n" * size})
+    body = encoded_document(span)
+    assert json.loads(body) == json.loads(encode(span_to_document(span)))
+    assert len(body) <= MAX_DOCUMENT_BYTES
 
 
 attribute_values = st.one_of(
