@@ -494,6 +494,26 @@ def _inputs_digest(arch: str, versions: list[str]) -> str:
     return digest.hexdigest()
 
 
+def _package_sizes(python_dir: Path) -> dict[str, int]:
+    instrumentation = python_dir / "opentelemetry" / "instrumentation"
+    sizes = {
+        f"opentelemetry-instrumentation-{path.name.replace('_', '-')}": tree_size(path)
+        for path in sorted(instrumentation.iterdir())
+        if path.is_dir() and path.name != "__pycache__"
+    }
+    sizes["opentelemetry-instrumentation (base)"] = sum(
+        p.stat().st_size for p in instrumentation.rglob("*") if p.is_file()
+    ) - sum(sizes.values())
+    for name, relative in (
+        ("wrapt", "wrapt"),
+        ("opentelemetry-semantic-conventions", "opentelemetry/semconv"),
+        ("otel_xray", "otel_xray"),
+    ):
+        if (python_dir / relative).is_dir():
+            sizes[name] = tree_size(python_dir / relative)
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", action="append", choices=sorted(PLATFORMS))
@@ -514,6 +534,10 @@ def main(argv: list[str] | None = None) -> int:
             "zipped_bytes": zip_path.stat().st_size,
             # What each version's bytecode and native extensions add.
             "bytes_by_version": {v: version_bytes(root, v) for v in sorted(versions)},
+            # What each upstream instrumentation package adds (source and bytecode); the
+            # parts they share (the instrumentation base, wrapt, the dbapi helper, the
+            # semantic conventions) are listed under their own names.
+            "bytes_by_package": _package_sizes(root / "python"),
         }
         print(
             f"layer {arch}: {sizes[arch]['unzipped_bytes'] / 1e6:.1f} MB unzipped, "
