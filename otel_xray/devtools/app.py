@@ -624,15 +624,11 @@ class LocalApp:
                 self.notes.append(
                     f"not run: {logical_id} (protocol {protocol!r}; sqs and lambda run)"
                 )
-        if len(topics) > 1:
-            self.notes.append(
-                "several SNS topics: each has its own local endpoint; functions are given the "
-                f"first ({next(iter(topics))}) as AWS_ENDPOINT_URL_SNS"
-            )
         for logical_id, subscribers in topics.items():
             running = SnsTopic(resources[logical_id]["TopicName"], subscribers).start()
             self._topics[logical_id] = running
             self._started.append(running)
+        SnsTopic.share(list(self._topics.values()))  # one endpoint serves every topic
         if rules:
             self._bus = EventBus(rules).start()
             self._started.append(self._bus)

@@ -54,7 +54,17 @@ class SnsTopic(LoopbackServer):
         self.deliveries: list[tuple[str, InvocationResult]] = []
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: The topics this endpoint serves, by ARN (itself; more after :meth:`share`).
+        self.registry: dict[str, SnsTopic] = {self.topic_arn: self}
         super().__init__(self._handler_class())
+
+    @staticmethod
+    def share(topics: Sequence[SnsTopic]) -> None:
+        """Let each topic's endpoint serve every one of ``topics`` (SNS has one endpoint
+        per region: a client publishes to any topic through it)."""
+        registry = {topic.topic_arn: topic for topic in topics}
+        for topic in topics:
+            topic.registry = registry
 
     @property
     def endpoint(self) -> str:
@@ -126,10 +136,12 @@ class SnsTopic(LoopbackServer):
                         "InvalidAction", f"{form.get('Action')!r}: this topic serves Publish"
                     )
                     return
-                if form.get("TopicArn") != topic.topic_arn or "Message" not in form:
-                    self._error("NotFound", f"Topic does not exist; this one is {topic.topic_arn}")
+                target = topic.registry.get(form.get("TopicArn", ""))
+                if target is None or "Message" not in form:
+                    known = ", ".join(sorted(topic.registry))
+                    self._error("NotFound", f"Topic does not exist; this endpoint serves {known}")
                     return
-                message_id = topic.publish(
+                message_id = target.publish(
                     form["Message"], form.get("Subject"), self.headers.get("X-Amzn-Trace-Id")
                 )
                 self._reply(
