@@ -13,6 +13,10 @@ message naming what and what is accepted.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +179,44 @@ def test_a_template_that_cannot_run_says_what_is_accepted(tmp_path: Path) -> Non
         tmp_path,
     )  # fmt: skip
     assert app.events_not_run == ["Fn.Tick (Schedule)"]
+
+
+def test_without_requests_it_serves_until_interrupted(tmp_path: Path) -> None:
+    """The interactive use: ``up`` prints each API's URL, serves what a client sends, and
+    on Ctrl-C (SIGINT) settles, prints the map and writes the documents."""
+    out = tmp_path / "segments.jsonl"
+    with PaymentApi() as payments:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "otel_xray.devtools.cli", "up", str(TEMPLATE),
+                "--parameter", f"PaymentUrl={payments.url}", "--parameter", "PaymentHost=h",
+                "--segments", str(out), "--build-dir", str(BUILD),
+            ],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            url = None
+            for line in process.stdout:
+                if line.startswith("API OrdersApi: "):
+                    url = line.split(": ", 1)[1].strip()
+                if line.startswith("running;"):
+                    break
+            assert url is not None, "no API URL printed"
+            request = urllib.request.Request(
+                url + "/orders", data=json.dumps({"amount": 42.5, "items": ["book"]}).encode(),
+                method="POST", headers={"Content-Type": "application/json"},
+            )  # fmt: skip
+            with urllib.request.urlopen(request, timeout=120) as response:
+                assert response.status == 201
+            process.send_signal(signal.SIGINT)
+            rest, _ = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert process.returncode == 0, rest
+    assert "orders/prod (AWS::ApiGateway::Stage)" in rest  # the map
+    documents = [json.loads(line) for line in out.read_text().splitlines()]
+    assert "orders/prod" in {d["name"] for d in documents}
+    assert "notifier" in {d["name"] for d in documents}  # the topic's delivery settled too
