@@ -327,7 +327,9 @@ class Redactor:
             document = sanitize_query_document(statement)
             if document is not None:
                 return document
-        return self.text(sanitize_sql(statement, double_quoted_strings=dialect == "mysql"))
+        # A statement's literals differ from call to call; its sanitized form repeats.
+        sanitized = sanitize_sql(statement, double_quoted_strings=dialect == "mysql")
+        return self._memoised("plain", sanitized)
 
     # by attribute key ---------------------------------------------------------------
 
