@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status
 
 from otel_xray.pii.redactor import Redactor
+from otel_xray.spans import plain_attributes
 
 logger = logging.getLogger("otel_xray")
 
@@ -72,7 +73,7 @@ class RedactingSpanProcessor(SpanProcessor):
         """``span`` with personal data replaced; the span itself when there was none."""
         redactor = self.redactor
         name = redactor.name(span.name)
-        source = _plain(span, "_attributes")
+        source = plain_attributes(span)
         attributes = self._limited(redactor.attributes(source, span.kind is SpanKind.SERVER))
         events = [self._event(e) for e in span.events]
         links = [self._link(link) for link in span.links]
@@ -108,7 +109,7 @@ class RedactingSpanProcessor(SpanProcessor):
         )
 
     def _event(self, event: Event) -> Event:
-        source = _plain(event, "_attributes")
+        source = plain_attributes(event)
         attributes = self._limited(self.redactor.attributes(source))
         name = self.redactor.text(event.name)
         if attributes is source and name == event.name:
@@ -116,7 +117,7 @@ class RedactingSpanProcessor(SpanProcessor):
         return Event(name, attributes, timestamp=event.timestamp)
 
     def _link(self, link: Link) -> Link:
-        source = _plain(link, "_attributes")
+        source = plain_attributes(link)
         attributes = self._limited(self.redactor.attributes(source))
         return link if attributes is source else Link(link.context, attributes)
 
@@ -166,17 +167,3 @@ def _cut(value: Any, limit: int) -> Any:
     ):
         return tuple(v[:limit] if isinstance(v, str) else v for v in value)
     return value
-
-
-def _plain(holder: object, name: str) -> Mapping[str, Any] | None:
-    """The plain dict behind a span's, event's or link's attributes when there is one.
-
-    The public ``attributes`` are a read-only proxy of a locking ``BoundedAttributes``;
-    reading the dict inside is several times faster and changes nothing.
-    """
-    bounded = getattr(holder, name, None)
-    plain = getattr(bounded, "_dict", None)
-    if isinstance(plain, dict):
-        return plain
-    attributes: Mapping[str, Any] | None = getattr(holder, "attributes", None)
-    return attributes

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_xray.ids import format_span_id, format_xray_trace_id
+from otel_xray.spans import plain_attributes
 from otel_xray.xray import (
     ANNOTATIONS_ATTRIBUTE,
     ECS_ORIGIN_BY_LAUNCH_TYPE,
@@ -147,14 +148,15 @@ def encoded_document(span: ReadableSpan) -> bytes:
 
 def _document(span: ReadableSpan) -> dict[str, Any]:
     """The document before it is made to fit a datagram."""
-    attributes: Mapping[str, Any] = span.attributes or {}
+    attributes = plain_attributes(span)
+    resource = plain_attributes(span.resource)
     context = span.context
     if context is None:
         raise ValueError("a span without a context has no X-Ray document")
     parent = span.parent
     # ADOT: a subsegment iff not SERVER and parented. In Lambda a remote parent is the
     # function segment Lambda emits, so any span under it is a subsegment (no extra node).
-    in_lambda = span.resource.attributes.get("cloud.platform") == "aws_lambda"
+    in_lambda = resource.get("cloud.platform") == "aws_lambda"
     is_subsegment = parent is not None and (
         span.kind is not SpanKind.SERVER or (parent.is_remote and in_lambda)
     )
@@ -181,7 +183,7 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
     http = _http_block(attributes, span.kind)
     if http:
         document["http"] = http
-    aws = _aws_block(attributes, span.resource.attributes, not is_subsegment)
+    aws = _aws_block(attributes, resource, not is_subsegment)
     if aws:
         document["aws"] = aws
     sql = _sql_block(attributes, span.name) if is_subsegment else {}
@@ -211,11 +213,13 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
     for key, value in attributes.items():
         if key in consumed or key in annotated:
             continue
-        found = _metadata_namespace(key, value)
+        found = _metadata_namespace(key, value) if key.startswith(METADATA_PREFIX) else None
         if found is not None:
             metadata[found[0]] = found[1]
         else:
-            default[key] = _json_safe(value)
+            kind = type(value)  # the common JSON-ready values skip _json_safe's checks
+            plain = kind is str or kind is bool or kind is int
+            default[key] = value if plain else _json_safe(value)
     if default:
         metadata["default"] = default
     if metadata:
@@ -299,7 +303,7 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
     if kind is not SpanKind.INTERNAL:
         candidates.append(_database_name(attributes))
     if kind is SpanKind.SERVER and not is_subsegment:
-        candidates.append(span.resource.attributes.get("service.name"))
+        candidates.append(plain_attributes(span.resource).get("service.name"))
     if attributes.get("rpc.system") == "aws-api" or kind is not SpanKind.INTERNAL:
         candidates += [
             attributes.get("rpc.service"),
@@ -379,7 +383,7 @@ def _segment_only(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str
     user = attributes.get("enduser.id")
     if isinstance(user, str) and user:
         found["user"] = user[:MAX_NAME_LENGTH]
-    origin = aws_origin(span.resource.attributes)
+    origin = aws_origin(plain_attributes(span.resource))
     if origin:
         found["origin"] = origin
     return found
@@ -635,7 +639,7 @@ def _cause(span: ReadableSpan) -> dict[str, Any] | None:
     for event in span.events:
         if event.name != "exception":
             continue
-        attrs = event.attributes or {}
+        attrs = plain_attributes(event)
         exceptions += _exceptions(
             str(attrs.get("exception.type", "")),
             str(attrs.get("exception.message", "")),
