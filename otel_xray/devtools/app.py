@@ -62,10 +62,9 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -340,6 +339,8 @@ def load_requests(path: Path) -> list[dict[str, Any]]:
     items = data if isinstance(data, list) else [data]
     for number, item in enumerate(items, 1):
         kinds = [k for k in REQUEST_KINDS if isinstance(item, dict) and k in item]
+        if isinstance(item, dict) and "path" in item and "api" not in item:
+            kinds.append("api")  # an API request may leave out the API when there is one
         if len(kinds) != 1:
             raise TemplateError(
                 f"{path}, item {number}: needs exactly one of {', '.join(REQUEST_KINDS)} "
@@ -396,7 +397,6 @@ class LocalApp:
         self._invoke: LambdaEndpoint | None = None
         self._sources: list[tuple[SqsEventSource, LocalFunction]] = []
         self._started: list[Any] = []
-        self._lock = threading.Lock()
         self.resolver: Resolver | None = None
 
     # parameters, resources, functions ------------------------------------------------------
@@ -583,6 +583,8 @@ class LocalApp:
                 props = event.properties
                 where = f"{function.logical_id}.{event.name}"
                 if event.kind == "Api":
+                    if "Path" not in props:
+                        raise TemplateError(f"{where}: an Api event needs a Path")
                     api = props.get("RestApiId", {"Ref": "ServerlessRestApi"})
                     api_id = api.get("Ref") if isinstance(api, dict) else api
                     routes.setdefault(str(api_id), []).append(
@@ -594,9 +596,8 @@ class LocalApp:
                     )
                 elif event.kind == "SQS":
                     queue = self._logical(props.get("Queue"), "Fn::GetAtt", where)
-                    queues.append(
-                        (resources[queue]["QueueUrl"], int(props.get("BatchSize", 10)), local)
-                    )
+                    url = _declared(resources, queue, "QueueUrl", where, "AWS::SQS::Queue")
+                    queues.append((url, int(props.get("BatchSize", 10)), local))
                 else:  # EventBridgeRule, CloudWatchEvent
                     pattern = r.resolve(props.get("Pattern") or {})
                     bus = props.get("EventBusName")
@@ -614,18 +615,20 @@ class LocalApp:
             if protocol == "sqs":
                 queue = self._logical(endpoint, "Fn::GetAtt", logical_id)
                 assert self._aws is not None
-                topics.setdefault(topic, []).append(
-                    ("sqs", resources[queue]["QueueUrl"], self._aws.client("sqs"))
-                )
+                url = _declared(resources, queue, "QueueUrl", logical_id, "AWS::SQS::Queue")
+                topics.setdefault(topic, []).append(("sqs", url, self._aws.client("sqs")))
             elif protocol == "lambda":
                 target = self._logical(endpoint, "Fn::GetAtt", logical_id)
+                if target not in self._functions:
+                    raise TemplateError(f"{logical_id}: {target} is not a function of the template")
                 topics.setdefault(topic, []).append(self._functions[target])
             else:
                 self.notes.append(
                     f"not run: {logical_id} (protocol {protocol!r}; sqs and lambda run)"
                 )
         for logical_id, subscribers in topics.items():
-            running = SnsTopic(resources[logical_id]["TopicName"], subscribers).start()
+            name = _declared(resources, logical_id, "TopicName", logical_id, "AWS::SNS::Topic")
+            running = SnsTopic(name, subscribers).start()
             self._topics[logical_id] = running
             self._started.append(running)
         SnsTopic.share(list(self._topics.values()))  # one endpoint serves every topic
@@ -821,6 +824,20 @@ class LocalApp:
         self.stop()
 
 
+def _declared(
+    resources: Mapping[str, Mapping[str, str]],
+    logical_id: str,
+    attribute: str,
+    where: str,
+    kind: str,
+) -> str:
+    """A resource's value that a trigger needs, or an error naming what was expected."""
+    value = resources.get(logical_id, {}).get(attribute)
+    if value is None:
+        raise TemplateError(f"{where}: {logical_id} is not an {kind} of the template")
+    return value
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -830,7 +847,3 @@ def _json_or_text(raw: bytes) -> Any:
         return json.loads(raw or b"null")
     except ValueError:
         return raw.decode(errors="replace")
-
-
-def parse_parameters(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    return dict(pairs)

@@ -180,7 +180,7 @@ def _up(args: argparse.Namespace) -> int:
     from otel_xray.devtools.app import App, LocalApp, TemplateError, load_requests  # noqa: PLC0415
 
     try:
-        app = App.from_template(load_template_or_fail(args.template), args.template.parent)
+        app = App.from_template(_load_template(args.template), args.template.parent)
         items = [item for path in args.send for item in load_requests(path)]
         local = LocalApp(
             app, dict(args.parameter), build_dir=args.build_dir, layer_dir=args.layer,
@@ -227,7 +227,7 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_template_or_fail(path: Path) -> dict[str, Any]:
+def _load_template(path: Path) -> dict[str, Any]:
     from otel_xray.devtools.app import TemplateError, load_template  # noqa: PLC0415
 
     if not path.is_file():

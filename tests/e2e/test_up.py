@@ -150,6 +150,7 @@ def test_missing_or_unknown_parameters_are_refused_by_name(
             "needs exactly one of api, invoke, publish, put_events, send_message",
         ),
         ("[1]", "item 1: needs exactly one of"),
+        ('[{"path": "/x", "invoke": "f"}]', "item 1: needs exactly one of"),
         ("not json", "Expecting value"),
     ],
 )
@@ -220,3 +221,15 @@ def test_without_requests_it_serves_until_interrupted(tmp_path: Path) -> None:
     documents = [json.loads(line) for line in out.read_text().splitlines()]
     assert "orders/prod" in {d["name"] for d in documents}
     assert "notifier" in {d["name"] for d in documents}  # the topic's delivery settled too
+
+
+def test_a_trigger_naming_the_wrong_resource_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    template = _template(
+        Events={"Q": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["Bucket", "Arn"]}}}}
+    )
+    template["Resources"]["Bucket"] = {"Type": "AWS::S3::Bucket"}
+    app = App.from_template(template, tmp_path)
+    with pytest.raises(TemplateError, match=r"Fn\.Q: Bucket is not an AWS::SQS::Queue"):
+        LocalApp(app, build_dir=tmp_path / "build").start()
