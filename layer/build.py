@@ -499,7 +499,8 @@ def _package_sizes(python_dir: Path) -> dict[str, int]:
     sizes = {
         f"opentelemetry-instrumentation-{path.name.replace('_', '-')}": tree_size(path)
         for path in sorted(instrumentation.iterdir())
-        if path.is_dir() and path.name != "__pycache__"
+        # The base package's own subpackages (auto_instrumentation, _labeler) count as base.
+        if path.is_dir() and not path.name.startswith("_") and path.name != "auto_instrumentation"
     }
     sizes["opentelemetry-instrumentation (base)"] = sum(
         p.stat().st_size for p in instrumentation.rglob("*") if p.is_file()
