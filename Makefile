@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker pricing notifier libraries
 PYTEST_WORKERS ?= auto
 
-.PHONY: install servers layer runtime rie collector daemon examples bench-functions lint test test-unit demo bench soak clean
+.PHONY: install servers layer runtime rie collector daemon examples bench-functions lint test test-unit demo up bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,11 @@ test-unit: $(STAMP)
 
 demo: $(STAMP) layer runtime examples
 	$(PY) -m examples.demo
+
+# The example's SAM template (deploy/template.yaml) run by `otel-xray up`, fed the example
+# orders (examples/requests/orders.json); documents in build/up/segments.jsonl.
+up: $(STAMP) layer runtime
+	$(PY) -m examples.up
 
 # The long load variant: 10,000 invocations (make test runs 1,000).
 soak: $(STAMP) layer runtime examples
