@@ -233,3 +233,16 @@ def test_a_trigger_naming_the_wrong_resource_is_refused_by_name(tmp_path: Path) 
     app = App.from_template(template, tmp_path)
     with pytest.raises(TemplateError, match=r"Fn\.Q: Bucket is not an AWS::SQS::Queue"):
         LocalApp(app, build_dir=tmp_path / "build").start()
+
+
+def test_make_up_runs_the_example_template_with_its_orders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``make up`` runs (examples/up.py), with its documents sent elsewhere."""
+    from examples import up as make_up  # noqa: PLC0415
+
+    out = tmp_path / "segments.jsonl"
+    assert make_up.main(["--segments", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "POST /orders -> 201" in printed and "POST /orders -> 502" in printed
+    assert "orders/prod" in {json.loads(line)["name"] for line in out.read_text().splitlines()}
