@@ -29,7 +29,6 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opentelemetry import propagate, trace
@@ -56,21 +55,33 @@ if TYPE_CHECKING:
 logger = logging.getLogger("otel_xray")
 
 
-@dataclass
+# Plain classes, not dataclasses: a dataclass compiles its methods from source when
+# its module is imported (~0.4 ms each at a cold start; see otel_xray.settings).
+
+
 class Tracing:
     """The configured pipeline; one per process (see :func:`configure`)."""
 
-    settings: Settings
-    provider: TracerProvider
-    #: The processor that exports (typed handle for flushes and its statistics); None
-    #: when the exporter is ``none``.
-    exporting: ExportingProcessor | None
-    #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
-    processor: SpanProcessor | None
-    #: The redactor of every exported value (None with redaction off); also what the
-    #: Lambda integration gives the runtime's X-Ray error cause.
-    redactor: Redactor | None = None
-    instrumented: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        settings: Settings,
+        provider: TracerProvider,
+        exporting: ExportingProcessor | None,
+        processor: SpanProcessor | None,
+        redactor: Redactor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.provider = provider
+        #: The processor that exports (typed handle for flushes and its statistics); None
+        #: when the exporter is ``none``.
+        self.exporting = exporting
+        #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
+        self.processor = processor
+        #: The redactor of every exported value (None with redaction off); also what the
+        #: Lambda integration gives the runtime's X-Ray error cause.
+        self.redactor = redactor
+        #: The instrumentations armed (see :func:`otel_xray.instrumentation.instrument`).
+        self.instrumented: list[str] = []
 
     def tracer(self) -> trace.Tracer:
         """The tracer of otel-xray's own spans (the SDK caches it per scope)."""
@@ -95,30 +106,32 @@ class Tracing:
 TRACES_REMEMBERED = 256
 
 
-@dataclass
 class AnnotationLedger:
     """What ``otel_xray.annotate`` did in this process (see :mod:`otel_xray.annotations`)."""
 
-    written: int = 0
-    #: Rejected annotations by rule.
-    rejected: dict[str, int] = field(default_factory=dict)
-    #: Annotation keys per trace id, newest last, at most :data:`TRACES_REMEMBERED` traces.
-    keys_by_trace: OrderedDict[int, set[str]] = field(default_factory=OrderedDict)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    def __init__(self) -> None:
+        self.written = 0
+        #: Rejected annotations by rule.
+        self.rejected: dict[str, int] = {}
+        #: Annotation keys per trace id, newest last, at most :data:`TRACES_REMEMBERED`
+        #: traces.
+        self.keys_by_trace: OrderedDict[int, set[str]] = OrderedDict()
+        self.lock = threading.Lock()
 
 
-@dataclass
 class ProcessState:
     """Everything otel-xray keeps between invocations; one object, replaced by :func:`reset`."""
 
-    tracing: Tracing | None = None
-    #: configure() has run: a disabled or failed set-up is not retried on every invocation.
-    attempted: bool = False
-    #: The next invocation is this sandbox's first.
-    cold_start: bool = True
-    annotations: AnnotationLedger = field(default_factory=AnnotationLedger)
-    #: Keys of warnings already logged once (a rule, a policy).
-    logged_once: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.tracing: Tracing | None = None
+        #: configure() has run: a disabled or failed set-up is not retried on every
+        #: invocation.
+        self.attempted = False
+        #: The next invocation is this sandbox's first.
+        self.cold_start = True
+        self.annotations = AnnotationLedger()
+        #: Keys of warnings already logged once (a rule, a policy).
+        self.logged_once: set[str] = set()
 
     def take_cold_start(self) -> bool:
         """True for the first invocation of the process only."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -57,14 +57,13 @@ _PARENT_RE = re.compile(r"^[0-9a-fA-F]{16}$")
 _MAX_HEADER_LENGTH = 4096
 
 
-@dataclass(frozen=True)
-class TraceHeader:
+class TraceHeader(NamedTuple):
     """A parsed ``X-Amzn-Trace-Id``; ``sampled`` is None when the caller left it open."""
 
     root: str
     parent: str | None = None
     sampled: bool | None = None
-    extra: tuple[tuple[str, str], ...] = field(default=())
+    extra: tuple[tuple[str, str], ...] = ()
 
     @property
     def trace_id(self) -> int:

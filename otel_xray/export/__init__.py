@@ -30,8 +30,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
@@ -40,8 +39,7 @@ if TYPE_CHECKING:
 FLUSH_SAFETY_MARGIN_MS = 50
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """A point on the monotonic clock by which an export or a flush must return.
 
     Made once per flush, from milliseconds (what Lambda's context and the settings

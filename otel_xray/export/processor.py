@@ -28,7 +28,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -45,18 +44,24 @@ PAUSE_AFTER_TIMEOUT = 2.0
 SHUTDOWN_FLUSH_MS = 500
 
 
-@dataclass
 class ExportStats:
-    """What happened to the spans of this sandbox, for tests, logs and benchmarks."""
+    """What happened to the spans of this sandbox, for tests, logs and benchmarks.
 
-    ended: int = 0
-    sent: int = 0
-    #: Deliverable but not delivered yet; still buffered.
-    retried_exports: int = 0
-    #: Lost: queue full, or rejected by the endpoint.
-    dropped: int = 0
-    #: Flushes that did not try the endpoint because it had just timed out.
-    paused_flushes: int = 0
+    A plain class, not a dataclass (see :mod:`otel_xray.settings`: import-time cost).
+    """
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.sent = 0
+        #: Deliverable but not delivered yet; still buffered.
+        self.retried_exports = 0
+        #: Lost: queue full, or rejected by the endpoint.
+        self.dropped = 0
+        #: Flushes that did not try the endpoint because it had just timed out.
+        self.paused_flushes = 0
+
+    def __repr__(self) -> str:
+        return f"ExportStats({', '.join(f'{k}={v}' for k, v in vars(self).items())})"
 
 
 class InvocationSpanProcessor(SpanProcessor):

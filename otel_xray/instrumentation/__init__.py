@@ -22,9 +22,8 @@ import importlib
 import logging
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.trace import TracerProvider
 
@@ -32,8 +31,8 @@ from otel_xray.instrumentation.hooks import cancel, when_imported
 
 logger = logging.getLogger("otel_xray")
 
-@dataclass(frozen=True)
-class Instrumentation:
+
+class Instrumentation(NamedTuple):
     """One library: the instrumentation that serves it, and any X-Ray hook of ours."""
 
     #: The module whose first import instruments the library.

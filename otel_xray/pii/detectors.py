@@ -28,7 +28,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otel_xray.lazy_re import LazyPattern
 from otel_xray.settings import SettingError
@@ -241,8 +241,7 @@ _VALIDATORS: dict[str, Callable[[str, str, int], bool]] = {
 }
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     kind: str
     start: int
     end: int

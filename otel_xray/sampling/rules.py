@@ -30,7 +30,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 Clock = Callable[[], float]
@@ -78,15 +77,32 @@ class Reservoir:
             return False
 
 
-@dataclass
 class LocalRule:
-    description: str
-    host: str
-    http_method: str
-    url_path: str
-    fixed_target: int
-    rate: float
-    reservoir: Reservoir | None = field(default=None, repr=False)
+    """One rule; a plain class, not a dataclass (import-time cost, see otel_xray.settings)."""
+
+    def __init__(
+        self,
+        description: str,
+        host: str,
+        http_method: str,
+        url_path: str,
+        fixed_target: int,
+        rate: float,
+        reservoir: Reservoir | None = None,
+    ) -> None:
+        self.description = description
+        self.host = host
+        self.http_method = http_method
+        self.url_path = url_path
+        self.fixed_target = fixed_target
+        self.rate = rate
+        self.reservoir = reservoir
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalRule({self.description!r}, {self.host!r}, {self.http_method!r}, "
+            f"{self.url_path!r}, fixed_target={self.fixed_target}, rate={self.rate})"
+        )
 
     def applies(self, host: str | None, method: str | None, path: str | None) -> bool:
         # The X-Ray SDK's rule: a value the request does not have does not rule it out.
@@ -97,10 +113,12 @@ class LocalRule:
         )
 
 
-@dataclass
 class LocalRules:
-    rules: list[LocalRule]
-    default: LocalRule
+    """The rules in order, and the default rule."""
+
+    def __init__(self, rules: list[LocalRule], default: LocalRule) -> None:
+        self.rules = rules
+        self.default = default
 
     @classmethod
     def parse(cls, document: Any, clock: Clock | None = None) -> LocalRules:

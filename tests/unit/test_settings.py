@@ -147,3 +147,19 @@ def test_resource_attributes_keep_good_pairs() -> None:
 )
 def test_no_environment_makes_parsing_raise(env: dict[str, str]) -> None:
     Settings.from_env(env)
+
+
+def test_the_hash_key_never_shows_in_a_repr() -> None:
+    key = "k3y-" + "x" * 20
+    parsed = Settings.from_env({"OTEL_XRAY_PII_MODE": "hash", "OTEL_XRAY_PII_HASH_KEY": key})
+    assert parsed.pii.hash_key == key.encode()
+    assert key not in repr(parsed) and key not in repr(parsed.pii) and key not in str(parsed)
+
+
+def test_settings_are_immutable_values() -> None:
+    parsed = Settings.from_env({"OTEL_XRAY_FLUSH_TIMEOUT_MS": "250"})
+    assert parsed == Settings.from_env({"OTEL_XRAY_FLUSH_TIMEOUT_MS": "250"})
+    with pytest.raises(AttributeError):
+        parsed.flush_timeout_ms = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Settings().resource_attributes["x"] = "y"  # type: ignore[index]  # the shared default
