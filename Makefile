@@ -115,6 +115,7 @@ soak: $(STAMP) layer runtime examples
 
 bench: $(STAMP) layer runtime examples bench-functions
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
+	$(PY) -m benchmarks.coldstart_cpu --runs $${BENCH_CPU_RUNS:-100}
 	$(PY) -m benchmarks.pii
 	@cat build/layer/sizes.json
 
