@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import save
 from benchmarks.peers import PEERS, build_peer, size_bytes
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
@@ -39,7 +40,6 @@ EVENT = {
     **json.loads((ROOT / "examples" / "order_api" / "event.json").read_text()),
     "body": json.dumps({"amount": 10, "items": ["book"]}),
 }
-RESULTS = Path(__file__).parent / "results"
 #: Zero-code, so it runs unchanged with and without tracing (make bench-functions).
 FUNCTION = ROOT / "build" / "bench" / "checkout"
 BASELINE = "no tracing"
@@ -229,11 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     table = "\n".join(rows)
     print(f"Side by side, {args.runs} interleaved runs each (medians):\n{table}")
-    RESULTS.mkdir(exist_ok=True)
     # A subset (--only) never overwrites the full side-by-side table.
-    stem = "coldstart" if not args.only else "coldstart-only"
-    (RESULTS / f"{stem}.md").write_text(table + "\n")
-    (RESULTS / f"{stem}.json").write_text(json.dumps(report, indent=2))
+    save("coldstart" if not args.only else "coldstart-only", table, report)
     return 0
 
 

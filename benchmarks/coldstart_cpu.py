@@ -24,7 +24,8 @@ import statistics
 import subprocess
 from pathlib import Path
 
-from benchmarks.coldstart import EVENT, FUNCTION, RESULTS
+from benchmarks import save
+from benchmarks.coldstart import EVENT, FUNCTION
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.invoke import default_layer_dir
 from otel_xray.devtools.sandbox import DEFAULT_DIR
@@ -120,11 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(f"| {name} | {median:.1f} | {median - base:+.1f} | {low:.0f} to {high:.0f} |")
     table = "\n".join(rows)
     print(f"Cold-start CPU time, {args.runs} alternating runs each:\n{table}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "coldstart-cpu.md").write_text(table + "\n")
-    (RESULTS / "coldstart-cpu.json").write_text(
-        json.dumps({"runs": args.runs, "samples_ms": samples}, indent=2)
-    )
+    save("coldstart-cpu", table, {"runs": args.runs, "samples_ms": samples})
     return 0
 
 

@@ -14,22 +14,19 @@ and the ratio to the baseline.
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
+from benchmarks import save
 from otel_xray.export import Deadline
 from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.export.xray_udp import XRayUdpExporter
 from otel_xray.pii import RedactingSpanProcessor, Redactor
 from otel_xray.settings import PiiSettings
-
-RESULTS = Path(__file__).parent / "results"
 
 
 class Sink(SpanProcessor):
@@ -132,11 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     table = "\n".join(rows)
     print(f"Per span, 20 attributes (10 strings), {args.repeats} repeats:\n{table}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pii.md").write_text(table + "\n")
-    (RESULTS / "pii.json").write_text(
-        json.dumps({"spans": args.spans, "samples_us": samples}, indent=2)
-    )
+    save("pii", table, {"spans": args.spans, "samples_us": samples})
     return 0
 
 
