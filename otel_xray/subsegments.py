@@ -233,8 +233,7 @@ class Subsegment:
 
     def _start(self, attach: bool = True) -> None:
         try:
-            tracer = trace.get_tracer("otel_xray.subsegments")
-            self.span = tracer.start_span(
+            self.span = _tracer().start_span(
                 self.name,
                 kind=SpanKind.CLIENT if self.remote else SpanKind.INTERNAL,
                 attributes=self.attributes,
@@ -321,3 +320,18 @@ def _conventions(kind: str | None, attributes: dict[str, Any]) -> dict[str, Any]
     if kind == "http" and "http.request.method" in converted:
         converted["http.request.method"] = str(converted["http.request.method"]).upper()
     return converted
+
+
+#: (provider, its tracer of subsegments): the SDK's ``get_tracer`` resets a warnings
+#: filter and builds two scope objects on every call (~15 µs), so it is asked once per
+#: provider, not once per subsegment.
+_cached: tuple[object, trace.Tracer] | None = None
+
+
+def _tracer() -> trace.Tracer:
+    global _cached
+    provider = trace.get_tracer_provider()
+    cached = _cached
+    if cached is None or cached[0] is not provider:
+        cached = _cached = (provider, provider.get_tracer("otel_xray.subsegments"))
+    return cached[1]
