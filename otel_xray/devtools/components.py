@@ -18,7 +18,6 @@ Example (not run here: it needs the built binary):
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ from typing import Self
 
 import yaml  # type: ignore[import-untyped]
 
-from otel_xray.devtools.loopback import Running, unused_port
+from otel_xray.devtools.loopback import Running, end_process_group, unused_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / "build" / "bin"
@@ -57,6 +56,8 @@ class _Process(Running):
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = Path(tempfile.mkstemp(prefix=f"otel-xray-{self.binary.name}-")[1])
+        #: Files of this run, removed when ``with`` ends (the log, a written config).
+        self.temporary: list[Path] = [self.log_path]
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -100,14 +101,7 @@ class _Process(Running):
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        end_process_group(process)
 
     def __exit__(
         self,
@@ -116,7 +110,8 @@ class _Process(Running):
         tb: TracebackType | None,
     ) -> None:
         super().__exit__(exc_type, exc, tb)
-        self.log_path.unlink(missing_ok=True)
+        for path in self.temporary:
+            path.unlink(missing_ok=True)
 
 
 class Collector(_Process):
@@ -208,6 +203,7 @@ class Daemon(_Process):
         self.port = unused_port(socket.SOCK_DGRAM)
         self.tcp_port = unused_port()
         self.config_path = self.log_path.with_suffix(".yaml")
+        self.temporary.append(self.config_path)
         self.config_path.write_text(
             "Version: 2\n"
             f'Region: "{REGION}"\n'
@@ -231,12 +227,3 @@ class Daemon(_Process):
     def address(self) -> str:
         """``AWS_XRAY_DAEMON_ADDRESS`` as Lambda sets it."""
         return f"127.0.0.1:{self.port}"
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        self.config_path.unlink(missing_ok=True)

@@ -26,10 +26,8 @@ Example (needs ``make layer runtime``)::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -40,7 +38,7 @@ from typing import Any, Self
 
 from otel_xray.devtools.daemon import XRayDaemon
 from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
-from otel_xray.devtools.loopback import Running
+from otel_xray.devtools.loopback import Running, end_process_group
 from otel_xray.devtools.receiver import OTLPReceiver, SpanDict, readable_span
 from otel_xray.devtools.runtime_api import Invocation, RuntimeAPI
 from otel_xray.devtools.sandbox import DEFAULT_DIR, RuntimeEnv
@@ -216,14 +214,7 @@ class LocalFunction(Running):
         return env
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        end_process_group(self.process, grace=5)
         self.process = None
         if self.api is not None:
             self.api.stop()
@@ -357,9 +348,7 @@ class LocalFunction(Running):
 
     def stop_process(self) -> None:
         """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
         self.process = None
 
     def logs(self) -> str:

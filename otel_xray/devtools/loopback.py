@@ -17,8 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Mapping
@@ -57,6 +61,22 @@ class Running:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def end_process_group(process: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
+    """Stop a process started with ``start_new_session=True``, and its children: SIGTERM to
+    its group, SIGKILL after ``grace`` seconds. By PID, never by name; a process already
+    gone is left as it is."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
 
 
 class LoopbackHandler(BaseHTTPRequestHandler):

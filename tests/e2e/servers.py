@@ -12,13 +12,13 @@ import contextlib
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from otel_xray.devtools.loopback import end_process_group
 from tests.ports import unused_port
 
 USER = "app"
@@ -68,13 +68,7 @@ class Server:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        end_process_group(process, grace=20)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
