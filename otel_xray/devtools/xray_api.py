@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -460,23 +461,42 @@ def _time(body: Mapping[str, Any], key: str) -> float:
     return float(value)
 
 
-_STATISTICS_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "RuleName": str,
-    "ClientID": str,
-    "Timestamp": (int, float),
-    "RequestCount": int,
-    "SampledCount": int,
+#: Python types of the model's shape types (a timestamp arrives as epoch seconds in JSON).
+_SHAPE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "long": int,
+    "timestamp": (int, float),
 }
 
 
+@functools.cache
+def _statistics_model() -> tuple[dict[str, type | tuple[type, ...]], frozenset[str]]:
+    """botocore's ``SamplingStatisticsDocument``: its members' types, and the required ones.
+
+    Read from the model every AWS SDK is generated from, not written here again.
+    """
+    import botocore.session  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    shape = botocore.session.get_session().get_service_model("xray").shape_for(
+        "SamplingStatisticsDocument"
+    )
+    members = {name: _SHAPE_TYPES[m.type_name] for name, m in shape.members.items()}
+    return members, frozenset(shape.required_members)
+
+
 def _statistics_problem(document: Any) -> str:
-    """Why a SamplingStatisticsDocument is invalid (the API model's required fields)."""
+    """Why a SamplingStatisticsDocument is invalid (the API model's fields and types)."""
     if not isinstance(document, dict):
         return "a SamplingStatisticsDocument must be an object"
-    for key, kind in _STATISTICS_FIELDS.items():
-        if not isinstance(document.get(key), kind):
+    members, required = _statistics_model()
+    for key, kind in members.items():
+        value = document.get(key)
+        if (value is None and key in required) or (
+            value is not None and (isinstance(value, bool) or not isinstance(value, kind))
+        ):
             return f"SamplingStatisticsDocument: {key} is required (model field name)"
-    unknown = set(document) - set(_STATISTICS_FIELDS) - {"BorrowCount"}
+    unknown = set(document) - set(members)
     if unknown:
         return f"SamplingStatisticsDocument: unknown fields {sorted(unknown)}"
     return ""

@@ -18,6 +18,15 @@ RUNTIME = ROOT / "build" / "lambda-runtime"
 VERSIONS = ("3.11", "3.12", "3.13")
 
 
+def function_code(factory: pytest.TempPathFactory, sources: dict[str, str]) -> dict[str, Path]:
+    """Each named function's ``app.py`` written to a directory of its own."""
+    code = {}
+    for name, source in sources.items():
+        code[name] = factory.mktemp(name)
+        (code[name] / "app.py").write_text(source)
+    return code
+
+
 def runtime_of(version: str) -> Path:
     """The local runtime of ``version``, or a skip that names the missing interpreter."""
     root = runtime_root(version, RUNTIME)

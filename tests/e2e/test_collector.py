@@ -34,6 +34,7 @@ from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.traces import TraceStore
 from otel_xray.devtools.xray_api import XRayAPI, sampling_rule
 from otel_xray.sampling.centralized import CentralizedSampler
+from tests.functional.test_sampling_centralized import STATISTICS_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "collector" / "config.yaml"
@@ -223,14 +224,7 @@ def sampling_follows_the_api(api: XRayAPI, proxy: str) -> None:
     assert all(decisions(sampler, 50))
     assert api.statistics, "no SamplingStatisticsDocument reached the API"
     for document in api.statistics:
-        assert set(document) <= {
-            "RuleName",
-            "ClientID",
-            "Timestamp",
-            "RequestCount",
-            "SampledCount",
-            "BorrowCount",
-        }
+        assert set(document) <= STATISTICS_FIELDS
     never = [d for d in api.statistics if d["RuleName"] == "never"]
     # 50 decisions under "never"; the one that found the refresh due is counted too
     # unless the background refresh took the counts first.

@@ -19,6 +19,7 @@ from otel_xray.devtools.filters import FilterExpression
 from otel_xray.devtools.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.traces import TraceStore
+from tests.e2e.conftest import function_code
 
 SOURCE = """
 import json
@@ -43,11 +44,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalFunction, EventBus]]:
-    code = {}
-    for name, source in (("order-api", SOURCE), ("notifier", TARGET)):
-        directory = tmp_path_factory.mktemp(name)
-        (directory / "app.py").write_text(source)
-        code[name] = directory
+    code = function_code(tmp_path_factory, {"order-api": SOURCE, "notifier": TARGET})
     with LocalFunction("app.handler", code["notifier"], function_name="notifier") as notifier:
         bus = EventBus([({"source": ["orders"], "detail-type": ["OrderCompleted"]}, [notifier])])
         bus.start()

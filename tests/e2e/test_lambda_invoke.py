@@ -12,7 +12,6 @@ caller's trace under its Invoke subsegment, and an unsampled request stays unsam
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,6 +20,7 @@ from otel_xray.devtools.invoke import LocalFunction
 from otel_xray.devtools.lambda_endpoint import LambdaEndpoint
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.traces import TraceStore
+from tests.e2e.conftest import function_code
 
 CALLER = """
 import json, os
@@ -50,11 +50,7 @@ def handler(event, context):
 def functions(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LocalFunction, LambdaEndpoint]]:
-    code: dict[str, Path] = {}
-    for name, source in (("order-api", CALLER), ("pricing", PRICING)):
-        directory = tmp_path_factory.mktemp(name)
-        (directory / "app.py").write_text(source)
-        code[name] = directory
+    code = function_code(tmp_path_factory, {"order-api": CALLER, "pricing": PRICING})
     with LocalFunction("app.handler", code["pricing"], function_name="pricing") as pricing:
         endpoint = LambdaEndpoint({"pricing": pricing}).start()
         env = {"AWS_ENDPOINT_URL_LAMBDA": endpoint.endpoint}

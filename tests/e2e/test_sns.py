@@ -18,6 +18,7 @@ from otel_xray.devtools.invoke import LocalFunction
 from otel_xray.devtools.service_graph import ServiceGraph
 from otel_xray.devtools.sns import SnsTopic
 from otel_xray.devtools.traces import TraceStore
+from tests.e2e.conftest import function_code
 
 PUBLISHER = """
 import os
@@ -45,11 +46,7 @@ def handler(event, context):
 def world(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LocalFunction, LocalFunction, SnsTopic, SqsEventSource]]:
-    code = {}
-    for name, source in (("order-api", PUBLISHER), ("subscriber", SUBSCRIBER)):
-        directory = tmp_path_factory.mktemp(name)
-        (directory / "app.py").write_text(source)
-        code[name] = directory
+    code = function_code(tmp_path_factory, {"order-api": PUBLISHER, "subscriber": SUBSCRIBER})
     with (
         LocalServices() as aws,
         LocalFunction("app.handler", code["subscriber"], function_name="notifier") as notifier,

@@ -11,19 +11,19 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import botocore.session
 import pytest
 
 from otel_xray.devtools.xray_api import sampling_rule
 from otel_xray.sampling.centralized import CACHE_TTL, CentralizedSampler
 
-STATISTICS_FIELDS = {
-    "RuleName",
-    "ClientID",
-    "Timestamp",
-    "RequestCount",
-    "SampledCount",
-    "BorrowCount",
-}
+#: The reference: botocore's model of X-Ray's API, from which every AWS SDK is generated.
+STATISTICS_FIELDS = set(
+    botocore.session.get_session()
+    .get_service_model("xray")
+    .shape_for("SamplingStatisticsDocument")
+    .members
+)
 
 
 def rule(name: str, priority: int, rate: float, reservoir: int, **matchers: Any) -> dict[str, Any]:
