@@ -17,9 +17,12 @@ xray-services-apigateway.md):
 Routes: by default every path and method goes to one function (``/{proxy+}``, ANY);
 with ``routes`` (a SAM template's ``Api`` events, :mod:`otel_xray.devtools.app`),
 each ``(method, path)`` goes to its function, ``{name}`` and ``{name+}`` path
-parameters filled in, and a request no route matches gets REST API's answer for
-an undefined resource or method, ``403 {"message":"Missing Authentication Token"}``,
-without a segment (by inference: not modelled).
+parameters filled in. Which path matches which route, and its parameters, is compared
+with ``sam local start-api``'s own path conversion and router on generated routes
+(tests/functional/test_app_template.py). A request no route matches gets
+``403 {"message":"Missing Authentication Token"}``, what REST APIs answer for an
+undefined resource (from memory of AWS's behaviour: no test compares it), and no
+segment (by inference: not modelled).
 
 By inference (no published document here): ``aws.api_gateway`` (account, API id,
 stage, request id) on the segment, and the integration subsegment's fields, follow
@@ -75,7 +78,9 @@ class Route:
                 pattern += f"(?P<{piece[1:-1]}>[^/]+)"
             else:
                 pattern += re.escape(piece)
-        self._regex = re.compile(pattern + "/?")
+        # No trailing slash matches one that is not in the route: as ``sam local
+        # start-api`` (tests/functional/test_app_template.py compares with it).
+        self._regex = re.compile(pattern)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method.upper()):

@@ -7,8 +7,9 @@ they name (tables, queues, buckets, topics, ``AWS::SNS::Subscription``). This
 module reads that template and starts the same architecture on loopback:
 
 - each function in its own sandbox through the layer (its ``Runtime`` picks the
-  local runtime; its code is built once with its ``requirements.txt``, as
-  ``sam build`` would, under ``build/up``);
+  local runtime; its code is copied with its ``requirements.txt`` installed beside it,
+  once per content, under ``build/up``: the layout ``sam build`` gives a Python
+  function, though no test compares the two);
 - moto's server for DynamoDB, SQS and S3 (tables, queues and buckets created
   from their properties);
 - the emulated front doors, each passing the trace header on as AWS documents
@@ -20,7 +21,8 @@ module reads that template and starts the same architecture on loopback:
 
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If`` (with ``Conditions``),
 ``Fn::Join`` and ``Fn::Select`` are resolved against the local resources and
-the parameters (``Default`` or given). Everything else the template declares
+the parameters (``Default`` or given); parameter ``Ref`` and ``Fn::Sub`` are compared
+with SAM's own resolver (aws-sam-translator) on generated templates. Everything else the template declares
 (X-Ray groups, sampling rules, dashboards, policies, layers) is not run; the
 names are listed so nothing is silently assumed. A function's name is its
 ``FunctionName`` or else its logical id (AWS would add the stack's name).
