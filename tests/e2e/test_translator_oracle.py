@@ -43,7 +43,7 @@ import otel_xray
 from examples import demo
 from otel_xray.devtools.components import COLLECTOR_BINARY, Collector
 from otel_xray.devtools.receiver import readable_span
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.traces import Document, TraceStore
 from otel_xray.devtools.xray_api import XRayAPI
 from otel_xray.export import Deadline
 from otel_xray.export.otlp import LambdaOTLPExporter
@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(
     not COLLECTOR_BINARY.exists(), reason="the collector is built by 'make collector'"
 )
-Document = dict[str, Any]
+
 LAMBDA_ENV = {
     "AWS_LAMBDA_FUNCTION_NAME": "order-api",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
