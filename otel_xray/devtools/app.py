@@ -22,9 +22,9 @@ module reads that template and starts the same architecture on loopback:
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If`` (with ``Conditions``),
 ``Fn::Join`` and ``Fn::Select`` are resolved against the local resources and
 the parameters (``Default`` or given); parameter ``Ref`` and ``Fn::Sub`` are compared
-with SAM's own resolver (aws-sam-translator) on generated templates. Everything else the template declares
-(X-Ray groups, sampling rules, dashboards, policies, layers) is not run; the
-names are listed so nothing is silently assumed. A function's name is its
+with SAM's own resolver (aws-sam-translator) on generated templates. Everything else
+the template declares (X-Ray groups, sampling rules, dashboards, policies, layers) is
+not run; the names are listed so nothing is silently assumed. A function's name is its
 ``FunctionName`` or else its logical id (AWS would add the stack's name).
 
 What is sent in comes from files (:func:`load_requests`), one JSON object or a
