@@ -161,7 +161,7 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
         span.kind is not SpanKind.SERVER or (parent.is_remote and in_lambda)
     )
     document: dict[str, Any] = {
-        "name": _segment_name(span, attributes, is_subsegment),
+        "name": _segment_name(span, attributes, resource, is_subsegment),
         "id": format_span_id(context.span_id),
         "trace_id": format_xray_trace_id(context.trace_id),
         "start_time": (span.start_time or 0) / 1e9,
@@ -178,7 +178,7 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
         if namespace:
             document["namespace"] = namespace
     else:
-        document.update(_segment_only(span, attributes))
+        document.update(_segment_only(attributes, resource))
 
     http = _http_block(attributes, span.kind)
     if http:
@@ -289,7 +289,12 @@ def _metadata_namespace(key: str, value: Any) -> tuple[str, dict[str, Any]] | No
     return (namespace, parsed) if isinstance(parsed, dict) else None
 
 
-def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegment: bool) -> str:
+def _segment_name(
+    span: ReadableSpan,
+    attributes: Mapping[str, Any],
+    resource: Mapping[str, Any],
+    is_subsegment: bool,
+) -> str:
     kind = span.kind
     candidates: list[Any] = []
     if kind in (SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER):
@@ -303,7 +308,7 @@ def _segment_name(span: ReadableSpan, attributes: Mapping[str, Any], is_subsegme
     if kind is not SpanKind.INTERNAL:
         candidates.append(_database_name(attributes))
     if kind is SpanKind.SERVER and not is_subsegment:
-        candidates.append(plain_attributes(span.resource).get("service.name"))
+        candidates.append(resource.get("service.name"))
     if attributes.get("rpc.system") == "aws-api" or kind is not SpanKind.INTERNAL:
         candidates += [
             attributes.get("rpc.service"),
@@ -378,12 +383,12 @@ def _namespace(span: ReadableSpan, attributes: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _segment_only(span: ReadableSpan, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def _segment_only(attributes: Mapping[str, Any], resource: Mapping[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     user = attributes.get("enduser.id")
     if isinstance(user, str) and user:
         found["user"] = user[:MAX_NAME_LENGTH]
-    origin = aws_origin(plain_attributes(span.resource))
+    origin = aws_origin(resource)
     if origin:
         found["origin"] = origin
     return found
