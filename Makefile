@@ -20,7 +20,7 @@ layer: $(STAMP)
 	$(PY) layer/build.py --json build/layer/sizes.json
 
 runtime: $(STAMP)
-	$(PY) -m otel_xray.devtools.sandbox --all --out build/lambda-runtime
+	$(PY) -m otel_xray.devtools.functions.sandbox --all --out build/lambda-runtime
 
 # AWS's Runtime Interface Emulator: the binary the aws-sam-cli wheel ships (no Docker).
 SAM_CLI_VERSION := 1.170.0

@@ -33,8 +33,8 @@ from typing import Any
 from benchmarks import save
 from benchmarks.peers import PEERS, build_peer, size_bytes
 from examples.local_services import ROOT, LocalServices
-from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
-from otel_xray.devtools.sandbox import DEFAULT_DIR, runtime_root
+from otel_xray.devtools.functions.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, runtime_root
 
 EVENT = {
     **json.loads((ROOT / "examples" / "order_api" / "event.json").read_text()),

@@ -27,8 +27,8 @@ from pathlib import Path
 from benchmarks import save
 from benchmarks.coldstart import EVENT, FUNCTION
 from examples.local_services import ROOT, LocalServices
-from otel_xray.devtools.invoke import default_layer_dir
-from otel_xray.devtools.sandbox import DEFAULT_DIR
+from otel_xray.devtools.functions.invoke import default_layer_dir
+from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
 
 CHILD = """
 import json, os, time

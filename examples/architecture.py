@@ -7,8 +7,9 @@
     order-worker -> DynamoDB, S3, EventBridge (OrderCompleted rule) -> notifier
 
 Each front door is a local stand-in that passes the trace header on as AWS documents
-it (``otel_xray.devtools``: ``api_gateway``, ``lambda_endpoint``, ``sns``,
-``eventbridge``); moto's server keeps the data. Every function runs through the layer.
+it (``otel_xray.devtools.services``: ``api_gateway``, ``sns``, ``eventbridge``; and
+``otel_xray.devtools.functions.invoke_endpoint``); moto's server keeps the data. Every
+function runs through the layer.
 :func:`run` returns one result per invocation and puts every document in the store.
 """
 
@@ -21,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.devtools.api_gateway import ApiGatewayStage
-from otel_xray.devtools.event_sources import SqsEventSource
-from otel_xray.devtools.eventbridge import EventBus
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.lambda_endpoint import LambdaEndpoint
-from otel_xray.devtools.sns import SnsTopic
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.event_sources import SqsEventSource
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke_endpoint import LambdaEndpoint
+from otel_xray.devtools.services.api_gateway import ApiGatewayStage
+from otel_xray.devtools.services.eventbridge import EventBus
+from otel_xray.devtools.services.sns import SnsTopic
+from otel_xray.devtools.traces.store import TraceStore
 
 #: (title, amount, items, trace header sent to API Gateway or None).
 ORDERS: list[tuple[str, float, list[str], str | None]] = [

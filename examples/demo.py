@@ -24,12 +24,12 @@ from pathlib import Path
 
 from examples import architecture
 from examples.local_services import BUILD, LocalServices
-from otel_xray.devtools.event_sources import SqsEventSource
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.render import render_map, render_trace
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.svg import render_svg
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.event_sources import SqsEventSource
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
+from otel_xray.devtools.traces.svg import render_svg
+from otel_xray.devtools.traces.text import render_map, render_trace
 
 API_EVENT = json.loads((Path(__file__).parent / "order_api" / "event.json").read_text())
 OUT = Path("build") / "demo"

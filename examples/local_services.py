@@ -3,7 +3,7 @@
 Used by ``make demo``, the benchmarks and the end-to-end tests; everything binds
 port 0 and is stopped by :meth:`LocalServices.stop`. The AWS APIs themselves
 (moto's server, and what it leaves out of tracing) are the dev tools'
-:class:`otel_xray.devtools.aws_services.AwsServices`; this module only adds what is
+:class:`otel_xray.devtools.services.moto_server.AwsServices`; this module only adds what is
 the example's own.
 """
 
@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from otel_xray.devtools.aws_services import AwsServices
 from otel_xray.devtools.loopback import Running
+from otel_xray.devtools.services.moto_server import AwsServices
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "examples"

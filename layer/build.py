@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's otel_xray, whatever is installed
 
 from layer.inline_constants import inline_tree  # noqa: E402  (after the path is set)
 from otel_xray.boundary import is_dev_only  # noqa: E402
-from otel_xray.devtools.interpreters import (  # noqa: E402
+from otel_xray.devtools.functions.interpreters import (  # noqa: E402
     RUNTIME_VERSIONS,
     find_interpreter,
 )

@@ -21,17 +21,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from otel_xray.devtools.analysis import analyze
-from otel_xray.devtools.cloudformation import xray_groups
-from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
-from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.invoke import InitError, LocalFunction
-from otel_xray.devtools.render import render_map, render_trace
-from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.svg import render_svg
-from otel_xray.devtools.traces import TraceStore
-from otel_xray.devtools.xray_api import XRayAPI
+from otel_xray.devtools.functions.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
+from otel_xray.devtools.functions.invoke import InitError, LocalFunction
+from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, build_runtime, runtime_root
+from otel_xray.devtools.sam.cloudformation import xray_groups
+from otel_xray.devtools.services.xray_api import XRayAPI
+from otel_xray.devtools.traces.analysis import analyze
+from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
+from otel_xray.devtools.traces.svg import render_svg
+from otel_xray.devtools.traces.text import render_map, render_trace
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     up.add_argument(
         "--send", action="append", type=Path, default=[], metavar="REQUESTS.json",
-        help="requests and events to send, in order (see otel_xray.devtools.app); "
+        help="requests and events to send, in order (see otel_xray.devtools.sam.app); "
         "without any, the app runs until Ctrl-C",
     )  # fmt: skip
     up.add_argument("--segments", type=Path, help="write every document here (JSON lines)")
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from otel_xray.devtools.app import App, LocalApp, TemplateError, load_requests  # noqa: PLC0415
+    from otel_xray.devtools.sam.app import App, LocalApp, TemplateError, load_requests  # noqa: PLC0415
 
     try:
         app = App.from_template(_load_template(args.template), args.template.parent)
@@ -228,7 +228,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _load_template(path: Path) -> dict[str, Any]:
-    from otel_xray.devtools.app import TemplateError, load_template  # noqa: PLC0415
+    from otel_xray.devtools.sam.app import TemplateError, load_template  # noqa: PLC0415
 
     if not path.is_file():
         raise TemplateError(f"{path}: no such template")
@@ -245,7 +245,7 @@ def _describe(item: dict[str, Any]) -> str:
 
 def _console(args: argparse.Namespace) -> int:
     # The console's page and server load only for these two commands.
-    from otel_xray.devtools.console import serve, write_report  # noqa: PLC0415
+    from otel_xray.devtools.traces.console import serve, write_report  # noqa: PLC0415
 
     groups: dict[str, str] = {}
     problems: list[str] = []

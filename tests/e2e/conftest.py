@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.devtools.sandbox import runtime_root
+from otel_xray.devtools.functions.sandbox import runtime_root
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "build" / "layer"

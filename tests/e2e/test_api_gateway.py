@@ -17,11 +17,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from otel_xray.devtools.api_gateway import ApiGatewayStage
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.invoke import LocalFunction
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.invoke import LocalFunction
+from otel_xray.devtools.services.api_gateway import ApiGatewayStage
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()

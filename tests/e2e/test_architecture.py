@@ -13,9 +13,9 @@ import re
 import pytest
 
 from examples import architecture
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 
 _RUN_SUFFIX = re.compile(r"-[0-9a-f]{8} \(")
 STAGE = "orders/prod (AWS::ApiGateway::Stage)"

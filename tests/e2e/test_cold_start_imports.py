@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_xray.devtools.invoke import default_layer_dir
+from otel_xray.devtools.functions.invoke import default_layer_dir
 from tests.e2e.conftest import ROOT, RUNTIME
 
 PROBE = (

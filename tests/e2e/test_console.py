@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from examples import demo
-from otel_xray.devtools.cloudformation import xray_groups
-from otel_xray.devtools.console import Console, ConsoleData, write_report
-from otel_xray.devtools.invoke import LocalFunction
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.invoke import LocalFunction
+from otel_xray.devtools.sam.cloudformation import xray_groups
+from otel_xray.devtools.traces.console import Console, ConsoleData, write_report
+from otel_xray.devtools.traces.store import TraceStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "console"

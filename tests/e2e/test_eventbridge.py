@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from otel_xray.devtools.eventbridge import EventBus
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.services.eventbridge import EventBus
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import function_code
 
 SOURCE = """

@@ -7,8 +7,8 @@ from cfnlint.decode import decode
 
 from examples import demo
 from examples.local_services import SLOW_AMOUNT, THROTTLED_AMOUNT
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import ROOT
 from tests.unit.test_deploy_template import substitute
 

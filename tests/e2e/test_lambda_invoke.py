@@ -1,7 +1,7 @@
 """One function invoking another through boto3: one trace across the hop (issue 18, Invoke).
 
 The caller runs ``lambda.invoke`` against the local Invoke API
-(``otel_xray.devtools.lambda_endpoint``); the callee is a second sandbox. Source for
+(``otel_xray.devtools.functions.invoke_endpoint``); the callee is a second sandbox. Source for
 what Lambda does with the caller's header: the X-Ray guide, xray-services-lambda.md,
 "If your Lambda function is called by another instrumented service, Lambda traces
 requests that have already been sampled ... Your service can invoke the function
@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.invoke import LocalFunction
-from otel_xray.devtools.lambda_endpoint import LambdaEndpoint
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.invoke import LocalFunction
+from otel_xray.devtools.functions.invoke_endpoint import LambdaEndpoint
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import function_code
 
 CALLER = """

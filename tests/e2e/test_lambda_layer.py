@@ -12,7 +12,7 @@ import pytest
 
 from examples.local_services import BUILD, LocalServices
 from otel_xray.boundary import is_dev_only
-from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.functions.invoke import LocalFunction, default_layer_dir
 from tests.e2e.conftest import LAYER, ROOT, RUNTIME, VERSIONS, runtime_of
 
 API_EVENT = json.loads((ROOT / "examples" / "order_api" / "event.json").read_text())

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import Document, TraceStore
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import Document, TraceStore
 from otel_xray.instrumentation import LEFT_OUT, REGISTRY
 from tests.e2e import servers
 from tests.ports import unused_port

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from examples.local_services import LocalServices
-from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.functions.invoke import LocalFunction, default_layer_dir
 from tests.e2e.conftest import ROOT, RUNTIME
 
 EMAIL, CARD, PHONE = "jane.doe@example.com", "4111 1111 1111 1111", "+14155552671"

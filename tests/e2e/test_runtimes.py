@@ -25,13 +25,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from otel_xray.devtools.daemon import XRayDaemon
-from otel_xray.devtools.invoke import default_layer_dir
-from otel_xray.devtools.lambda_service import __file__ as _devtools_file
+from otel_xray.devtools.components.daemon import XRayDaemon
+from otel_xray.devtools.functions.invoke import default_layer_dir
+from otel_xray.devtools.functions.lambda_segments import __file__ as _devtools_file
 from tests.e2e.conftest import ROOT, VERSIONS, runtime_of
 from tests.ports import unused_port
 
-BOOTSTRAP = Path(_devtools_file).with_name("lambda_bootstrap.py")
+BOOTSTRAP = Path(_devtools_file).with_name("bootstrap.py")
 RIE = ROOT / "build" / "rie" / "aws-lambda-rie"
 SCHEMA = json.loads(
     (Path(__file__).parents[1] / "data" / "xray-segmentdocument-schema-v1.0.0.json").read_text()

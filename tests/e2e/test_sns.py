@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from examples.local_services import LocalServices
-from otel_xray.devtools.event_sources import SqsEventSource
-from otel_xray.devtools.invoke import LocalFunction
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.sns import SnsTopic
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.event_sources import SqsEventSource
+from otel_xray.devtools.functions.invoke import LocalFunction
+from otel_xray.devtools.services.sns import SnsTopic
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import function_code
 
 PUBLISHER = """

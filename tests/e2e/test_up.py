@@ -23,11 +23,18 @@ from typing import Any
 import pytest
 
 from examples.local_services import PaymentApi
-from otel_xray.devtools.app import App, LocalApp, Sent, TemplateError, load_requests, load_template
 from otel_xray.devtools.cli import main
-from otel_xray.devtools.filters import FilterExpression
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.sam.app import (
+    App,
+    LocalApp,
+    Sent,
+    TemplateError,
+    load_requests,
+    load_template,
+)
+from otel_xray.devtools.traces.filters import FilterExpression
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, TABLE
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.cli import main
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.traces.analysis import analyze
+from otel_xray.devtools.traces.store import TraceStore
 
 TRACE = "1-5759e988-bd862e3fe1be46a994272793"
 
@@ -113,7 +113,7 @@ def handler(event, context):
 
 
 def test_the_slow_step_of_a_real_request_comes_first(tmp_path: Path) -> None:
-    from otel_xray.devtools.invoke import LocalFunction  # noqa: PLC0415  (needs the built layer)
+    from otel_xray.devtools.functions.invoke import LocalFunction  # noqa: PLC0415  (needs the built layer)
 
     if not (Path(__file__).resolve().parents[2] / "build" / "layer").exists():
         pytest.skip("make layer")

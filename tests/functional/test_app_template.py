@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_xray.devtools.api_gateway import Route
-from otel_xray.devtools.app import App, Resolver, TemplateError, load_template
+from otel_xray.devtools.sam.app import App, Resolver, TemplateError, load_template
+from otel_xray.devtools.services.api_gateway import Route
 
 ROOT = Path(__file__).resolve().parents[2]
 RESOURCES = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.svg import COLUMN, ROW, layout, render_svg
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
+from otel_xray.devtools.traces.svg import COLUMN, ROW, layout, render_svg
 
 
 def test_twenty_four_services_each_get_a_place_and_a_label() -> None:

@@ -6,7 +6,7 @@ import socket
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_xray.devtools.daemon import XRayDaemon, parse_datagram
+from otel_xray.devtools.components.daemon import XRayDaemon, parse_datagram
 from otel_xray.export import ExportOutcome
 from otel_xray.export.xray_udp import XRayUdpExporter
 from otel_xray.xray import DAEMON_HEADER

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_xray.devtools.receiver import OTLPReceiver
+from otel_xray.devtools.components.receiver import OTLPReceiver
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.otlp import LambdaOTLPExporter
 from otel_xray.export.processor import InvocationSpanProcessor

@@ -15,8 +15,8 @@ from opentelemetry import trace
 
 import otel_xray
 from otel_xray import configurator
-from otel_xray.devtools.daemon import XRayDaemon
-from otel_xray.devtools.receiver import OTLPReceiver
+from otel_xray.devtools.components.daemon import XRayDaemon
+from otel_xray.devtools.components.receiver import OTLPReceiver
 from otel_xray.export import Deadline
 from otel_xray.testing import LAMBDA_ENV, LambdaContext
 

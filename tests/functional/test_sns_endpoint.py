@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from otel_xray.devtools.aws_services import TEST_CREDENTIALS
-from otel_xray.devtools.sns import SnsTopic
+from otel_xray.devtools.services.moto_server import TEST_CREDENTIALS
+from otel_xray.devtools.services.sns import SnsTopic
 
 
 class Queue:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from otel_xray.devtools.lambda_service import lambda_segments
-from otel_xray.devtools.render import render_map, render_trace
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.svg import COLOURS, render_svg
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.lambda_segments import lambda_segments
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
+from otel_xray.devtools.traces.svg import COLOURS, render_svg
+from otel_xray.devtools.traces.text import render_map, render_trace
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 WORKER_ROOT = "1-5759e988-00000000000000000000000b"

@@ -273,9 +273,9 @@ def test_each_table_is_a_node_of_its_own() -> None:
     node is named after its table, ``Type`` ``AWS::DynamoDB::Table``, ``State`` unknown;
     BatchGetTraces keeps the inferred document named ``DynamoDB`` with
     ``aws.resource_names``. ``service("orders")`` selects the trace that touched it."""
-    from otel_xray.devtools.filters import FilterExpression  # noqa: PLC0415
-    from otel_xray.devtools.service_graph import ServiceGraph  # noqa: PLC0415
-    from otel_xray.devtools.traces import TraceStore  # noqa: PLC0415
+    from otel_xray.devtools.traces.filters import FilterExpression  # noqa: PLC0415
+    from otel_xray.devtools.traces.service_graph import ServiceGraph  # noqa: PLC0415
+    from otel_xray.devtools.traces.store import TraceStore  # noqa: PLC0415
 
     store = TraceStore(_trace_with_table(ROOT_A, "orders") + _trace_with_table(ROOT_B, "users"))
     inferred = [s for s in store.trace(ROOT_A).segments if s.get("inferred")]

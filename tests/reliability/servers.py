@@ -6,7 +6,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from otel_xray.devtools.receiver import decode_export_request
+from otel_xray.devtools.components.receiver import decode_export_request
 from tests.ports import unused_port
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import otel_xray
 from otel_xray import configurator
-from otel_xray.devtools.daemon import XRayDaemon
+from otel_xray.devtools.components.daemon import XRayDaemon
 from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.testing import LAMBDA_ENV, LambdaContext
 from tests.reliability.servers import Collector, free_port

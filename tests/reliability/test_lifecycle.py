@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import otel_xray
-from otel_xray.devtools.daemon import XRayDaemon
-from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.components.daemon import XRayDaemon
+from otel_xray.devtools.functions.invoke import LocalFunction, default_layer_dir
 from otel_xray.testing import XRayCapture
 from tests.e2e.conftest import ROOT, RUNTIME
 from tests.reliability.servers import Collector

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from examples.local_services import BUILD, LocalServices
-from otel_xray.devtools.invoke import LocalFunction, default_layer_dir
+from otel_xray.devtools.functions.invoke import LocalFunction, default_layer_dir
 from tests.e2e.conftest import ROOT, RUNTIME
 
 INVOCATIONS = int(os.environ.get("OTEL_XRAY_LOAD_INVOCATIONS", "1000"))

@@ -133,7 +133,10 @@ def test_every_shipped_module_has_a_layer() -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        ("from otel_xray.devtools.traces import TraceStore\n", "otel_xray.devtools.traces"),
+        (
+            "from otel_xray.devtools.traces.store import TraceStore\n",
+            "otel_xray.devtools.traces.store",
+        ),
         ("def f():\n    from otel_xray import testing\n", "otel_xray.testing"),
         ("import otel_xray.devtools.cli\n", "otel_xray.devtools.cli"),
         ("from ..devtools import cli\n", "otel_xray.devtools"),

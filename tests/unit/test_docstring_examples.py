@@ -15,7 +15,7 @@ MODULES = sorted(
     info.name
     for info in pkgutil.walk_packages(otel_xray.__path__, "otel_xray.")
     # Importing these runs them: the bootstrap starts awslambdaric, the wrapper loads a handler.
-    if info.name not in {"otel_xray.devtools.lambda_bootstrap", "otel_xray.awslambda.wrapper"}
+    if info.name not in {"otel_xray.devtools.functions.bootstrap", "otel_xray.awslambda.wrapper"}
 )
 
 

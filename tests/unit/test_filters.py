@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
-from otel_xray.devtools.lambda_service import lambda_segments
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.lambda_segments import lambda_segments
+from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.traces.store import TraceStore
 
 OK, FAILED = "1-5759e988-00000000000000000000000a", "1-5759e988-00000000000000000000000b"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_xray.devtools.lambda_service import lambda_segments
-from otel_xray.devtools.service_graph import CLIENT, ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.lambda_segments import lambda_segments
+from otel_xray.devtools.traces.service_graph import CLIENT, ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 OTHER = "1-5759e988-00000000000000000000000b"

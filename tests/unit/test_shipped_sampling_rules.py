@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from otel_xray.devtools.cloudformation import sampling_rules_template
+from otel_xray.devtools.sam.cloudformation import sampling_rules_template
 from otel_xray.sampling.rules import LocalRules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_health_checks_and_pings_are_never_sampled_and_writes_more_than_reads() 
 def test_the_cloudformation_rules_are_generated_from_the_json_and_complete() -> None:
     committed = json.loads((ROOT / "deploy" / "sampling-rules.template.json").read_text())
     assert committed == sampling_rules_template(RULES), (
-        "regenerate: python -m otel_xray.devtools.cloudformation collector/sampling-rules.json "
+        "regenerate: python -m otel_xray.devtools.sam.cloudformation collector/sampling-rules.json "
         "> deploy/sampling-rules.template.json"
     )
     resources = committed["Resources"].values()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from otel_xray.devtools.traces import TraceStore, inferred_origin
+from otel_xray.devtools.traces.store import TraceStore, inferred_origin
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 

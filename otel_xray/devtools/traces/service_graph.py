@@ -11,7 +11,7 @@ edge counts requests as ok / error (throttle inside error) / fault and keeps
 response times, in the field names of the X-Ray API.
 
 Example:
-    >>> from otel_xray.devtools.traces import PASS_THROUGH, TraceStore
+    >>> from otel_xray.devtools.traces.store import PASS_THROUGH, TraceStore
     >>> root = "1-5759e988-bd862e3fe1be46a994272793"
     >>> store = TraceStore([{"name": "api", "id": "a" * 16, "trace_id": root,
     ...                      "start_time": 1.0, "end_time": 2.0}])
@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_xray.devtools.traces import (
+from otel_xray.devtools.traces.store import (
     PASS_THROUGH,
     Document,
     Trace,

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.propagation import parse_trace_header
 

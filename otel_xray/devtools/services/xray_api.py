@@ -6,13 +6,13 @@ The daemon and the collector's ``awsxray`` exporter upload with
 daemon's ``--endpoint``, the exporter's and ``awsproxy``'s ``endpoint`` /
 ``aws_endpoint``), they run unchanged against loopback. Reading back works the
 way AWS's does: ``BatchGetTraces``, ``GetTraceSummaries`` (filter expressions by
-:mod:`otel_xray.devtools.filters`) and ``GetServiceGraph``.
+:mod:`otel_xray.devtools.traces.filters`) and ``GetServiceGraph``.
 
 What it shares with AWS, so a client's mistakes show here:
 
 - the operations, paths and field names of botocore's ``xray`` service model
   (``rest-json``; boto3's own client is a test of every reply);
-- SigV4 on every call (:mod:`otel_xray.devtools.sigv4`), with the error types AWS
+- SigV4 on every call (:mod:`otel_xray.devtools.services.sigv4`), with the error types AWS
   returns: ``MissingAuthenticationTokenException``,
   ``UnrecognizedClientException``, ``InvalidSignatureException`` (HTTP 403);
 - ``InvalidRequestException`` (HTTP 400, type in ``x-amzn-ErrorType``, text in
@@ -47,18 +47,17 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.sigv4 import SignatureError, verify
-from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, status_of
+from otel_xray.devtools.services.sigv4 import SignatureError, verify
+from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import Document, Trace, TraceStore
+from otel_xray.devtools.traces.summary import check_document, trace_summary
 
 #: The credentials the local API accepts (access key id -> secret): moto's and the
 #: local sandboxes' test values.
 TEST_CREDENTIALS = {"testing": "testing"}
 
-_TRACE_ID = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
-_SEGMENT_ID = re.compile(r"[0-9a-f]{16}")
 #: BatchGetTraces takes at most this many ids a call (the API reference).
 MAX_BATCH_TRACE_IDS = 5
 
@@ -353,83 +352,6 @@ OPERATIONS = {
 def _snake(operation: str) -> str:
     """``PutTraceSegments`` -> ``put_trace_segments``, the method that answers it."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-
-
-def check_document(raw: str) -> tuple[Document | None, str]:
-    """The document, or None and why X-Ray would not process it.
-
-    The checks are the segment document's required fields (the developer guide,
-    "Segment fields"): ``name``, ``id`` (16 hex digits), ``trace_id`` (``1-8hex-24hex``),
-    ``start_time``, and ``end_time`` or ``in_progress``; an independent subsegment
-    also needs ``parent_id``.
-    """
-    try:
-        document = json.loads(raw)
-    except ValueError as error:
-        return None, f"not JSON: {error}"
-    if not isinstance(document, dict):
-        return None, "not a JSON object"
-    for key in ("name", "id", "trace_id", "start_time"):
-        if key not in document:
-            return None, f"missing required field {key!r}"
-    if not _SEGMENT_ID.fullmatch(str(document["id"])):
-        return None, f"id {document['id']!r} is not 16 hexadecimal digits"
-    if not _TRACE_ID.fullmatch(str(document["trace_id"])):
-        return None, f"trace_id {document['trace_id']!r} is not 1-XXXXXXXX-XXXXXXXXXXXXXXXXXXXXXXXX"
-    if "end_time" not in document and document.get("in_progress") is not True:
-        return None, "neither end_time nor in_progress: true"
-    if document.get("type") == "subsegment" and not document.get("parent_id"):
-        return None, "an independent subsegment needs parent_id"
-    return document, ""
-
-
-def trace_summary(trace: Trace) -> dict[str, Any]:
-    """A ``TraceSummary``: what the trace list of the console shows for one trace."""
-    root = trace.segments[0]
-    http = root.get("http", {}) if isinstance(root.get("http"), dict) else {}
-    request, response = http.get("request", {}), http.get("response", {})
-    annotations: dict[str, list[dict[str, Any]]] = {}
-    services: dict[tuple[str, str], dict[str, Any]] = {}
-    for document, segment in trace.walk():
-        if document is segment and not document.get("inferred"):
-            name, kind = str(segment.get("name")), str(segment.get("origin", "client"))
-            services[(name, kind)] = {"Name": name, "Names": [name], "Type": kind}
-        for key, value in (document.get("annotations") or {}).items():
-            annotations.setdefault(key, []).append({"AnnotationValue": _annotation_value(value)})
-    statuses = {status_of(d) for d, _ in trace.walk()}
-    summary: dict[str, Any] = {
-        "Id": trace.id,
-        "StartTime": trace.start,
-        "Duration": round(trace.duration, 3),
-        "ResponseTime": round(duration_of(root), 3),
-        "HasFault": "fault" in statuses,
-        "HasError": "error" in statuses,
-        "HasThrottle": "throttle" in statuses,
-        "IsPartial": bool(trace.orphans) or any(d.get("in_progress") for d, _ in trace.walk()),
-        "Annotations": annotations,
-        "ServiceIds": list(services.values()),
-    }
-    if request or response:
-        summary["Http"] = {
-            key: value
-            for key, value in (
-                ("HttpURL", request.get("url")),
-                ("HttpStatus", response.get("status")),
-                ("HttpMethod", request.get("method")),
-                ("UserAgent", request.get("user_agent")),
-                ("ClientIp", request.get("client_ip")),
-            )
-            if value is not None
-        }
-    return summary
-
-
-def _annotation_value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BooleanValue": value}
-    if isinstance(value, int | float):
-        return {"NumberValue": value}
-    return {"StringValue": str(value)}
 
 
 def _raw(trace: Trace, store: TraceStore) -> list[Document]:

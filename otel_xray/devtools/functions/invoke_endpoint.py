@@ -1,7 +1,7 @@
 """Lambda's Invoke API on 127.0.0.1, in front of local sandboxes: one function calling another.
 
 ``boto3.client("lambda", endpoint_url=...).invoke(FunctionName=..., Payload=...)``
-reaches the named :class:`~otel_xray.devtools.invoke.LocalFunction` with the
+reaches the named :class:`~otel_xray.devtools.functions.invoke.LocalFunction` with the
 caller's ``X-Amzn-Trace-Id`` header (the layer's AWS SDK hook sets it on every call).
 As Lambda does for a request already sampled upstream (the X-Ray guide,
 xray-services-lambda.md), the callee's invocation continues the caller's trace: the
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 
 _PREFIX = "/2015-03-31/functions/"

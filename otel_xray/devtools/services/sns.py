@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 
 ACCOUNT_ID = "123456789012"

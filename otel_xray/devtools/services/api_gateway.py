@@ -15,7 +15,7 @@ xray-services-apigateway.md):
   the function's ``AWS::Lambda`` segment is parented to.
 
 Routes: by default every path and method goes to one function (``/{proxy+}``, ANY);
-with ``routes`` (a SAM template's ``Api`` events, :mod:`otel_xray.devtools.app`),
+with ``routes`` (a SAM template's ``Api`` events, :mod:`otel_xray.devtools.sam.app`),
 each ``(method, path)`` goes to its function, ``{name}`` and ``{name+}`` path
 parameters filled in. Which path matches which route, and its parameters, is compared
 with ``sam local start-api``'s own path conversion and router on generated routes
@@ -49,9 +49,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.runtime_api import new_trace_ids
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
-from otel_xray.devtools.runtime_api import new_trace_ids
 from otel_xray.propagation import parse_trace_header
 
 ACCOUNT_ID = "123456789012"

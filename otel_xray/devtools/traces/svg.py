@@ -9,7 +9,7 @@ outcome; an asynchronous hop found through a trace link (SQS -> consumer) is
 dashed. Plain SVG 1.1, no script, no external fonts: it opens in any browser.
 
 Example:
-    >>> from otel_xray.devtools.service_graph import ServiceGraph
+    >>> from otel_xray.devtools.traces.service_graph import ServiceGraph
     >>> render_svg(ServiceGraph()).startswith("<svg")
     True
 """
@@ -20,7 +20,7 @@ import math
 from collections import defaultdict
 from xml.sax.saxutils import escape
 
-from otel_xray.devtools.service_graph import CLIENT, NodeKey, ServiceGraph, Statistics
+from otel_xray.devtools.traces.service_graph import CLIENT, NodeKey, ServiceGraph, Statistics
 
 RADIUS = 30
 COLUMN = 260

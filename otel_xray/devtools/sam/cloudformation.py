@@ -12,7 +12,7 @@ order (1000, 1010, ...). The ``default`` rule has no resource: X-Ray's own
 ``Default`` rule (1 request a second, then 5%) plays it and CloudFormation cannot
 manage it.
 
-    python -m otel_xray.devtools.cloudformation collector/sampling-rules.json \
+    python -m otel_xray.devtools.sam.cloudformation collector/sampling-rules.json \
         > deploy/sampling-rules.template.json
 
 Example:
@@ -148,7 +148,7 @@ def sampling_rules_template(document: Any, service_name: str = "*") -> dict[str,
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m otel_xray.devtools.cloudformation RULES.json", file=sys.stderr)
+        print("usage: python -m otel_xray.devtools.sam.cloudformation RULES.json", file=sys.stderr)
         return 2
     template = sampling_rules_template(json.loads(Path(args[0]).read_text()))
     print(json.dumps(template, indent=2))

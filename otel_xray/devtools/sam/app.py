@@ -13,11 +13,11 @@ module reads that template and starts the same architecture on loopback:
 - moto's server for DynamoDB, SQS and S3 (tables, queues and buckets created
   from their properties);
 - the emulated front doors, each passing the trace header on as AWS documents
-  it: API Gateway stages (:mod:`~otel_xray.devtools.api_gateway`), Lambda Invoke
-  (:mod:`~otel_xray.devtools.lambda_endpoint`), SNS topics
-  (:mod:`~otel_xray.devtools.sns`), the default event bus
-  (:mod:`~otel_xray.devtools.eventbridge`) and SQS event source mappings
-  (:mod:`~otel_xray.devtools.event_sources`).
+  it: API Gateway stages (:mod:`~otel_xray.devtools.services.api_gateway`), Lambda Invoke
+  (:mod:`~otel_xray.devtools.functions.invoke_endpoint`), SNS topics
+  (:mod:`~otel_xray.devtools.services.sns`), the default event bus
+  (:mod:`~otel_xray.devtools.services.eventbridge`) and SQS event source mappings
+  (:mod:`~otel_xray.devtools.functions.event_sources`).
 
 ``Ref``, ``Fn::GetAtt``, ``Fn::Sub``, ``Fn::If`` (with ``Conditions``),
 ``Fn::Join`` and ``Fn::Select`` are resolved against the local resources and
@@ -73,16 +73,16 @@ from typing import Any, Self
 
 import yaml  # type: ignore[import-untyped]
 
-from otel_xray.devtools.api_gateway import ApiGatewayStage, Route
-from otel_xray.devtools.aws_services import TEST_CREDENTIALS, AwsServices
-from otel_xray.devtools.cloudformation import read_template
-from otel_xray.devtools.event_sources import SqsEventSource
-from otel_xray.devtools.eventbridge import EventBus
-from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.invoke import InvocationResult, LocalFunction
-from otel_xray.devtools.lambda_endpoint import LambdaEndpoint
-from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
-from otel_xray.devtools.sns import SnsTopic
+from otel_xray.devtools.functions.event_sources import SqsEventSource
+from otel_xray.devtools.functions.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
+from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke_endpoint import LambdaEndpoint
+from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, build_runtime, runtime_root
+from otel_xray.devtools.sam.cloudformation import read_template
+from otel_xray.devtools.services.api_gateway import ApiGatewayStage, Route
+from otel_xray.devtools.services.eventbridge import EventBus
+from otel_xray.devtools.services.moto_server import TEST_CREDENTIALS, AwsServices
+from otel_xray.devtools.services.sns import SnsTopic
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"

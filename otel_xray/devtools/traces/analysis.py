@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, start_of
+from otel_xray.devtools.traces.store import Document, Trace, TraceStore, duration_of, start_of
 
 INITIALIZATION = "Initialization"
 
@@ -154,7 +154,7 @@ def _children(trace: Trace) -> dict[int, list[Document]]:
     return found
 
 
-#: Lambda's phase subsegments of a function segment (lambda_service.py): the function's
+#: Lambda's phase subsegments of a function segment (functions/lambda_segments.py): the function's
 #: own subsegments run inside Initialization (init code) or Invocation (the handler).
 _PHASES = (INITIALIZATION, "Invocation")
 

@@ -21,7 +21,7 @@ needs X-Ray's analytics and is refused with a clear error; ``first``, ``last``,
 false / 0 elsewhere.
 
 Example:
-    >>> from otel_xray.devtools.traces import TraceStore
+    >>> from otel_xray.devtools.traces.store import TraceStore
     >>> store = TraceStore([{"name": "api", "id": "a" * 16, "start_time": 1.0, "end_time": 3.5,
     ...     "trace_id": "1-5759e988-bd862e3fe1be46a994272793", "annotations": {"tier": "gold"}}])
     >>> query = FilterExpression.parse('responsetime > 2 AND annotation.tier = "gold"')
@@ -36,8 +36,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from otel_xray.devtools.service_graph import hops, node_key, services_of
-from otel_xray.devtools.traces import Document, Trace, TraceStore, duration_of, status_of
+from otel_xray.devtools.traces.service_graph import hops, node_key, services_of
+from otel_xray.devtools.traces.store import Document, Trace, TraceStore, duration_of, status_of
 
 BOOLEAN_KEYWORDS = frozenset(
     {"ok", "error", "throttle", "fault", "partial", "inferred", "first", "last", "remote", "root"}

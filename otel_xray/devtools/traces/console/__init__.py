@@ -43,13 +43,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from otel_xray.devtools.analysis import analyze
-from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
-from otel_xray.devtools.service_graph import CLIENT, ServiceGraph, Statistics
-from otel_xray.devtools.svg import render_svg
-from otel_xray.devtools.traces import Trace, TraceStore
-from otel_xray.devtools.xray_api import check_document, trace_summary
+from otel_xray.devtools.traces.analysis import analyze
+from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
+from otel_xray.devtools.traces.service_graph import CLIENT, ServiceGraph, Statistics
+from otel_xray.devtools.traces.store import Trace, TraceStore
+from otel_xray.devtools.traces.summary import check_document, trace_summary
+from otel_xray.devtools.traces.svg import render_svg
 
 PAGE = Path(__file__).with_name("index.html")
 #: AWS's published segment document schema (the copy tests/data holds too).

@@ -1,6 +1,6 @@
 """Stand-in for Lambda's /var/runtime/bootstrap.py: run the handler in ``_HANDLER``.
 
-Run as a script (``python lambda_bootstrap.py``), after the exec wrapper if there
+Run as a script (``python bootstrap.py``), after the exec wrapper if there
 is one, exactly where Lambda runs its bootstrap. Like Lambda's, it puts
 ``LAMBDA_TASK_ROOT`` first on the path and hands the handler name to the real
 runtime client (awslambdaric), which polls the Runtime API at

@@ -2,12 +2,12 @@
 
 One :class:`LocalFunction` is one sandbox: a real process started through the
 layer's ``otel-instrument`` (as ``AWS_LAMBDA_EXEC_WRAPPER``), running the real
-runtime client against :class:`~otel_xray.devtools.runtime_api.RuntimeAPI`, with the
+runtime client against :class:`~otel_xray.devtools.functions.runtime_api.RuntimeAPI`, with the
 environment Lambda sets when active tracing is on. What the function sends arrives
 where it would on Lambda:
 
 - ``exporter="xray-udp"`` (the layer's default without a collector): segment
-  documents over UDP to a local daemon (:class:`~otel_xray.devtools.daemon.XRayDaemon`)
+  documents over UDP to a local daemon (:class:`~otel_xray.devtools.components.daemon.XRayDaemon`)
   named by ``AWS_XRAY_DAEMON_ADDRESS``;
 - ``exporter="otlp"``: OTLP/HTTP to a receiver standing in for the collector
   extension (``OPENTELEMETRY_COLLECTOR_CONFIG_URI`` set), translated to documents.
@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-from otel_xray.devtools.daemon import XRayDaemon
-from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
+from otel_xray.devtools.components.daemon import XRayDaemon
+from otel_xray.devtools.components.receiver import OTLPReceiver, SpanDict, readable_span
+from otel_xray.devtools.functions.lambda_segments import lambda_segments, sqs_links
+from otel_xray.devtools.functions.runtime_api import Invocation, RuntimeAPI
+from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, RuntimeEnv
 from otel_xray.devtools.loopback import Running, end_process_group
-from otel_xray.devtools.receiver import OTLPReceiver, SpanDict, readable_span
-from otel_xray.devtools.runtime_api import Invocation, RuntimeAPI
-from otel_xray.devtools.sandbox import DEFAULT_DIR, RuntimeEnv
 from otel_xray.xray.segment import span_to_document
 
 EXPORTERS = ("xray-udp", "otlp")

@@ -15,7 +15,7 @@ has a native part per version). AWS says the SDK version in a Python runtime
 "Runtime-included SDK versions"), so there is no per-runtime version to copy: the
 same pins serve every runtime.
 
-    python -m otel_xray.devtools.sandbox [--python 3.12 ...] [--all] [--out DIR]
+    python -m otel_xray.devtools.functions.sandbox [--python 3.12 ...] [--all] [--out DIR]
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS, find_interpreter
+from otel_xray.devtools.functions.interpreters import (
+    DEFAULT_VERSION,
+    RUNTIME_VERSIONS,
+    find_interpreter,
+)
 
 #: What Lambda's python3.11 runtime carries in /var/runtime (versions are the runtime's).
 RUNTIME_PACKAGES = ("awslambdaric==4.2.2", "boto3==1.44.8", "botocore==1.44.8")
@@ -41,7 +45,7 @@ def runtime_root(version: str = DEFAULT_VERSION, base: Path = DEFAULT_DIR) -> Pa
     return base if version == DEFAULT_VERSION else base.with_name(f"{base.name}-{version}")
 
 
-BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class RuntimeEnv:
         if not (self.python.exists() and (self.root / ".stamp").exists()):
             raise FileNotFoundError(
                 f"no local Lambda runtime at {self.root}; build it with "
-                f"'python -m otel_xray.devtools.sandbox --out {self.root}' (make runtime)"
+                f"'python -m otel_xray.devtools.functions.sandbox --out {self.root}' (make runtime)"
             )
 
 

@@ -1,6 +1,6 @@
 """Terminal views of X-Ray data: a trace as a timeline tree, the service graph as text.
 
-The trace view reads assembled traces (:mod:`otel_xray.devtools.traces`), so it shows
+The trace view reads assembled traces (:mod:`otel_xray.devtools.traces.store`), so it shows
 what the X-Ray console's trace timeline shows: Lambda's own segments, the
 function's subsegments nested under them, inferred segments for AWS services,
 annotations, and errors with their type and message.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from otel_xray.devtools.service_graph import ServiceGraph, Statistics
-from otel_xray.devtools.traces import Document, Trace, duration_of, start_of, status_of
+from otel_xray.devtools.traces.service_graph import ServiceGraph, Statistics
+from otel_xray.devtools.traces.store import Document, Trace, duration_of, start_of, status_of
 
 BAR_WIDTH = 28
 LABEL_WIDTH = 58

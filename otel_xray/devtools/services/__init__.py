@@ -1,0 +1,12 @@
+"""The AWS front doors: the services a traced request passes through, on loopback.
+
+Each passes the trace header on as AWS documents it, and records the segments the
+service itself records, with the source of each rule in its module: API Gateway REST
+stages (``api_gateway``, the X-Ray guide's API Gateway page), SNS topics (``sns``, its
+SNS page), EventBridge buses (``eventbridge``, the EventBridge User Guide's X-Ray page),
+moto's server for the data services plus the header handling moto leaves out
+(``moto_server``), and the X-Ray API itself (``xray_api``: botocore's ``xray`` model,
+with SigV4 checked by ``sigv4`` after AWS's signing specification). Builds on
+:mod:`otel_xray.devtools.functions` (the functions behind the doors) and
+:mod:`otel_xray.devtools.traces` (where the documents land).
+"""
