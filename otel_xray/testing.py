@@ -34,22 +34,29 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from awslambdaric.bootstrap import make_xray_fault
 from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_xray.devtools import require_local_extra
+
+try:
+    from awslambdaric.bootstrap import make_xray_fault
+except ModuleNotFoundError:  # a base install: say which extra brings it
+    require_local_extra("otel_xray.testing (the xray fixture)")
+    raise
 
 from otel_xray import configurator
 from otel_xray.awslambda import error_cause
 from otel_xray.awslambda.handler import lambda_handler
 from otel_xray.configurator import configure
-from otel_xray.devtools.lambda_service import lambda_segments, sqs_links
-from otel_xray.devtools.runtime_api import new_trace_ids
-from otel_xray.devtools.service_graph import ServiceGraph
-from otel_xray.devtools.traces import TraceStore
+from otel_xray.devtools.functions.lambda_segments import lambda_segments, sqs_links
+from otel_xray.devtools.functions.runtime_api import new_trace_ids
+from otel_xray.devtools.traces.service_graph import ServiceGraph
+from otel_xray.devtools.traces.store import TraceStore
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.xray.segment import span_to_document
 
 if TYPE_CHECKING:
-    from otel_xray.devtools.traces import Trace
+    from otel_xray.devtools.traces.store import Trace
 
 LAMBDA_ENV: dict[str, str] = {
     "AWS_LAMBDA_FUNCTION_NAME": "my-function",
