@@ -74,7 +74,9 @@ REGISTRY: dict[str, Instrumentation] = {
         "aiohttp", "opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"
     ),
     "sqlite3": Instrumentation(
-        "sqlite3", "opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"
+        # The upstream DB-API wrapper with Connection.execute, executemany and
+        # executescript traced and the database named (see the module).
+        "sqlite3", "otel_xray.instrumentation.sqlite", "SQLiteInstrumentor"
     ),
     "psycopg2": Instrumentation(
         "psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"
