@@ -58,6 +58,13 @@ REGISTRY: dict[str, Instrumentation] = {
         # The resources the X-Ray SDK records (S3 bucket and key, Lambda invocation type).
         options=(("request_hook", "otel_xray.instrumentation.aws_sdk_resources:request_hook"),),
     ),
+    "s3transfer": Instrumentation(
+        # No upstream package: boto3's upload_file / download_file run their S3 calls on
+        # s3transfer's worker threads; this keeps them in the caller's trace (the module).
+        "s3transfer.futures",
+        "otel_xray.instrumentation.s3transfer",
+        "S3TransferInstrumentor",
+    ),
     "requests": Instrumentation(
         "requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"
     ),
