@@ -99,7 +99,12 @@ REGISTRY: dict[str, Instrumentation] = {
         "pymysql", "opentelemetry.instrumentation.pymysql", "PyMySQLInstrumentor"
     ),
     "mysql": Instrumentation(
-        "mysql.connector", "opentelemetry.instrumentation.mysql", "MySQLInstrumentor"
+        "mysql.connector",
+        "opentelemetry.instrumentation.mysql",
+        "MySQLInstrumentor",
+        # The connector's own traceparent query attribute off: it empties prepared
+        # statements' results on MariaDB (see the module).
+        hook="otel_xray.instrumentation.mysql_connector",
     ),
     "sqlalchemy": Instrumentation(
         "sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"
