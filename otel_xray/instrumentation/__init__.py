@@ -89,7 +89,11 @@ REGISTRY: dict[str, Instrumentation] = {
         "psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"
     ),
     "psycopg": Instrumentation(
-        "psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"
+        "psycopg",
+        "opentelemetry.instrumentation.psycopg",
+        "PsycopgInstrumentor",
+        # Cursor.copy (COPY ... FROM STDIN / TO STDOUT) traced too (see the module).
+        hook="otel_xray.instrumentation.psycopg_copy",
     ),
     "pg8000": Instrumentation(
         # No upstream package: the upstream DB-API wrapper, as the others use it.

@@ -1,0 +1,105 @@
+"""psycopg 3's ``COPY``: a registry hook on the upstream instrumentation's cursor classes.
+
+The upstream psycopg instrumentation traces a cursor's ``execute``, ``executemany`` and
+``callproc`` (the classes ``_new_cursor_factory`` and ``_new_cursor_async_factory``
+make, in ``opentelemetry/instrumentation/psycopg/__init__.py``). psycopg 3's documented
+way to load or dump data is ``Cursor.copy`` ("Using COPY TO and COPY FROM",
+https://www.psycopg.org/psycopg3/docs/basic/copy.html)::
+
+    with cursor.copy("COPY item (id, name) FROM STDIN") as copy:
+        copy.write_row((1, "one"))
+
+which the upstream classes leave untraced: the statement, and the time the data took
+to reach the server, were missing from the trace. The X-Ray SDK traces only
+``execute``, ``executemany`` and ``callproc`` too (``aws_xray_sdk/ext/dbapi2.py``).
+
+This hook makes the same cursor classes with ``copy`` (and its ``async with`` form)
+traced: one span for the whole block, named and filled as the upstream spans are (the
+same tracer and ``CursorTracer``), so the subsegment is ``database@host`` with the
+``COPY`` statement in its ``sql`` block. It is installed after the instrumentor, by
+replacing the two factory functions in the upstream module; connections made before
+keep their cursors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+_ORIGINAL = "__otel_xray_original__"
+_FACTORIES = ("_new_cursor_factory", "_new_cursor_async_factory")
+
+
+def _statement(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("statement", "")
+
+
+def _traced_copy(base: type, db_api: Any, tracer_class: Any) -> type:
+    cursor_tracer = tracer_class(db_api)
+
+    def start(cursor: Any, statement: Any) -> Any:
+        name = cursor_tracer.get_operation_name(cursor, (statement,)) or "COPY"
+        span = db_api._tracer.start_as_current_span(name, kind=SpanKind.CLIENT)
+        return span
+
+    if getattr(base, "__aenter__", None) is not None:  # psycopg.AsyncCursor
+
+        class AsyncCopying(base):  # type: ignore[misc]
+            @contextlib.asynccontextmanager
+            async def copy(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                statement = _statement(args, kwargs)
+                with start(self, statement) as span:
+                    cursor_tracer._populate_span(span, self, statement)
+                    async with super().copy(*args, **kwargs) as copy:
+                        yield copy
+
+        return AsyncCopying
+
+    class Copying(base):  # type: ignore[misc]
+        @contextlib.contextmanager
+        def copy(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            statement = _statement(args, kwargs)
+            with start(self, statement) as span:
+                cursor_tracer._populate_span(span, self, statement)
+                with super().copy(*args, **kwargs) as copy:
+                    yield copy
+
+    return Copying
+
+
+def _with_copy(factory: Callable[..., type], tracer_class: Any) -> Callable[..., type]:
+    @functools.wraps(factory)
+    def making(*args: Any, **kwargs: Any) -> type:
+        made = factory(*args, **kwargs)
+        db_api = kwargs.get("db_api")
+        if db_api is None:  # instrument_connection(): upstream's own, left as it is
+            return made
+        try:
+            return _traced_copy(made, db_api, tracer_class)
+        except Exception:
+            return made
+
+    setattr(making, _ORIGINAL, factory)
+    return making
+
+
+def install() -> None:
+    from opentelemetry.instrumentation import psycopg as upstream  # noqa: PLC0415
+
+    for name in _FACTORIES:
+        factory = getattr(upstream, name, None)
+        if factory is not None and not hasattr(factory, _ORIGINAL):
+            setattr(upstream, name, _with_copy(factory, upstream.CursorTracer))
+
+
+def uninstall() -> None:
+    from opentelemetry.instrumentation import psycopg as upstream  # noqa: PLC0415
+
+    for name in _FACTORIES:
+        original = getattr(getattr(upstream, name, None), _ORIGINAL, None)
+        if original is not None:
+            setattr(upstream, name, original)
