@@ -170,7 +170,6 @@ def case_pynamodb(event: Event) -> Any:
     return Order.get("7").id
 
 
-
 # Each library's documented idioms, one invocation per library (``case`` is ``idioms``).
 # The tests name the documentation page of each idiom.
 
