@@ -42,6 +42,7 @@ KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "pymysql",
     "mysql",
     "sqlalchemy",
+    "asyncpg",
     "redis",
     "pymongo",
 )

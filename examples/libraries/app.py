@@ -317,6 +317,27 @@ def case_sqlalchemy_async(event: Event) -> Any:
     return asyncio.run(run())
 
 
+def case_asyncpg_pool(event: Event) -> Any:
+    """asyncpg's pool, several queries at once under asyncio.gather."""
+    import asyncpg
+
+    async def run() -> list[int]:
+        async with asyncpg.create_pool(
+            host="127.0.0.1",
+            port=event["port"],
+            user=event["user"],
+            password=event["password"],
+            database=event["database"],
+            min_size=2,
+            max_size=3,
+        ) as pool:
+            return list(
+                await asyncio.gather(*(pool.fetchval("SELECT $1::int", n) for n in range(3)))
+            )
+
+    return asyncio.run(run())
+
+
 def case_redis_idioms(event: Event) -> Any:
     import redis
     import redis.asyncio

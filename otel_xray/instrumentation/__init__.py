@@ -113,6 +113,11 @@ REGISTRY: dict[str, Instrumentation] = {
     "sqlalchemy": Instrumentation(
         "sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"
     ),
+    "asyncpg": Instrumentation(
+        # SQLAlchemy's async engine over asyncpg calls these same methods (prepared
+        # statements), so both are traced, as with the sync drivers.
+        "asyncpg", "opentelemetry.instrumentation.asyncpg", "AsyncPGInstrumentor"
+    ),
     "redis": Instrumentation(
         "redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"
     ),
