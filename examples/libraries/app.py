@@ -1,7 +1,8 @@
 """A function that uses one traced library per invocation, for the layer's library tests.
 
 The event names the library, the case (``ok``: one real call; ``error``: a bad query,
-a refused connection or a 500) and where the server is. Each library is imported
+a refused connection or a 500) and where the server is; an ``*-idioms`` case runs the
+calls that library's own documentation teaches. Each library is imported
 inside the handler, after the layer started: the layer instruments it on that first
 import. No tracing code here.
 """
@@ -170,7 +171,7 @@ def case_pynamodb(event: Event) -> Any:
     return Order.get("7").id
 
 
-# Each library's documented idioms, one invocation per library (``case`` is ``idioms``).
+# Each library's documented idioms, one invocation per library.
 # The tests name the documentation page of each idiom.
 
 
@@ -416,7 +417,8 @@ def case_boto3_idioms(event: Event) -> Any:
     table = dynamodb.Table(event["table"])
     table.put_item(Item={"order_id": "idiom-1", "total": 12})
     s3 = boto3.resource("s3")
-    s3.Object(event["bucket"], "receipts/r-1.txt").put(Body=b"receipt")
+    for key in ("receipts/r-1.txt", "receipts/r-2.txt"):
+        s3.Object(event["bucket"], key).put(Body=b"receipt")
     client = boto3.client("s3")
     client.get_waiter("object_exists").wait(Bucket=event["bucket"], Key="receipts/r-1.txt")
     keys = [
