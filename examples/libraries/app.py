@@ -218,6 +218,18 @@ def case_psycopg_idioms(event: Event) -> Any:
     return [count, *asyncio.run(asynchronous())]
 
 
+def case_psycopg_copy_error(event: Event) -> Any:
+    """COPY into a table that is not there: psycopg raises UndefinedTable."""
+    import psycopg
+
+    with (
+        psycopg.connect(dbname=event["database"], **_postgres_arguments(event)) as conn,
+        conn.cursor() as cur,
+        cur.copy("COPY no_such_table (id) FROM STDIN") as copy,
+    ):
+        copy.write_row((1,))
+
+
 def case_psycopg2_idioms(event: Event) -> Any:
     import psycopg2
     import psycopg2.extras

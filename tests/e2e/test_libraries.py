@@ -545,3 +545,15 @@ def test_boto3_idioms(function: LocalFunction, aws: LocalServices) -> None:
     assert transfer.count("UploadPart") == 3 and transfer.count("GetObject") == 3, transfer
     assert {"CreateMultipartUpload", "CompleteMultipartUpload", "HeadObject"} <= set(transfer)
     assert all(not c.get("fault") for c in found)
+
+
+def test_psycopg_copy_error(function: LocalFunction, postgresql: servers.Server) -> None:
+    """A failing COPY (no such table) is a fault with psycopg's own error, raised to the
+    function as without tracing."""
+    result, store = invoke(
+        function, library="psycopg-copy-error", case="error", **sql_event(postgresql)
+    )
+    assert not result.ok and "UndefinedTable" in json.dumps(result.error)
+    [copy] = [c for c in calls(store, result) if c.get("sql", {}).get("url") == "COPY"]
+    assert copy["name"] == f"{servers.DATABASE}@127.0.0.1" and copy["fault"] is True
+    assert "UndefinedTable" in copy["cause"]["exceptions"][0]["type"]
