@@ -115,6 +115,23 @@ def test_sqlite_errors_and_rollback_keep_the_library_behaviour(xray: XRayCapture
     ]
 
 
+def test_sqlite_backup_between_traced_connections(xray: XRayCapture) -> None:
+    """``src.backup(dst)`` as documented (#sqlite3.Connection.backup): sqlite3 checks the
+    target's type in C, so a proxy there was refused (upstream's proxy too)."""
+
+    def handler(event: Any, context: Any) -> Any:
+        source = sqlite3.connect(":memory:")
+        source.execute("CREATE TABLE t (x)")
+        source.execute("INSERT INTO t VALUES (1)")
+        source.commit()
+        target = sqlite3.connect(":memory:")
+        source.backup(target)
+        return target.execute("SELECT x FROM t").fetchall()
+
+    result = xray.invoke(handler, {})
+    assert result.error is None and result.response == [(1,)]
+
+
 def test_sqlite_uninstrument_gives_back_the_plain_connect() -> None:
     provider = TracerProvider()
     instrumentor = SQLiteInstrumentor()
