@@ -243,6 +243,9 @@ def case_psycopg2_idioms(event: Event) -> Any:
     with conn, conn.cursor(name="server_side") as named:  # a server-side cursor
         named.execute("SELECT id FROM item ORDER BY id")
         ids = [row[0] for row in named.fetchall()]
+    with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:  # dict rows
+        cur.execute("SELECT name FROM item WHERE id = %s", (2,))
+        ids.append(cur.fetchone()["name"])
     conn.close()
     return ids
 

@@ -86,7 +86,11 @@ REGISTRY: dict[str, Instrumentation] = {
         "sqlite3", "otel_xray.instrumentation.sqlite", "SQLiteInstrumentor"
     ),
     "psycopg2": Instrumentation(
-        "psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"
+        "psycopg2",
+        "opentelemetry.instrumentation.psycopg2",
+        "Psycopg2Instrumentor",
+        # conn.cursor(cursor_factory=RealDictCursor) traced too (see the module).
+        hook="otel_xray.instrumentation.psycopg2_cursors",
     ),
     "psycopg": Instrumentation(
         "psycopg",

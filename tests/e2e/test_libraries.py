@@ -375,15 +375,19 @@ def test_psycopg_idioms(function: LocalFunction, postgresql: servers.Server) -> 
 def test_psycopg2_idioms(function: LocalFunction, postgresql: servers.Server) -> None:
     """psycopg2: ``with conn:`` as a transaction and ``with conn.cursor()``
     (https://www.psycopg.org/docs/usage.html#with-statement), a named (server-side)
-    cursor (usage.html#server-side-cursors) and ``execute_values``
-    (https://www.psycopg.org/docs/extras.html#fast-execution-helpers): one subsegment
-    for the one statement it sends."""
+    cursor (usage.html#server-side-cursors), ``execute_values``
+    (https://www.psycopg.org/docs/extras.html#fast-execution-helpers: one subsegment
+    for the one statement it sends) and ``cursor(cursor_factory=RealDictCursor)``
+    (extras.html#dictionary-like-cursor), which upstream left untraced (a factory per
+    cursor replaces the traced one it gives ``connect``);
+    otel_xray/instrumentation/psycopg2_cursors.py (a hook)."""
     response, found = idioms(function, "psycopg2-idioms", **sql_event(postgresql))
-    assert response == [1, 2]
+    assert response == [1, 2, "two"]
     assert statements(found) == [
         "CREATE TEMP TABLE item (id int, name text)",
         "INSERT INTO item (id, name) VALUES (?,?),(?,?)",
         "SELECT id FROM item ORDER BY id",
+        "SELECT name FROM item WHERE id = %s",  # cursor(cursor_factory=RealDictCursor)
     ]
     assert_named_after_database(found, "postgresql")
 
