@@ -368,6 +368,13 @@ def case_redis_idioms(event: Event) -> Any:
         plain.execute()
     client.publish("orders", "placed")
 
+    def count_one_more(pipe: Any) -> None:  # WATCH, GET, then MULTI/EXEC of the SET
+        current = int(pipe.get("orders:count"))
+        pipe.multi()
+        pipe.set("orders:count", current + 1)
+
+    client.transaction(count_one_more, "orders:count")
+
     async def asynchronous() -> Any:
         aclient = redis.asyncio.Redis(host="127.0.0.1", port=event["port"])
         await aclient.set("order:10", "paid")

@@ -461,25 +461,33 @@ def test_asyncpg_pool_under_gather(function: LocalFunction, postgresql: servers.
 
 
 def test_redis_idioms(function: LocalFunction, redis_server: servers.Server) -> None:
-    """redis-py: ``pipeline()`` (a MULTI/EXEC transaction by default) and
-    ``pipeline(transaction=False)`` (https://redis.readthedocs.io/en/stable/
-    advanced_features.html#pipelines), pub/sub ``publish`` (#publish-subscribe) and
+    """redis-py: ``pipeline()`` (a MULTI/EXEC transaction by default),
+    ``pipeline(transaction=False)`` and ``transaction(func, *watches)``
+    (https://redis.readthedocs.io/en/stable/advanced_features.html#pipelines), pub/sub
+    ``publish`` (#publish-subscribe) and
     ``redis.asyncio`` (examples/asyncio_examples.html). A pipeline is one subsegment
     with its commands, as the upstream instrumentation makes it
     (opentelemetry-instrumentation-redis ``_traced_execute_pipeline``: one span, the
     commands joined in ``db.statement``); the X-Ray SDK has no Redis patch to compare."""
     response, found = idioms(function, "redis-idioms", port=redis_server.port)
     assert response == ["placed", "paid"]
-    assert len(found) == 6  # pipeline, pipeline, PUBLISH, SET, async pipeline, GET
     for call in found:
         assert call["name"] == "127.0.0.1" and call["namespace"] == "remote"
         assert not call.get("fault") and "sql" not in call  # Redis is not SQL (sql.go)
-    commands = [c["metadata"]["default"].get("db.statement", "") for c in found]
-    # redis-py sends incr() as INCRBY key 1.
-    assert commands[0].split("\n") == ["SET ? ?", "INCRBY ? ?", "GET ?"], commands
-    assert commands[1].split("\n") == ["GET ?", "GET ?"], commands
-    assert commands[2].startswith("PUBLISH"), commands
-    assert commands[4].split("\n") == ["GET ?", "INCRBY ? ?"], commands
+    commands = [c["metadata"]["default"].get("db.statement", "").split("\n") for c in found]
+    assert commands == [
+        ["SET ? ?", "INCRBY ? ?", "GET ?"],  # pipeline(): MULTI/EXEC; incr() is INCRBY key 1
+        ["GET ?", "GET ?"],  # pipeline(transaction=False)
+        ["PUBLISH ? ?"],
+        # transaction(func, "orders:count"): WATCH and the reads run at once, then the
+        # queued commands as one MULTI/EXEC pipeline
+        ["WATCH ?"],
+        ["GET ?"],
+        ["SET ? ?"],
+        ["SET ? ?"],  # redis.asyncio
+        ["GET ?", "INCRBY ? ?"],  # redis.asyncio pipeline
+        ["GET ?"],
+    ], commands
 
 
 def urls(found: list[Document]) -> list[str]:
