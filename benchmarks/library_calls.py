@@ -12,7 +12,7 @@ SDK's span, not export. Each row is the median of several repeats, in microsecon
   (``otel_xray.instrumentation.s3transfer``) against the bare task, per S3 call of a
   transfer;
 - psycopg: making a connection's cursor class with ``copy`` traced
-  (``otel_xray.instrumentation.psycopg_copy``), once per connection; no server needed.
+  (``otel_xray.instrumentation.psycopg3_cursors``), once per connection; no server needed.
 
 The mysql-connector hook costs one attribute write per ``connect`` and nothing per
 query. ``python -m benchmarks.library_calls [--calls 20000] [--repeats 7]``
@@ -34,7 +34,7 @@ from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 
 from benchmarks import save
-from otel_xray.instrumentation.psycopg_copy import _with_copy
+from otel_xray.instrumentation.psycopg3_cursors import _with_copy
 from otel_xray.instrumentation.s3transfer import _InCallersContext
 from otel_xray.instrumentation.sqlite import SQLiteInstrumentor
 

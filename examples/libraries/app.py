@@ -205,15 +205,22 @@ def case_psycopg_idioms(event: Event) -> Any:
         with conn.cursor() as cur, cur.copy("COPY item (id, name) FROM STDIN") as copy:
             copy.write_row((4, "four"))
         count = conn.execute("SELECT count(*) FROM item").fetchone()[0]
+        with conn.cursor(name="server_side") as named:  # a server-side cursor
+            named.execute("SELECT id FROM item WHERE id > %s", (3,))
+            count += len(named.fetchall())
 
     async def asynchronous() -> Any:
         aconn = await psycopg.AsyncConnection.connect(**arguments)
-        async with aconn, aconn.cursor() as acur:
-            await acur.execute("SELECT %s::int", (5,))
-            five = (await acur.fetchone())[0]
-            async with acur.copy("COPY (SELECT 6) TO STDOUT") as copy:
-                six = [int(bytes(data)) async for data in copy]
-            return [five, *six]
+        async with aconn:
+            async with aconn.cursor() as acur:
+                await acur.execute("SELECT %s::int", (5,))
+                five = (await acur.fetchone())[0]
+                async with acur.copy("COPY (SELECT 6) TO STDOUT") as copy:
+                    six = [int(bytes(data)) async for data in copy]
+            async with aconn.cursor(name="async_server_side") as named:
+                await named.execute("SELECT 7")
+                seven = (await named.fetchone())[0]
+            return [five, *six, seven]
 
     return [count, *asyncio.run(asynchronous())]
 

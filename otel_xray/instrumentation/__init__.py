@@ -96,8 +96,8 @@ REGISTRY: dict[str, Instrumentation] = {
         "psycopg",
         "opentelemetry.instrumentation.psycopg",
         "PsycopgInstrumentor",
-        # Cursor.copy (COPY ... FROM STDIN / TO STDOUT) traced too (see the module).
-        hook="otel_xray.instrumentation.psycopg_copy",
+        # Cursor.copy (COPY) and server-side cursors traced too (see the module).
+        hook="otel_xray.instrumentation.psycopg3_cursors",
     ),
     "pg8000": Instrumentation(
         # No upstream package: the upstream DB-API wrapper, as the others use it.

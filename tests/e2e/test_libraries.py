@@ -353,12 +353,14 @@ def test_sqlite3_idioms(function: LocalFunction) -> None:
 def test_psycopg_idioms(function: LocalFunction, postgresql: servers.Server) -> None:
     """psycopg 3: ``Connection.execute`` and ``with conn.cursor()`` (https://www.psycopg.org/
     psycopg3/docs/basic/usage.html), ``pipeline()`` (docs/advanced/pipeline.html), the
-    async connection (docs/advanced/async.html) and ``COPY`` with ``cursor.copy``
-    (docs/basic/copy.html). In a pipeline each ``execute`` is one subsegment, as the
+    async connection (docs/advanced/async.html), ``COPY`` with ``cursor.copy``
+    (docs/basic/copy.html) and a server-side cursor (docs/advanced/cursors.html
+    #server-side-cursors). In a pipeline each ``execute`` is one subsegment, as the
     X-Ray SDK records each ``execute`` (ext/dbapi2.py ``XRayTracedCursor.execute``).
-    COPY was untraced upstream; otel_xray/instrumentation/psycopg_copy.py (a hook)."""
+    COPY and server-side cursors were untraced upstream;
+    otel_xray/instrumentation/psycopg3_cursors.py (a hook)."""
     response, found = idioms(function, "psycopg-idioms", **sql_event(postgresql))
-    assert response == [4, 5, 6]
+    assert response == [5, 5, 6, 7]
     assert statements(found) == [
         "CREATE TEMP TABLE item (id int, name text)",
         "INSERT INTO item VALUES (%s, %s)",
@@ -366,8 +368,10 @@ def test_psycopg_idioms(function: LocalFunction, postgresql: servers.Server) -> 
         "INSERT INTO item VALUES (%s, %s)",  # pipeline
         "COPY item (id, name) FROM STDIN",
         "SELECT count(*) FROM item",
+        "SELECT id FROM item WHERE id > %s",  # conn.cursor(name=...): server-side
         "SELECT %s::int",  # AsyncConnection
         "COPY (SELECT ?) TO STDOUT",  # AsyncCursor.copy
+        "SELECT ?",  # AsyncConnection.cursor(name=...): server-side
     ]
     assert_named_after_database(found, "postgresql")
 

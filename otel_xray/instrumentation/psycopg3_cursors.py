@@ -1,4 +1,5 @@
-"""psycopg 3's ``COPY``: a registry hook on the upstream instrumentation's cursor classes.
+"""psycopg 3's ``COPY`` and server-side cursors: a registry hook on the upstream
+instrumentation's cursor classes.
 
 The upstream psycopg instrumentation traces a cursor's ``execute``, ``executemany`` and
 ``callproc`` (the classes ``_new_cursor_factory`` and ``_new_cursor_async_factory``
@@ -19,19 +20,32 @@ same tracer and ``CursorTracer``), so the subsegment is ``database@host`` with t
 ``COPY`` statement in its ``sql`` block. It is installed after the instrumentor, by
 replacing the two factory functions in the upstream module; connections made before
 keep their cursors.
+
+Server-side cursors (``conn.cursor(name="...")``, "Server-side cursors",
+https://www.psycopg.org/psycopg3/docs/advanced/cursors.html#server-side-cursors) come
+from the connection's ``server_cursor_factory``, which upstream leaves as it is, so
+their queries were untraced too. After each ``connect`` this hook makes that factory a
+traced one the same way (upstream's factory functions, the connection's integration).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from opentelemetry.trace import SpanKind
 
 _ORIGINAL = "__otel_xray_original__"
+_TRACED = "_otel_xray_traced"
 _FACTORIES = ("_new_cursor_factory", "_new_cursor_async_factory")
+#: upstream integration class -> the factory function that makes its cursor classes
+_INTEGRATIONS = (
+    ("DatabaseApiIntegration", "_new_cursor_factory"),
+    ("DatabaseApiAsyncIntegration", "_new_cursor_async_factory"),
+)
 
 
 def _statement(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -87,6 +101,37 @@ def _with_copy(factory: Callable[..., type], tracer_class: Any) -> Callable[...,
     return making
 
 
+def _trace_server_cursors(connection: Any, db_api: Any, factory: Callable[..., type]) -> None:
+    with contextlib.suppress(Exception):
+        base = connection.server_cursor_factory
+        if not getattr(base, _TRACED, False):
+            traced = factory(db_api=db_api, base_factory=base)
+            setattr(traced, _TRACED, True)
+            connection.server_cursor_factory = traced
+
+
+def _with_server_cursors(original: Any, upstream: Any, factory_name: str) -> Any:
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def connecting_async(self: Any, *args: Any, **kwargs: Any) -> Any:
+            connection = await original(self, *args, **kwargs)
+            _trace_server_cursors(connection, self, getattr(upstream, factory_name))
+            return connection
+
+        setattr(connecting_async, _ORIGINAL, original)
+        return connecting_async
+
+    @functools.wraps(original)
+    def connecting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        connection = original(self, *args, **kwargs)
+        _trace_server_cursors(connection, self, getattr(upstream, factory_name))
+        return connection
+
+    setattr(connecting, _ORIGINAL, original)
+    return connecting
+
+
 def install() -> None:
     from opentelemetry.instrumentation import psycopg as upstream  # noqa: PLC0415
 
@@ -94,6 +139,13 @@ def install() -> None:
         factory = getattr(upstream, name, None)
         if factory is not None and not hasattr(factory, _ORIGINAL):
             setattr(upstream, name, _with_copy(factory, upstream.CursorTracer))
+    for class_name, factory_name in _INTEGRATIONS:
+        integration = getattr(upstream, class_name, None)
+        original = getattr(integration, "wrapped_connection", None)
+        if original is not None and not hasattr(original, _ORIGINAL):
+            integration.wrapped_connection = _with_server_cursors(  # type: ignore[union-attr]
+                original, upstream, factory_name
+            )
 
 
 def uninstall() -> None:
@@ -103,3 +155,8 @@ def uninstall() -> None:
         original = getattr(getattr(upstream, name, None), _ORIGINAL, None)
         if original is not None:
             setattr(upstream, name, original)
+    for class_name, _ in _INTEGRATIONS:
+        integration = getattr(upstream, class_name, None)
+        original = getattr(getattr(integration, "wrapped_connection", None), _ORIGINAL, None)
+        if original is not None:
+            integration.wrapped_connection = original  # type: ignore[union-attr]
