@@ -68,9 +68,9 @@ class _Connection(dbapi.TracedConnectionProxy):  # type: ignore[type-arg]
     and calls execute() on it")."""
 
     def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        cursor = self.__wrapped__.cursor(*args, **kwargs)
         integration = self._self_db_api_integration
-        assert integration is not None  # always given by _Integration
-        return _Cursor(self.__wrapped__.cursor(*args, **kwargs), integration)
+        return cursor if integration is None else _Cursor(cursor, integration)
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         return self.cursor().execute(*args, **kwargs)
