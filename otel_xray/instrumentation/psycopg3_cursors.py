@@ -55,19 +55,24 @@ def _statement(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 def _traced_copy(base: type, db_api: Any, tracer_class: Any) -> type:
     cursor_tracer = tracer_class(db_api)
 
-    def start(cursor: Any, statement: Any) -> Any:
-        name = cursor_tracer.get_operation_name(cursor, (statement,)) or "COPY"
-        span = db_api._tracer.start_as_current_span(name, kind=SpanKind.CLIENT)
-        return span
+    @contextlib.contextmanager
+    def start(cursor: Any, statement: Any) -> Iterator[None]:
+        """The COPY span, current for the block; tracing's own errors stay here."""
+        try:
+            name = cursor_tracer.get_operation_name(cursor, (statement,)) or "COPY"
+        except Exception:
+            name = "COPY"
+        with db_api._tracer.start_as_current_span(name, kind=SpanKind.CLIENT) as span:
+            with contextlib.suppress(Exception):
+                cursor_tracer._populate_span(span, cursor, statement)
+            yield
 
     if getattr(base, "__aenter__", None) is not None:  # psycopg.AsyncCursor
 
         class AsyncCopying(base):  # type: ignore[misc]
             @contextlib.asynccontextmanager
             async def copy(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-                statement = _statement(args, kwargs)
-                with start(self, statement) as span:
-                    cursor_tracer._populate_span(span, self, statement)
+                with start(self, _statement(args, kwargs)):
                     async with super().copy(*args, **kwargs) as copy:
                         yield copy
 
@@ -76,11 +81,8 @@ def _traced_copy(base: type, db_api: Any, tracer_class: Any) -> type:
     class Copying(base):  # type: ignore[misc]
         @contextlib.contextmanager
         def copy(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            statement = _statement(args, kwargs)
-            with start(self, statement) as span:
-                cursor_tracer._populate_span(span, self, statement)
-                with super().copy(*args, **kwargs) as copy:
-                    yield copy
+            with start(self, _statement(args, kwargs)), super().copy(*args, **kwargs) as copy:
+                yield copy
 
     return Copying
 
