@@ -60,8 +60,9 @@ REGISTRY: dict[str, Instrumentation] = {
     ),
     "s3transfer": Instrumentation(
         # No upstream package: boto3's upload_file / download_file run their S3 calls on
-        # s3transfer's worker threads; this keeps them in the caller's trace (the module).
-        "s3transfer.futures",
+        # s3transfer's worker threads; this keeps them in the caller's trace, under one
+        # subsegment per transfer (the module). boto3.s3.transfer imports s3transfer.
+        "boto3.s3.transfer",
         "otel_xray.instrumentation.s3transfer",
         "S3TransferInstrumentor",
     ),

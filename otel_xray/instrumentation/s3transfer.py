@@ -20,18 +20,36 @@ subsegment under the span current when the function called ``upload_file``. The 
 SDK loses these calls the same way (its context is thread-local:
 ``SegmentNotFoundException`` on the worker threads).
 
-Cost: one small object per submitted task, only where s3transfer is imported.
+The transfer itself, ``S3Transfer.upload_file`` / ``download_file`` (what
+``S3.Client.upload_file`` and ``download_file`` and the ``Bucket`` / ``Object``
+variants call), is one local subsegment, ``S3.upload_file`` or ``S3.download_file``,
+with the transfer's S3 calls under it, so they read as one call in the trace, its
+failure (``S3UploadFailedError``) on it. The X-Ray SDK has no such subsegment (ours;
+the operation names are boto3's). ``upload_fileobj`` and ``download_fileobj`` use the
+transfer manager directly: their calls are under the caller's span, with no subsegment
+of their own.
+
+The registry row's trigger is ``boto3.s3.transfer``, which imports s3transfer; it is
+complete when the row applies (s3transfer alone is not: boto3 imports it mid-way).
+
+Cost: one small object per submitted task and one span per transfer, only where a
+function uses boto3's managed transfers.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Collection
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.trace import SpanKind
 
 _ORIGINAL = "__otel_xray_original__"
+_OPERATIONS = ("upload_file", "download_file")
 
 
 class _InCallersContext:
@@ -66,6 +84,16 @@ def _submit(original: Any) -> Any:
     return submit
 
 
+def _transfer(original: Any, operation: str, tracer: Any) -> Any:
+    @functools.wraps(original)
+    def transfer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with tracer.start_as_current_span(f"S3.{operation}", kind=SpanKind.INTERNAL):
+            return original(self, *args, **kwargs)
+
+    setattr(transfer, _ORIGINAL, original)
+    return transfer
+
+
 class S3TransferInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Keeps s3transfer's worker-thread calls in the caller's trace (see the module)."""
 
@@ -73,10 +101,18 @@ class S3TransferInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ("s3transfer >= 0.3",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        from s3transfer.futures import BoundedExecutor  # noqa: PLC0415  (the trigger)
+        from s3transfer.futures import BoundedExecutor  # noqa: PLC0415  (imported by boto3)
 
         if not hasattr(BoundedExecutor.submit, _ORIGINAL):
             BoundedExecutor.submit = _submit(BoundedExecutor.submit)
+        transfer_class = _s3_transfer_class()
+        if transfer_class is None:
+            return
+        tracer = trace.get_tracer(__name__, tracer_provider=kwargs.get("tracer_provider"))
+        for operation in _OPERATIONS:
+            method = getattr(transfer_class, operation, None)
+            if method is not None and not hasattr(method, _ORIGINAL):
+                setattr(transfer_class, operation, _transfer(method, operation, tracer))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from s3transfer.futures import BoundedExecutor  # noqa: PLC0415
@@ -84,3 +120,14 @@ class S3TransferInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         original = getattr(BoundedExecutor.submit, _ORIGINAL, None)
         if original is not None:
             BoundedExecutor.submit = original
+        transfer_class = _s3_transfer_class()
+        for operation in _OPERATIONS:
+            method = getattr(transfer_class, operation, None)
+            original = getattr(method, _ORIGINAL, None)
+            if original is not None:
+                setattr(transfer_class, operation, original)
+
+
+def _s3_transfer_class() -> Any:
+    module = sys.modules.get("boto3.s3.transfer")
+    return getattr(module, "S3Transfer", None)

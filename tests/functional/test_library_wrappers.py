@@ -1,6 +1,7 @@
 """otel-xray's own library wrappers in-process, on inputs the idiom tests do not use:
 sqlite3's other ways to name a database and its error paths, s3transfer's real executor
-under load and failure, mysql-connector's connection objects of every shape.
+under load and failure and a failed ``upload_file`` (moto's server), mysql-connector's
+connection objects of every shape.
 
 The idioms themselves, through the built layer against real servers, are in
 tests/e2e/test_libraries.py.
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from s3transfer.futures import BoundedExecutor, TransferCoordinator
 from s3transfer.tasks import Task
 
+from otel_xray.devtools.aws_services import AwsServices
 from otel_xray.instrumentation import mysql_connector
 from otel_xray.instrumentation.s3transfer import S3TransferInstrumentor
 from otel_xray.instrumentation.sqlite import SQLiteInstrumentor, _database
@@ -192,6 +194,31 @@ def test_s3transfer_tasks_run_in_the_submitters_context_on_real_worker_threads()
     finally:
         instrumentor.uninstrument()
     assert not hasattr(BoundedExecutor.submit, "__otel_xray_original__")
+
+
+def test_a_failed_upload_is_a_fault_on_its_transfer_subsegment(
+    xray: XRayCapture, tmp_path: Path
+) -> None:
+    """``upload_file`` to a bucket that does not exist, against moto's server: boto3
+    raises ``S3UploadFailedError`` to the function as untraced; the ``S3.upload_file``
+    subsegment is a fault with it, and the failed ``PutObject`` (from a worker thread)
+    is inside it, in the same trace."""
+    source = tmp_path / "receipt.txt"
+    source.write_bytes(b"receipt")
+    with AwsServices() as aws:
+        client = aws.client("s3")
+
+        def handler(event: Any, context: Any) -> Any:
+            client.upload_file(str(source), "no-such-bucket", "r.txt")
+
+        result = xray.invoke(handler, {})
+    assert type(result.error).__name__ == "S3UploadFailedError"
+    [upload] = [d for d in result.documents if d["name"] == "S3.upload_file"]
+    assert upload["fault"] is True
+    assert upload["cause"]["exceptions"][0]["type"].endswith("S3UploadFailedError")
+    [put] = [d for d in result.documents if d.get("aws", {}).get("operation") == "PutObject"]
+    assert put["parent_id"] == upload["id"] and put["trace_id"] == upload["trace_id"]
+    assert put["error"] is True  # moto's 404 NoSuchBucket: the caller's error
 
 
 # mysql-connector -----------------------------------------------------------------------
