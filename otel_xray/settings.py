@@ -29,6 +29,7 @@ logger = logging.getLogger("otel_xray")
 #: Instrumentations otel-xray knows how to load, in load order.
 KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "botocore",
+    "s3transfer",
     "requests",
     "urllib3",
     "urllib",
@@ -41,6 +42,7 @@ KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "pymysql",
     "mysql",
     "sqlalchemy",
+    "asyncpg",
     "redis",
     "pymongo",
 )

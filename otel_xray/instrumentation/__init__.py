@@ -58,6 +58,14 @@ REGISTRY: dict[str, Instrumentation] = {
         # The resources the X-Ray SDK records (S3 bucket and key, Lambda invocation type).
         options=(("request_hook", "otel_xray.instrumentation.aws_sdk_resources:request_hook"),),
     ),
+    "s3transfer": Instrumentation(
+        # No upstream package: boto3's upload_file / download_file run their S3 calls on
+        # s3transfer's worker threads; this keeps them in the caller's trace, under one
+        # subsegment per transfer (the module). boto3.s3.transfer imports s3transfer.
+        "boto3.s3.transfer",
+        "otel_xray.instrumentation.s3transfer",
+        "S3TransferInstrumentor",
+    ),
     "requests": Instrumentation(
         "requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"
     ),
@@ -74,13 +82,23 @@ REGISTRY: dict[str, Instrumentation] = {
         "aiohttp", "opentelemetry.instrumentation.aiohttp_client", "AioHttpClientInstrumentor"
     ),
     "sqlite3": Instrumentation(
-        "sqlite3", "opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"
+        # The upstream DB-API wrapper with Connection.execute, executemany and
+        # executescript traced and the database named (see the module).
+        "sqlite3", "otel_xray.instrumentation.sqlite", "SQLiteInstrumentor"
     ),
     "psycopg2": Instrumentation(
-        "psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"
+        "psycopg2",
+        "opentelemetry.instrumentation.psycopg2",
+        "Psycopg2Instrumentor",
+        # conn.cursor(cursor_factory=RealDictCursor) traced too (see the module).
+        hook="otel_xray.instrumentation.psycopg2_cursors",
     ),
     "psycopg": Instrumentation(
-        "psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"
+        "psycopg",
+        "opentelemetry.instrumentation.psycopg",
+        "PsycopgInstrumentor",
+        # Cursor.copy (COPY) and server-side cursors traced too (see the module).
+        hook="otel_xray.instrumentation.psycopg3_cursors",
     ),
     "pg8000": Instrumentation(
         # No upstream package: the upstream DB-API wrapper, as the others use it.
@@ -90,10 +108,20 @@ REGISTRY: dict[str, Instrumentation] = {
         "pymysql", "opentelemetry.instrumentation.pymysql", "PyMySQLInstrumentor"
     ),
     "mysql": Instrumentation(
-        "mysql.connector", "opentelemetry.instrumentation.mysql", "MySQLInstrumentor"
+        "mysql.connector",
+        "opentelemetry.instrumentation.mysql",
+        "MySQLInstrumentor",
+        # The connector's own traceparent query attribute off: it empties prepared
+        # statements' results on MariaDB (see the module).
+        hook="otel_xray.instrumentation.mysql_connector",
     ),
     "sqlalchemy": Instrumentation(
         "sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"
+    ),
+    "asyncpg": Instrumentation(
+        # SQLAlchemy's async engine over asyncpg calls these same methods (prepared
+        # statements), so both are traced, as with the sync drivers.
+        "asyncpg", "opentelemetry.instrumentation.asyncpg", "AsyncPGInstrumentor"
     ),
     "redis": Instrumentation(
         "redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"

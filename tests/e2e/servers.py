@@ -108,12 +108,20 @@ class PostgreSQL(Server):
             [*as_postgres, str(binaries / "postgres"), "-D", str(data), "-p", str(self.port),
              "-h", "127.0.0.1", "-k", str(self.directory), "-c", "fsync=off"],
         )  # fmt: skip
-        subprocess.run(
-            [str(binaries / "psql") if (binaries / "psql").exists() else "psql",
-             "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", "postgres",
-             "-c", f"CREATE DATABASE {DATABASE}"],
-            check=True, capture_output=True, timeout=60, env={**os.environ, "PGPASSWORD": PASSWORD},
-        )  # fmt: skip
+        # The port opens before the server takes connections ("the database system is
+        # starting up", psql exit 2): a few tries, a bounded wait.
+        for attempt in range(20):
+            created = subprocess.run(
+                [str(binaries / "psql") if (binaries / "psql").exists() else "psql",
+                 "-h", "127.0.0.1", "-p", str(self.port), "-U", USER, "-d", "postgres",
+                 "-c", f"CREATE DATABASE {DATABASE}"],
+                check=False, capture_output=True, timeout=60,
+                env={**os.environ, "PGPASSWORD": PASSWORD},
+            )  # fmt: skip
+            if created.returncode != 2 or attempt == 19:
+                created.check_returncode()
+                return self
+            time.sleep(0.25)
         return self
 
 

@@ -257,6 +257,7 @@ def test_every_library_has_a_case_or_a_reason() -> None:
     no package), so only its instrumentation's presence is checked (below)."""
     tested = set(SQL_CASES) | {"sqlite3", "redis", "urllib", "httpx", "aiohttp-client"}
     tested |= {"botocore", "requests", "urllib3"}  # tests/e2e/test_service_map.py
+    tested |= {"asyncpg", "s3transfer"}  # the idioms below
     untested = set(REGISTRY) - tested
     assert untested == {"pymongo"}
     assert set(LEFT_OUT) == {"aiobotocore", "httplib", "pynamodb"}
@@ -268,3 +269,334 @@ def test_pymongo_is_instrumented_on_import(function: LocalFunction) -> None:
     result, _ = invoke(function, library="pymongo-listeners", case="ok")
     assert result.ok, result.error
     assert "CommandTracer" in result.response
+
+
+# Each library the way its own documentation uses it ------------------------------------
+#
+# One invocation per library runs the calls its tutorial teaches (examples/libraries,
+# ``case_*_idioms``); each test names the page of each idiom. Where the upstream
+# instrumentation missed an idiom, otel_xray/instrumentation says how it is fixed.
+
+
+def idioms(function: LocalFunction, library: str, **event: Any) -> tuple[Any, list[Document]]:
+    """The response, and the invocation's remote and AWS calls in start order; every
+    document of the invocation in its one trace, every call under the function's
+    subsegment (nothing lost to another thread or task)."""
+    response, found, _ = idioms_and_trace(function, library, **event)
+    return response, found
+
+
+def idioms_and_trace(
+    function: LocalFunction, library: str, **event: Any
+) -> tuple[Any, list[Document], list[Document]]:
+    """:func:`idioms`, and every document of the trace, nested ones included."""
+    result, store = invoke(function, library=library, case="ok", **event)
+    assert result.ok, result.error
+    assert {d["trace_id"] for d in result.segments} == {result.root}, "a call left the trace"
+    trace = store.trace(result.root)
+    assert not trace.orphans
+    found = sorted(calls(store, result), key=lambda d: float(d["start_time"]))
+    by_id = {d["id"]: d for d, _ in trace.walk()}
+    parent_of = {d["id"]: by_id[d["parent_id"]] for d in by_id.values() if "parent_id" in d}
+    for d in by_id.values():  # subsegments nested in their parent's document
+        parent_of.update({child["id"]: d for child in d.get("subsegments", ())})
+    [function_segment] = [d for d in by_id.values() if d.get("origin") == "AWS::Lambda::Function"]
+    handler = [d for d in by_id.values() if parent_of.get(d["id"]) is function_segment]
+    for call in found:
+        ancestor = parent_of[call["id"]]
+        while ancestor not in handler:  # under the function, through calls or local work
+            assert ancestor["id"] in parent_of, (call, ancestor)
+            ancestor = parent_of[ancestor["id"]]
+    return result.response, found, list(by_id.values())
+
+
+def statements(found: list[Document]) -> list[str]:
+    return [c["sql"]["sanitized_query"] for c in found if "sanitized_query" in c.get("sql", {})]
+
+
+def sql_event(server: servers.Server) -> dict[str, Any]:
+    return {
+        "port": server.port,
+        "user": servers.USER,
+        "password": servers.PASSWORD,
+        "database": servers.DATABASE,
+    }
+
+
+def assert_named_after_database(found: list[Document], database_type: str) -> None:
+    """A SQL call is named ``database@host``: the collector's name for a span with
+    ``db.name`` (awsxrayexporter internal/translator/segment.go, ``<db name>@<db host>``);
+    the X-Ray SDK names it after the host (ext/mysql: ``_host``; ext/sqlalchemy_core:
+    the URL's netloc) or the database (ext/sqlite3: the ``connect`` argument). The
+    ``sql`` block holds the sanitized statement and the type (sql.go ``makeSQL``)."""
+    for call in found:
+        assert call["name"] == f"{servers.DATABASE}@127.0.0.1", call
+        assert call["namespace"] == "remote" and not call.get("fault"), call
+        assert call["sql"]["database_type"] == database_type
+        assert "app-secret" not in json.dumps(call)
+
+
+def test_sqlite3_idioms(function: LocalFunction) -> None:
+    """sqlite3 as Python's documentation teaches it (https://docs.python.org/3/library/
+    sqlite3.html): ``Connection.execute`` and ``executemany`` (#tutorial,
+    #sqlite3.Connection.execute), ``executescript`` (#sqlite3.Connection.executescript),
+    the connection as a context manager (#sqlite3-connection-context-manager) and
+    ``row_factory = sqlite3.Row`` (#sqlite3-howto-row-factory). Upstream traced none of
+    the three shortcuts (their cursors are made in C, past its proxy) and named the
+    call after its verb; otel_xray/instrumentation/sqlite.py (our wrapper) traces them
+    and names the call after the database, as ext/sqlite3 of the X-Ray SDK does."""
+    response, found = idioms(function, "sqlite3-idioms")
+    assert response == {"n": 3, "titles": ["Monty", "Grail", "Life"]}
+    assert statements(found) == [
+        "CREATE TABLE movie(title, year, score)",
+        "INSERT INTO movie VALUES(?, ?, ?)",  # executemany: one call, as the SDK's
+        "BEGIN; CREATE TABLE person(name); INSERT INTO person VALUES (?); COMMIT;",
+        "INSERT INTO movie VALUES(?, ?, ?)",  # inside `with db:`
+        "SELECT count(*) AS n FROM movie",
+        "SELECT title FROM movie ORDER BY year",
+    ]
+    for call in found:
+        assert call["name"] == ":memory:" and call["namespace"] == "remote"
+        assert call["sql"]["database_type"] == "sqlite" and not call.get("fault")
+
+
+def test_psycopg_idioms(function: LocalFunction, postgresql: servers.Server) -> None:
+    """psycopg 3: ``Connection.execute`` and ``with conn.cursor()`` (https://www.psycopg.org/
+    psycopg3/docs/basic/usage.html), ``pipeline()`` (docs/advanced/pipeline.html), the
+    async connection (docs/advanced/async.html), ``COPY`` with ``cursor.copy``
+    (docs/basic/copy.html) and a server-side cursor (docs/advanced/cursors.html
+    #server-side-cursors). In a pipeline each ``execute`` is one subsegment, as the
+    X-Ray SDK records each ``execute`` (ext/dbapi2.py ``XRayTracedCursor.execute``).
+    COPY and server-side cursors were untraced upstream;
+    otel_xray/instrumentation/psycopg3_cursors.py (a hook)."""
+    response, found = idioms(function, "psycopg-idioms", **sql_event(postgresql))
+    assert response == [5, 5, 6, 7]
+    assert statements(found) == [
+        "CREATE TEMP TABLE item (id int, name text)",
+        "INSERT INTO item VALUES (%s, %s)",
+        "INSERT INTO item VALUES (%s, %s)",  # pipeline
+        "INSERT INTO item VALUES (%s, %s)",  # pipeline
+        "COPY item (id, name) FROM STDIN",
+        "SELECT count(*) FROM item",
+        "SELECT id FROM item WHERE id > %s",  # conn.cursor(name=...): server-side
+        "SELECT %s::int",  # AsyncConnection
+        "COPY (SELECT ?) TO STDOUT",  # AsyncCursor.copy
+        "SELECT ?",  # AsyncConnection.cursor(name=...): server-side
+    ]
+    assert_named_after_database(found, "postgresql")
+
+
+def test_psycopg2_idioms(function: LocalFunction, postgresql: servers.Server) -> None:
+    """psycopg2: ``with conn:`` as a transaction and ``with conn.cursor()``
+    (https://www.psycopg.org/docs/usage.html#with-statement), a named (server-side)
+    cursor (usage.html#server-side-cursors), ``execute_values``
+    (https://www.psycopg.org/docs/extras.html#fast-execution-helpers: one subsegment
+    for the one statement it sends) and ``cursor(cursor_factory=RealDictCursor)``
+    (extras.html#dictionary-like-cursor), which upstream left untraced (a factory per
+    cursor replaces the traced one it gives ``connect``);
+    otel_xray/instrumentation/psycopg2_cursors.py (a hook)."""
+    response, found = idioms(function, "psycopg2-idioms", **sql_event(postgresql))
+    assert response == [1, 2, "two"]
+    assert statements(found) == [
+        "CREATE TEMP TABLE item (id int, name text)",
+        "INSERT INTO item (id, name) VALUES (?,?),(?,?)",
+        "SELECT id FROM item ORDER BY id",
+        "SELECT name FROM item WHERE id = %s",  # cursor(cursor_factory=RealDictCursor)
+    ]
+    assert_named_after_database(found, "postgresql")
+
+
+@pytest.mark.parametrize("library", ["pymysql", "mysql"])
+def test_mysql_driver_idioms(
+    library: str, function: LocalFunction, mariadb: servers.Server
+) -> None:
+    """``with conn.cursor()`` and ``executemany`` (PyMySQL: https://pymysql.readthedocs.io/
+    en/latest/user/examples.html and modules/cursors.html; mysql-connector:
+    https://dev.mysql.com/doc/connector-python/en/connector-python-api-mysqlcursor-
+    executemany.html), and mysql-connector's ``cursor(prepared=True)``
+    (connector-python-api-mysqlcursorprepared.html). That one read no row on MariaDB
+    once traced: the connector appends its own ``traceparent`` query attribute under a
+    recording span; otel_xray/instrumentation/mysql_connector.py (a hook) turns it off."""
+    response, found = idioms(function, f"{library}-idioms", **sql_event(mariadb))
+    expected = [
+        "CREATE TEMPORARY TABLE item (id int, name varchar(?))",
+        "INSERT INTO item (id, name) VALUES (%s, %s)",  # executemany: one call
+        "SELECT count(*) FROM item",
+    ]
+    if library == "mysql":
+        assert response == [2, "two"]  # the prepared statement's row
+        expected.append("SELECT name FROM item WHERE id = %s")
+    else:
+        assert response == [2]
+    assert statements(found) == expected
+    assert_named_after_database(found, "mysql")
+
+
+def test_sqlalchemy_idioms(function: LocalFunction, postgresql: servers.Server) -> None:
+    """SQLAlchemy 2.0: ``engine.begin()`` and ``engine.connect()`` with ``text()``
+    (https://docs.sqlalchemy.org/en/20/tutorial/dbapi_transactions.html), ORM
+    ``session.add`` + ``commit`` (tutorial/orm_data_manipulation.html) and
+    ``Session.execute(select(...))`` (tutorial/data_select.html). Each statement is a
+    SQLAlchemy span and the driver's (both instrumented, as the X-Ray SDK records both
+    when ext/sqlalchemy_core and ext/psycopg2 are patched)."""
+    response, found = idioms(function, "sqlalchemy-idioms", **sql_event(postgresql), suffix="s")
+    assert response == ["one", "one", "two"]
+    sent = statements(found)
+    for statement in (
+        "INSERT INTO item_s VALUES (?, ?)",  # text() in engine.begin()
+        "SELECT name FROM item_s",  # text() in engine.connect()
+        "INSERT INTO item_s (id, name) VALUES (%(id)s, %(name)s)",  # session.add + commit
+        "SELECT item_s.name \nFROM item_s ORDER BY item_s.id",  # Session.execute(select())
+    ):
+        assert sent.count(statement) == 2, (statement, sent)
+    assert_named_after_database([c for c in found if "sql" in c], "postgresql")
+
+
+def test_sqlalchemy_async_engine_over_asyncpg(
+    function: LocalFunction, postgresql: servers.Server
+) -> None:
+    """``create_async_engine("postgresql+asyncpg://...")`` (https://docs.sqlalchemy.org/en/
+    20/orm/extensions/asyncio.html): the asyncpg row of the registry traces the
+    prepared statements the dialect runs; with SQLAlchemy's own span, two per query."""
+    response, found = idioms(function, "sqlalchemy-async", **sql_event(postgresql))
+    assert response == 1
+    assert statements(found).count("SELECT ?") == 2
+    assert_named_after_database([c for c in found if "sql" in c], "postgresql")
+
+
+def test_asyncpg_pool_under_gather(function: LocalFunction, postgresql: servers.Server) -> None:
+    """asyncpg's pool (https://magicstack.github.io/asyncpg/current/usage.html#connection-
+    pools), three queries at once under ``asyncio.gather``: each on a pool connection,
+    each in the caller's trace under the function (asyncio tasks copy the context)."""
+    response, found = idioms(function, "asyncpg-pool", **sql_event(postgresql))
+    assert response == [0, 1, 2]
+    assert statements(found).count("SELECT $1::int") == 3
+    assert_named_after_database(found, "postgresql")
+
+
+def test_redis_idioms(function: LocalFunction, redis_server: servers.Server) -> None:
+    """redis-py: ``pipeline()`` (a MULTI/EXEC transaction by default),
+    ``pipeline(transaction=False)`` and ``transaction(func, *watches)``
+    (https://redis.readthedocs.io/en/stable/advanced_features.html#pipelines), pub/sub
+    ``publish`` (#publish-subscribe) and
+    ``redis.asyncio`` (examples/asyncio_examples.html). A pipeline is one subsegment
+    with its commands, as the upstream instrumentation makes it
+    (opentelemetry-instrumentation-redis ``_traced_execute_pipeline``: one span, the
+    commands joined in ``db.statement``); the X-Ray SDK has no Redis patch to compare."""
+    response, found = idioms(function, "redis-idioms", port=redis_server.port)
+    assert response == ["placed", "paid"]
+    for call in found:
+        assert call["name"] == "127.0.0.1" and call["namespace"] == "remote"
+        assert not call.get("fault") and "sql" not in call  # Redis is not SQL (sql.go)
+    commands = [c["metadata"]["default"].get("db.statement", "").split("\n") for c in found]
+    assert commands == [
+        ["SET ? ?", "INCRBY ? ?", "GET ?"],  # pipeline(): MULTI/EXEC; incr() is INCRBY key 1
+        ["GET ?", "GET ?"],  # pipeline(transaction=False)
+        ["PUBLISH ? ?"],
+        # transaction(func, "orders:count"): WATCH and the reads run at once, then the
+        # queued commands as one MULTI/EXEC pipeline
+        ["WATCH ?"],
+        ["GET ?"],
+        ["SET ? ?"],
+        ["SET ? ?"],  # redis.asyncio
+        ["GET ?", "INCRBY ? ?"],  # redis.asyncio pipeline
+        ["GET ?"],
+    ], commands
+
+
+def urls(found: list[Document]) -> list[str]:
+    return sorted(c["http"]["request"]["url"].split("/", 3)[3] for c in found)
+
+
+def assert_http(found: list[Document]) -> None:
+    for call in found:
+        assert call["name"] == "127.0.0.1" and call["namespace"] == "remote"
+        assert call["http"]["response"]["status"] == 200 and not call.get("fault")
+
+
+def test_httpx_idioms(function: LocalFunction, http_server: str) -> None:
+    """httpx: ``Client(base_url=...)`` (https://www.python-httpx.org/advanced/clients/),
+    streaming responses with ``client.stream`` (quickstart/#streaming-responses) and
+    ``AsyncClient`` under ``asyncio.gather`` (https://www.python-httpx.org/async/):
+    every request one subsegment named after the host, in the caller's trace."""
+    response, found = idioms(function, "httpx-idioms", url=http_server)
+    assert response == [200, 12, 200, 200, 200]
+    assert urls(found) == ["ok/0", "ok/1", "ok/2", "ok/astream", "ok/base", "ok/stream"]
+    assert_http(found)
+
+
+def test_aiohttp_idioms(function: LocalFunction, http_server: str) -> None:
+    """aiohttp: ``async with session.get(...)`` in a ``ClientSession``
+    (https://docs.aiohttp.org/en/stable/client_quickstart.html), three under
+    ``asyncio.gather``: each its own subsegment under the function."""
+    response, found = idioms(function, "aiohttp-idioms", url=http_server)
+    assert response == [200, 200, 200]
+    assert urls(found) == ["ok/0", "ok/1", "ok/2"]
+    assert_http(found)
+
+
+def test_urllib3_idioms(function: LocalFunction, http_server: str) -> None:
+    """urllib3: ``PoolManager().request`` and ``preload_content=False`` with
+    ``response.stream()`` (https://urllib3.readthedocs.io/en/stable/user-guide.html,
+    #making-requests and #streaming-and-i-o)."""
+    response, found = idioms(function, "urllib3-idioms", url=http_server)
+    assert response == [200, 12]
+    assert urls(found) == ["ok/pool", "ok/stream"]
+    assert_http(found)
+
+
+def test_boto3_idioms(function: LocalFunction, aws: LocalServices) -> None:
+    """boto3: the resource API, ``dynamodb.Table(...).put_item`` and ``s3.Object(...).put``
+    (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/resources.html,
+    guide/dynamodb.html), a waiter (guide/clients.html#waiters), a paginator
+    (guide/paginators.html) and ``upload_file`` / ``download_file``
+    (guide/s3-uploading-files.html, guide/s3-example-download-file.html) of 11 MiB in
+    5 MiB parts. Those run every S3 call on s3transfer's worker threads; before
+    otel_xray/instrumentation/s3transfer.py (our wrapper) each became a trace of its own.
+    Now all are in the function's trace, under the function (``idioms`` checks), inside
+    one local subsegment per transfer (ours: the X-Ray SDK has none)."""
+    event = {"table": aws.table, "bucket": aws.bucket}
+    response, found, subsegments = idioms_and_trace(function, "boto3-idioms", **event)
+    assert response == {"keys": ["receipts/r-1.txt", "receipts/r-2.txt"], "size": 11 * 2**20}
+    operations = [(c["name"], c["aws"]["operation"]) for c in found]
+    assert operations[:6] == [
+        ("DynamoDB", "PutItem"),
+        ("S3", "PutObject"),
+        ("S3", "PutObject"),
+        ("S3", "HeadObject"),  # the waiter's one poll: the object is there
+        ("S3", "ListObjectsV2"),  # PageSize=1: one page per key,
+        ("S3", "ListObjectsV2"),
+    ]
+    assert found[0]["aws"]["table_name"] == aws.table
+    transfer = [operation for _, operation in operations[6:]]
+    assert transfer.count("UploadPart") == 3 and transfer.count("GetObject") == 3, transfer
+    assert {"CreateMultipartUpload", "CompleteMultipartUpload", "HeadObject"} <= set(transfer)
+    assert all(not c.get("fault") for c in found)
+    # Under the call: each transfer is one local subsegment with its S3 calls in it.
+    [upload] = [d for d in subsegments if d["name"] == "S3.upload_file"]
+    [download] = [d for d in subsegments if d["name"] == "S3.download_file"]
+    assert "namespace" not in upload and "namespace" not in download  # no map node
+    inside = {
+        name: sorted(c["aws"]["operation"] for c in transfer_document.get("subsegments", []))
+        for name, transfer_document in (("upload", upload), ("download", download))
+    }
+    assert inside["upload"] == [
+        "CompleteMultipartUpload",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPart",
+        "UploadPart",
+    ], inside
+    assert inside["download"].count("GetObject") == 3 and "HeadObject" in inside["download"]
+
+
+def test_psycopg_copy_error(function: LocalFunction, postgresql: servers.Server) -> None:
+    """A failing COPY (no such table) is a fault with psycopg's own error, raised to the
+    function as without tracing."""
+    result, store = invoke(
+        function, library="psycopg-copy-error", case="error", **sql_event(postgresql)
+    )
+    assert not result.ok and "UndefinedTable" in json.dumps(result.error)
+    [copy] = [c for c in calls(store, result) if c.get("sql", {}).get("url") == "COPY"]
+    assert copy["name"] == f"{servers.DATABASE}@127.0.0.1" and copy["fault"] is True
+    assert "UndefinedTable" in copy["cause"]["exceptions"][0]["type"]
