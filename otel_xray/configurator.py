@@ -41,6 +41,7 @@ from otel_xray.instrumentation import uninstrument
 from otel_xray.propagation import build_propagator
 from otel_xray.resource import build_resource
 from otel_xray.sampling import build_sampler
+from otel_xray.sampling import forget_inherited as forget_inherited_sampling
 from otel_xray.settings import Settings
 from otel_xray.version import __version__
 
@@ -211,10 +212,29 @@ def reset() -> None:
 
 def reset_inherited() -> None:
     """In a forked child or a restored snapshot: keep the configuration, drop what the
-    parent owns (its buffered spans, its socket or kept-alive connection)."""
+    parent owns (its buffered spans, its socket or kept-alive connection, its sampling
+    client id and the quota X-Ray granted that id).
+
+    Ids (:mod:`otel_xray.ids`) and sampling draws come from ``os.urandom`` and have no
+    state to renew; what is renewed here is state a copy must not share.
+    """
     tracing = _state.tracing
-    if tracing is not None and tracing.exporting is not None:
+    if tracing is None:
+        return
+    if tracing.exporting is not None:
         tracing.exporting.forget_inherited()
+    sampler = getattr(tracing.provider, "sampler", None)
+    if sampler is not None:
+        forget_inherited_sampling(sampler)
+
+
+def after_restore() -> None:
+    """SnapStart's after-restore hook: :func:`reset_inherited`, and the next invocation
+    is a cold start. AWS counts a SnapStart cold start as Restore Duration + Duration
+    (snapstart-monitoring): the first invocation of each restored sandbox, even when the
+    function was invoked before the snapshot (priming)."""
+    reset_inherited()
+    _state.cold_start = True
 
 
 def current() -> Tracing | None:
@@ -269,7 +289,7 @@ def _build(
 
 
 def _register_after_restore() -> None:
-    """SnapStart: run :func:`reset_inherited` after each restore (Lambda's runtime hooks)."""
+    """SnapStart: run :func:`after_restore` after each restore (Lambda's runtime hooks)."""
     try:
         # Only a SnapStart function imports Lambda's runtime-hooks module.
         from snapshot_restore_py import (  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -278,7 +298,7 @@ def _register_after_restore() -> None:
     except ImportError:
         logger.debug("otel-xray: no snapshot_restore_py; sockets reopen on their first error")
         return
-    register_after_restore(reset_inherited)
+    register_after_restore(after_restore)
 
 
 def _build_processor(
