@@ -108,6 +108,25 @@ class Tracing:
         self.provider.shutdown()
 
 
+class _TracerProvider(TracerProvider):
+    """The SDK's provider without its at-fork resource re-detection.
+
+    opentelemetry-sdk 1.45's ``TracerProvider._handle_fork`` runs in every forked child:
+    it scans the resource-detector entry points and runs them on a
+    ``ThreadPoolExecutor``. Where ``concurrent.futures.thread`` is first imported after
+    the provider is made (boto3's s3transfer does, when a handler module imports boto3),
+    that module's at-fork hook, which re-creates its global lock, runs after the
+    provider's, and the child blocks for ever in ``submit``: found with the SnapStart
+    emulation, whose restores are forks; gunicorn ``--preload`` and multiprocessing's
+    fork start method fork the same way. otel-xray builds its resource itself and uses
+    no entry-point detectors (no entry-point scan is a cold-start rule), so a child only
+    renews the tracers' lock.
+    """
+
+    def _handle_fork(self) -> None:
+        self._tracers_lock = threading.Lock()
+
+
 #: How many traces the annotation ledger remembers (their keys count toward X-Ray's 50).
 TRACES_REMEMBERED = 256
 
@@ -252,7 +271,7 @@ def _build(
     if settings.sdk_disabled:
         return None
     redacting = settings.pii.enabled
-    provider = TracerProvider(
+    provider = _TracerProvider(
         resource=build_resource(settings),
         id_generator=XRayIdGenerator(),
         sampler=build_sampler(settings),

@@ -111,3 +111,43 @@ def test_a_forked_child_keeps_the_configuration_but_not_the_parents_spans_or_soc
     assert tracing.exporting.queued == 1 and exporter.reopened == 0
     assert tracing.flush(Deadline.within_ms(1000)) is True
     assert [s.name for s in exporter.spans] == ["buffered"]
+
+
+FORK_AFTER_LATE_THREAD_IMPORT = """
+import os, sys
+import otel_xray
+otel_xray.configure(environ={"OTEL_TRACES_EXPORTER": "none"})
+assert "concurrent.futures.thread" not in sys.modules, "imported too early for this test"
+import concurrent.futures.thread  # what boto3's s3transfer does on a handler's import
+child = os.fork()
+if child == 0:
+    os._exit(0)
+os.waitpid(child, 0)
+print("child done")
+"""
+
+
+def test_a_fork_after_a_late_thread_pool_import_does_not_hang() -> None:
+    """opentelemetry-sdk 1.45's ``TracerProvider._handle_fork`` (sdk/trace/__init__.py)
+    submits to a ``ThreadPoolExecutor`` in the child; when ``concurrent.futures.thread``
+    was imported after the provider, its lock is still held there and the child hung
+    (found under ``otel-xray invoke --snapstart``). A fresh interpreter, so the import
+    order is the one a Lambda function has."""
+    import subprocess
+    import sys
+
+    from otel_xray.devtools.loopback import end_process_group
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", FORK_AFTER_LATE_THREAD_IMPORT],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a hung child is ended with its parent's group
+    )
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        end_process_group(process, grace=0)
+    assert process.returncode == 0, err
+    assert out.strip() == "child done"
