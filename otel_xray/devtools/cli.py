@@ -81,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
     invoke.add_argument("--name", help="function name (default: the code directory's name)")
+    invoke.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="SnapStart: init once (snap-start), run the before-snapshot hooks, then "
+        "restore --restores sandboxes from that process (forks), --times invocations each",
+    )
+    invoke.add_argument(
+        "--restores", type=int, default=2, help="with --snapstart: sandboxes to restore"
+    )
+    invoke.add_argument(
+        "--tenant-id", help="the invoke's TenantId (a tenant-isolated function's context.tenant_id)"
+    )
 
     graph = commands.add_parser("map", help="the service map of stored segment documents")
     graph.add_argument("segments", type=Path, help="JSON lines of segment documents")
@@ -365,6 +377,12 @@ def _invoke(args: argparse.Namespace) -> int:
     if args.times < 1:
         print("otel-xray: --times must be at least 1", file=sys.stderr)
         return 2
+    if args.restores < 1:
+        print("otel-xray: --restores must be at least 1", file=sys.stderr)
+        return 2
+    if args.tenant_id is not None and not 1 <= len(args.tenant_id) <= 256:
+        print("otel-xray: --tenant-id takes 1 to 256 characters", file=sys.stderr)
+        return 2
     event: Any = {}
     if args.event is not None:
         try:
@@ -389,16 +407,22 @@ def _invoke(args: argparse.Namespace) -> int:
         function_name=args.name,
         timeout_seconds=args.timeout,
         exporter=args.exporter,
+        snapstart=args.snapstart,
     )
     captured: list[dict[str, Any]] = []
     failed = False
+    sandboxes = args.restores if args.snapstart else 1
     try:
         with function:
-            for number in range(1, args.times + 1):
-                result = function.invoke(event)
+            runs = [(s, n) for s in range(1, sandboxes + 1) for n in range(1, args.times + 1)]
+            for sandbox, number in runs:
+                if args.snapstart and number == 1:
+                    function.stop_process()  # the next invoke restores a new sandbox
+                result = function.invoke(event, tenant_id=args.tenant_id)
                 status = "ok" if result.ok else f"error {result.error}"
+                where = f"restored sandbox {sandbox}, " if args.snapstart else ""
                 print(
-                    f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
+                    f"{where}invocation {number}: {status} in {result.duration_ms:.1f} ms, "
                     f"{len(result.segments)} documents (Root={result.root})"
                 )
                 if result.ok:

@@ -14,6 +14,15 @@ where it would on Lambda:
 
 Each result also carries the ``AWS::Lambda`` and ``AWS::Lambda::Function``
 segments Lambda itself would send, with the ids it put in ``_X_AMZN_TRACE_ID``.
+
+``snapstart=True`` emulates SnapStart (docs/lambda-execution-models.md): :meth:`start`
+initializes one process with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` (off the
+invoke path, as a version is published), awslambdaric runs the before-snapshot hooks
+of ``snapshot_restore_py``, and that process stays as the snapshot. Each sandbox is
+then a forked copy of it (the restore), polling the same Runtime API; awslambdaric
+runs the after-restore hooks in it, and Lambda's function segment has ``Restore``
+where an on-demand cold start has ``Initialization``. :meth:`stop_process` ends the
+current copy; the next invoke restores a new one.
 Everything started here is stopped by :meth:`LocalFunction.stop` (the process by
 its PID).
 
@@ -26,8 +35,10 @@ Example (needs ``make layer runtime``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -101,6 +112,7 @@ class LocalFunction(Running):
         memory_mb: int = 512,
         otlp_endpoint: str | None = None,
         exporter: str = "xray-udp",
+        snapstart: bool = False,
     ) -> None:
         if exporter not in EXPORTERS:
             raise ValueError(f"exporter {exporter!r}: accepted values are {', '.join(EXPORTERS)}")
@@ -125,6 +137,13 @@ class LocalFunction(Running):
         self.started_at = 0.0
         self._init_started: float | None = None
         self._raw_seen = 0
+        self.snapstart = snapstart
+        #: SnapStart: the initialized process every sandbox is restored from, and the
+        #: pid of the current restored sandbox.
+        self.snapshot: subprocess.Popen[bytes] | None = None
+        self.restored_pid: int | None = None
+        #: SnapStart: the pids of every sandbox restored so far, in order.
+        self.restored_pids: list[int] = []
 
     # lifecycle ---------------------------------------------------------------
 
@@ -140,12 +159,51 @@ class LocalFunction(Running):
         self.daemon = XRayDaemon().start()
         if self.exporter == "otlp" and self._otlp_endpoint is None:
             self.receiver = OTLPReceiver().start()
+        if self.snapstart:
+            self._take_snapshot()
         # The sandbox itself starts with the first invoke, as on Lambda, so its init
         # is on that invocation's path (and in its trace).
         return self
 
+    def _take_snapshot(self) -> None:
+        """SnapStart: init one process until it asks for its restore (the snapshot)."""
+        assert self.api is not None
+        self._spawn()
+        self.snapshot, self.process = self.process, None
+        assert self.snapshot is not None
+        deadline = time.monotonic() + self.timeout_seconds + 10
+        while not self.api.snapshot_taken.wait(0.05):
+            if self.api.init_failed.is_set():
+                raise InitError(f"init failed: {self.api.init_error}\n{self.logs()}")
+            if self.snapshot.poll() is not None or time.monotonic() > deadline:
+                raise InitError(
+                    f"the snapshot's init did not finish (exit {self.snapshot.returncode})\n"
+                    f"{self.logs()}"
+                )
+        self._init_started = None
+
+    def _restore(self) -> None:
+        """SnapStart: a new sandbox restored from the snapshot."""
+        assert self.api is not None and self.snapshot is not None
+        before = _children(self.snapshot.pid)
+        self.api.first_poll_at = None
+        self._init_started = time.time()  # Restore begins
+        self.api.request_restore()
+        self.process = self.snapshot  # liveness: the copies live and die with it
+        deadline = time.monotonic() + 10
+        while self.restored_pid is None and time.monotonic() < deadline:
+            new = sorted(_children(self.snapshot.pid) - before)
+            if new:
+                self.restored_pid = new[0]
+                self.restored_pids.append(new[0])
+            else:
+                time.sleep(0.005)
+
     def _spawn(self) -> None:
         assert self.api is not None
+        if self.snapshot is not None:
+            self._restore()
+            return
         log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the child process)
             prefix="otel-xray-fn-", suffix=".log", delete=False
         )
@@ -187,7 +245,7 @@ class LocalFunction(Running):
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
             + os.urandom(16).hex(),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if self.snapstart else "on-demand",
             "AWS_REGION": DEFAULT_REGION,
             "AWS_DEFAULT_REGION": DEFAULT_REGION,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -214,6 +272,10 @@ class LocalFunction(Running):
         return env
 
     def stop(self) -> None:
+        if self.snapshot is not None:
+            self.stop_process()
+            end_process_group(self.snapshot, grace=5)
+            self.snapshot = None
         end_process_group(self.process, grace=5)
         self.process = None
         if self.api is not None:
@@ -239,6 +301,7 @@ class LocalFunction(Running):
         collect: bool = True,
         trace_header: str | None = None,
         on_response: Callable[[InvocationResult], None] | None = None,
+        tenant_id: str | None = None,
     ) -> InvocationResult:
         """Send one event and wait for the response (or error, or timeout).
 
@@ -247,10 +310,12 @@ class LocalFunction(Running):
         result as soon as the function has answered, before the documents are
         collected: a front door (Lambda Invoke, API Gateway) answers its caller then,
         so the harness's own waiting is not on the caller's timeline.
+        ``tenant_id`` is the invoke's ``TenantId`` (a tenant-isolated function): the
+        runtime gets it in ``Lambda-Runtime-Aws-Tenant-Id``.
         """
         assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
-        invocation = self.api.submit(body, trace_header=trace_header)
+        invocation = self.api.submit(body, trace_header=trace_header, tenant_id=tenant_id)
         if self.process is None:
             self._spawn()
         self._wait(invocation)
@@ -302,6 +367,7 @@ class LocalFunction(Running):
             finished=invocation.finished_at or time.time(),
             init_started=init_started,
             init_finished=self.api.first_poll_at,
+            init_phase="Restore" if self.snapshot is not None else "Initialization",
             next_poll=self._next_poll(invocation) if overhead else None,
             error=invocation.error,
             xray_cause=invocation.xray_cause,
@@ -347,8 +413,17 @@ class LocalFunction(Running):
                 return
 
     def stop_process(self) -> None:
-        """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold."""
-        end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
+        """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold
+        (SnapStart: the next invoke restores a new sandbox from the snapshot)."""
+        if self.snapshot is None:
+            end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
+            self.process = None
+            return
+        if self.restored_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.restored_pid, signal.SIGKILL)
+            _wait_ended(self.restored_pid)  # its sockets closed: no event goes to it
+            self.restored_pid = None
         self.process = None
 
     def logs(self) -> str:
@@ -356,6 +431,28 @@ class LocalFunction(Running):
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")
         return ""
+
+
+def _children(pid: int) -> set[int]:
+    """The pids of ``pid``'s children (Linux's /proc; the harness runs on Linux only)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(part) for part in text.split()}
+
+
+def _wait_ended(pid: int, within: float = 5.0) -> None:
+    """Wait until ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+            return
+        time.sleep(0.002)
 
 
 def _decode(body: bytes) -> Any:

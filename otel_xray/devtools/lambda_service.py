@@ -58,6 +58,7 @@ def lambda_segments(
     finished: float,
     init_started: float | None = None,
     init_finished: float | None = None,
+    init_phase: str = "Initialization",
     next_poll: float | None = None,
     error: dict[str, Any] | None = None,
     xray_cause: dict[str, Any] | None = None,
@@ -69,7 +70,10 @@ def lambda_segments(
     Times are epoch seconds: ``received`` when the invoke was accepted, ``started``
     when the runtime took the event, ``finished`` when it posted the result;
     ``init_started`` and ``init_finished`` (the runtime's first poll) on a cold
-    start; ``next_poll`` the runtime's next poll after the response (``Overhead``).
+    start; ``init_phase`` names that phase: ``Initialization``, or ``Restore`` for a
+    sandbox restored from a SnapStart snapshot (snapstart-monitoring: "the Restore
+    subsegment"; its start here is when the restore was asked for, its end the restored
+    runtime's first poll); ``next_poll`` the runtime's next poll after the response (``Overhead``).
     ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
     runtime client sent in ``Lambda-Runtime-Function-XRay-Error-Cause``, from which
     Lambda builds the function segment's cause (a timeout has none: then the error
@@ -114,7 +118,7 @@ def lambda_segments(
     if init_started is not None:
         initialization = min(init_finished or started, started)
         function["subsegments"].append(
-            _phase("Initialization", parent, init_started, initialization, arn_aws)
+            _phase(init_phase, parent, init_started, initialization, arn_aws)
         )
     function["subsegments"].append(_phase("Invocation", parent, started, finished, arn_aws))
     if next_poll is not None and next_poll >= finished:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 
 import pytest
+import snapshot_restore_py
 
 import otel_xray
 from otel_xray import configurator
+from otel_xray.devtools.loopback import end_process_group
 from otel_xray.export import Deadline
 from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.testing import LAMBDA_ENV, InMemoryExporter, LambdaContext
@@ -86,9 +90,7 @@ def test_a_forked_child_keeps_the_configuration_but_not_the_parents_spans_or_soc
     invocation_env: None,
 ) -> None:
     exporter = RecordingExporter()
-    tracing = configurator.configure(
-        environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False
-    )
+    tracing = configurator.configure(environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False)
     assert tracing is not None and isinstance(tracing.exporting, InvocationSpanProcessor)
     with tracing.tracer().start_as_current_span("buffered"):
         pass
@@ -133,11 +135,6 @@ def test_a_fork_after_a_late_thread_pool_import_does_not_hang() -> None:
     was imported after the provider, its lock is still held there and the child hung
     (found under ``otel-xray invoke --snapstart``). A fresh interpreter, so the import
     order is the one a Lambda function has."""
-    import subprocess
-    import sys
-
-    from otel_xray.devtools.loopback import end_process_group
-
     process = subprocess.Popen(
         [sys.executable, "-c", FORK_AFTER_LATE_THREAD_IMPORT],
         stdout=subprocess.PIPE,
@@ -151,3 +148,33 @@ def test_a_fork_after_a_late_thread_pool_import_does_not_hang() -> None:
         end_process_group(process, grace=0)
     assert process.returncode == 0, err
     assert out.strip() == "child done"
+
+
+def test_under_snapstart_the_runtime_hook_renews_what_a_restored_copy_must_not_share(
+    invocation_env: None,
+) -> None:
+    """SnapStart (snapstart-runtime-hooks-python): Lambda's runtime runs the functions
+    registered with ``snapshot_restore_py.register_after_restore`` after each restore;
+    no fork happens there, so the at-fork hook does not run. The hook registered by
+    set-up is taken from the real package's registry and run as awslambdaric's
+    ``lambda_runtime_hooks_runner.run_after_restore`` runs it."""
+    registry = snapshot_restore_py.get_after_restore()
+    before = len(registry)
+    exporter = RecordingExporter()
+    env = {**LAMBDA_ENV, "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"}
+    tracing = configurator.configure(environ=env, exporter=exporter, instrument=False)
+    assert tracing is not None and isinstance(tracing.exporting, InvocationSpanProcessor)
+    try:
+        assert len(registry) == before + 1
+        hook, args, kwargs = registry[-1]
+        otel_xray.lambda_handler(lambda event, context: "primed")({}, LambdaContext())
+        assert not configurator.state().cold_start  # invoked before the snapshot
+        with tracing.tracer().start_as_current_span("buffered"):
+            pass
+
+        hook(*args, **kwargs)
+
+        assert exporter.reopened == 1 and tracing.exporting.queued == 0
+        assert configurator.state().cold_start  # the first invocation after a restore
+    finally:
+        del registry[before:]
