@@ -130,3 +130,40 @@ def test_invoke_runs_the_function_on_the_python_asked_for(
     assert code == 0, printed
     assert f'"python": "{version}"' in printed
     assert any(json.loads(line).get("name") == "versioned" for line in out.read_text().splitlines())
+
+
+TENANT_FUNCTION = """
+def handler(event, context):
+    return {"tenant": context.tenant_id}
+"""
+
+
+def test_invoke_snapstart_restores_sandboxes_and_passes_the_tenant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--snapstart --restores 2 --times 2``: two restored sandboxes, two invocations
+    each; ``--tenant-id`` reaches ``context.tenant_id`` through awslambdaric (the
+    ``Lambda-Runtime-Aws-Tenant-Id`` header) and the trace's ``TenantId`` annotation."""
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    out = tmp_path / "segments.jsonl"
+    code = main(
+        [
+            "invoke", "app.handler", "--code", str(tmp_path), "--python", "3.12",
+            "--runtime", str(RUNTIME), "--snapstart", "--restores", "2", "--times", "2",
+            "--tenant-id", "tenant-7", "--segments", str(out),
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.count("restored sandbox ") == 4
+    assert printed.count("Restore ") == 2 and "Initialization" not in printed
+    assert printed.count('"tenant": "tenant-7"') == 4
+    assert printed.count("ColdStart=True") == 2 and printed.count("ColdStart=False") == 2
+    documents = [json.loads(line) for line in out.read_text().splitlines()]
+    tenants = [
+        (d.get("annotations") or {}).get("TenantId")
+        for d in documents
+        for d in [d, *d.get("subsegments", [])]
+        if "ColdStart" in (d.get("annotations") or {})
+    ]
+    assert tenants == ["tenant-7"] * 4
