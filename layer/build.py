@@ -10,12 +10,15 @@ manylinux wheels chosen by pip's ``--platform``; bytecode is precompiled with
 have a 2-second resolution, which would make mtime-checked .pyc files stale on
 every cold start. Zips are deterministic (sorted entries, fixed timestamps).
 
-One zip serves every Python runtime in :data:`PYTHON_VERSIONS` whose interpreter
-this machine has: each version's wheels are installed (their native extensions,
-wrapt's among them, are named per version and sit side by side), and each
-interpreter compiles the bytecode it reads (``__pycache__/*.cpython-3XY.pyc``).
-A version without an interpreter here is left out with a message naming it;
-``sizes.json`` lists the versions the layer carries and what each adds.
+One zip serves every Python runtime in :data:`PYTHON_VERSIONS`: each version's wheels
+are installed (their native extensions, wrapt's among them, are named per version and
+sit side by side; pip resolves them with ``--python-version``, no interpreter needed),
+and each interpreter this machine has compiles the bytecode it reads
+(``__pycache__/*.cpython-3XY.pyc``). A version without an interpreter here keeps its
+wheels but gets no bytecode, with a message naming it: the layer runs on it, compiling
+at each cold start (/opt is read-only). ``sizes.json`` lists the versions with
+bytecode (``python_versions``), those without (``missing_python_versions``) and what
+each adds.
 """
 
 from __future__ import annotations
@@ -107,7 +110,10 @@ def interpreters() -> dict[str, Path]:
     for version in PYTHON_VERSIONS:
         interpreter = find_interpreter(version)
         if interpreter is None:
-            print(f"layer: no python{version} interpreter here; the layer leaves {version} out")
+            print(
+                f"layer: no python{version} interpreter here; the layer carries "
+                f"{version}'s wheels but no bytecode for it"
+            )
         else:
             found[version] = interpreter
     return found
@@ -122,7 +128,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     versions = interpreters() if versions is None else versions
     root = out / arch
     stamp = root / ".build-stamp"
-    digest = _inputs_digest(arch, sorted(versions))
+    digest = _inputs_digest(arch, [*sorted(versions), "wheels:", *PYTHON_VERSIONS])
     if stamp.exists() and stamp.read_text() == digest:
         return root
     if root.exists():
@@ -152,7 +158,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
         ],
         check=True,
     )
-    for version in sorted(versions):
+    for version in sorted(set(PYTHON_VERSIONS) | set(versions)):
         if version != PYTHON_VERSION:
             _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")

@@ -226,7 +226,7 @@ class LocalFunction(Running):
         log.close()
 
     def environment(self) -> dict[str, str]:
-        """The variables Lambda sets for a python3.11 function, plus the local endpoints."""
+        """The variables Lambda sets for a function on this runtime, plus the local endpoints."""
         assert self.api is not None
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -238,7 +238,8 @@ class LocalFunction(Running):
             "LAMBDA_RUNTIME_DIR": str(self.runtime.runtime_dir),
             "_HANDLER": self.handler,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            # awslambdaric reads it (3.12 and later poll on a thread).
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{self.runtime.version}",
             "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
