@@ -304,7 +304,32 @@ def _build(
         tracing.instrumented = load_instrumentations(settings.instrumentations, provider)
     if settings.lambda_env.initialization_type == "snap-start":
         _register_after_restore()
+    if settings.in_lambda and settings.lambda_env.never_frozen and exporting is not None:
+        _flush_on_sigterm(tracing)
     return tracing
+
+
+def _flush_on_sigterm(tracing: Tracing) -> None:
+    """Managed Instances: spans wait in the background worker, so the SIGTERM that
+    comes at shutdown flushes them within ``OTEL_XRAY_FLUSH_TIMEOUT_MS``, then does
+    what the signal did before (the previous handler, or the default: exit)."""
+    # Cold start: signal is imported only on Managed Instances.
+    import signal  # noqa: PLC0415
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        tracing.flush(Deadline.within_ms(tracing.settings.flush_timeout_ms))
+        if callable(previous):
+            previous(signum, frame)  # type: ignore[arg-type]
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: the runtime's own handling stays
+        logger.debug("otel-xray: SIGTERM flush not installed (not the main thread)")
 
 
 def _register_after_restore() -> None:
@@ -323,7 +348,9 @@ def _register_after_restore() -> None:
 def _build_processor(
     settings: Settings, exporter: BoundedExporter | None
 ) -> ExportingProcessor | None:
-    """Lambda: flushed at the end of each invocation. Elsewhere: the SDK's batch worker.
+    """Lambda: flushed at the end of each invocation. Elsewhere, and on Lambda Managed
+    Instances (never frozen: a background worker runs there as in any long-lived
+    process), the SDK's batch worker.
 
     Cold start: each processor and exporter module is imported only when the settings
     use it (the local imports below), so the xray-udp path never loads protobuf
@@ -332,7 +359,7 @@ def _build_processor(
     """
     if exporter is None and settings.exporter == "none":
         return None
-    if settings.in_lambda:
+    if settings.in_lambda and not settings.lambda_env.never_frozen:
         from otel_xray.export.processor import InvocationSpanProcessor  # noqa: PLC0415
 
         return InvocationSpanProcessor(

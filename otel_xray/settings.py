@@ -142,10 +142,23 @@ class LambdaEnvironment(NamedTuple):
     log_group_name: str | None = None
     log_stream_name: str | None = None
     memory_mb: int | None = None
-    #: ``on-demand``, ``provisioned-concurrency`` or ``snap-start``.
+    #: ``on-demand``, ``provisioned-concurrency``, ``snap-start`` or
+    #: ``lambda-managed-instances``.
     initialization_type: str | None = None
     #: Active tracing is on: Lambda set ``AWS_XRAY_DAEMON_ADDRESS``.
     active_tracing: bool = False
+
+    @property
+    def never_frozen(self) -> bool:
+        """Lambda Managed Instances: "the execution environment remains continuously
+        active … without freezing" (the Lambda guide, lambda-managed-instances)."""
+        return self.initialization_type == "lambda-managed-instances"
+
+    @property
+    def initialized_ahead(self) -> bool:
+        """Init ran before any invocation was routed here: provisioned concurrency, and
+        Managed Instances, which AWS says scale "without cold starts"."""
+        return self.initialization_type in ("provisioned-concurrency", "lambda-managed-instances")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LambdaEnvironment:

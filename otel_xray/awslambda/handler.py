@@ -9,7 +9,12 @@ purpose:
   of its own, an extra node named after ``service.name`` between the function and
   its downstream calls, while an INTERNAL span is a subsegment of the function's
   segment, which is what the service map should show;
-* ``faas.coldstart`` is set (false under provisioned concurrency);
+* ``faas.coldstart`` is set (false under provisioned concurrency and on Managed
+  Instances, whose init runs before traffic is routed: AWS says they scale "without
+  cold starts"; true for the first invocation after a SnapStart restore);
+* on Managed Instances the environment never freezes, so spans are exported by a
+  background worker off the request path (see :mod:`otel_xray.configurator`), and
+  the handler does not flush;
 * a tenant-isolated function's ``context.tenant_id`` (awslambdaric 4.x, from the
   runtime's ``Lambda-Runtime-Aws-Tenant-Id`` header) becomes the annotation
   :data:`TENANT_ANNOTATION`, searchable with ``annotation.TenantId = "…"``. A tenant id
@@ -110,11 +115,10 @@ def _run_awaitable(awaitable: Any) -> Any:
 
 
 def _cold_start(tracing: Tracing | None) -> bool:
-    """This sandbox's first invocation (never under provisioned concurrency)."""
+    """This sandbox's first invocation (never when init ran ahead of traffic:
+    provisioned concurrency, Managed Instances)."""
     first = state().take_cold_start()
-    if tracing is not None and (
-        tracing.settings.lambda_env.initialization_type == "provisioned-concurrency"
-    ):
+    if tracing is not None and tracing.settings.lambda_env.initialized_ahead:
         return False
     return first
 
@@ -196,6 +200,8 @@ class _Invocation:
                 otel_context.detach(self.token)  # type: ignore[arg-type]
             except Exception:
                 logger.debug("otel-xray: context detach failed", exc_info=True)
+        if self.tracing.settings.lambda_env.never_frozen:
+            return  # the background worker exports; nothing waits on the request path
         try:
             self.tracing.flush(
                 Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)

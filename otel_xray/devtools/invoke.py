@@ -23,6 +23,14 @@ then a forked copy of it (the restore), polling the same Runtime API; awslambdar
 runs the after-restore hooks in it, and Lambda's function segment has ``Restore``
 where an on-demand cold start has ``Initialization``. :meth:`stop_process` ends the
 current copy; the next invoke restores a new one.
+
+``max_concurrency=N`` emulates Lambda Managed Instances: ``AWS_LAMBDA_MAX_CONCURRENCY``
+and ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`` make awslambdaric 4.x
+fork N worker processes, each initializing and handling one request at a time against
+the same Runtime API. :meth:`start` waits for all N (init runs before traffic, so no
+invocation carries ``Initialization``), :meth:`invoke_concurrently` sends events at
+once, and an invocation past its timeout answers ``Sandbox.Timedout`` without killing
+the worker, which runs the handler to its end (docs/lambda-execution-models.md).
 Everything started here is stopped by :meth:`LocalFunction.stop` (the process by
 its PID).
 
@@ -113,6 +121,7 @@ class LocalFunction(Running):
         otlp_endpoint: str | None = None,
         exporter: str = "xray-udp",
         snapstart: bool = False,
+        max_concurrency: int | None = None,
     ) -> None:
         if exporter not in EXPORTERS:
             raise ValueError(f"exporter {exporter!r}: accepted values are {', '.join(EXPORTERS)}")
@@ -138,6 +147,9 @@ class LocalFunction(Running):
         self._init_started: float | None = None
         self._raw_seen = 0
         self.snapstart = snapstart
+        if max_concurrency is not None and not 1 <= max_concurrency <= 64:
+            raise ValueError(f"max_concurrency {max_concurrency}: accepted: 1 to 64")
+        self.max_concurrency = max_concurrency
         #: SnapStart: the initialized process every sandbox is restored from, and the
         #: pid of the current restored sandbox.
         self.snapshot: subprocess.Popen[bytes] | None = None
@@ -161,9 +173,29 @@ class LocalFunction(Running):
             self.receiver = OTLPReceiver().start()
         if self.snapstart:
             self._take_snapshot()
+        if self.max_concurrency is not None:
+            self._start_workers()
         # The sandbox itself starts with the first invoke, as on Lambda, so its init
         # is on that invocation's path (and in its trace).
         return self
+
+    def _start_workers(self) -> None:
+        """Managed Instances: start the runtime and wait for its N workers' first polls."""
+        assert self.api is not None and self.max_concurrency is not None
+        self._spawn()
+        assert self.process is not None
+        deadline = time.monotonic() + self.timeout_seconds + 10
+        while self.api.polls < self.max_concurrency:
+            if self.api.init_failed.is_set():
+                raise InitError(f"init failed: {self.api.init_error}\n{self.logs()}")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise InitError(
+                    f"{self.api.polls} of {self.max_concurrency} workers started "
+                    f"(exit {self.process.returncode})\n{self.logs()}"
+                )
+            self.api.polled.wait(0.05)
+            self.api.polled.clear()
+        self._init_started = None  # init ran before traffic: on no invocation's path
 
     def _take_snapshot(self) -> None:
         """SnapStart: init one process until it asks for its restore (the snapshot)."""
@@ -246,7 +278,11 @@ class LocalFunction(Running):
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
             + os.urandom(16).hex(),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start" if self.snapstart else "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"
+            if self.snapstart
+            else "lambda-managed-instances"
+            if self.max_concurrency is not None
+            else "on-demand",
             "AWS_REGION": DEFAULT_REGION,
             "AWS_DEFAULT_REGION": DEFAULT_REGION,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -260,6 +296,8 @@ class LocalFunction(Running):
             env["AWS_XRAY_DAEMON_ADDRESS"] = f"{host}:{port}"
             env["_AWS_XRAY_DAEMON_ADDRESS"] = host
             env["_AWS_XRAY_DAEMON_PORT"] = str(port)
+        if self.max_concurrency is not None:
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
         if self.layer_dir is not None:
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.layer_dir / "otel-instrument")
         if self.layer_dir is not None and self.exporter == "otlp":
@@ -350,6 +388,40 @@ class LocalFunction(Running):
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]
         return result
 
+    def invoke_concurrently(self, events: list[Any]) -> list[InvocationResult]:
+        """Managed Instances: send ``events`` at once (one caller each) and wait for all;
+        each result gets the documents of its own trace."""
+        assert self.api is not None and self.max_concurrency is not None
+        invocations = [self.api.submit(json.dumps(event).encode()) for event in events]
+        for invocation in invocations:
+            self._wait(invocation)
+        results = []
+        for invocation, event in zip(invocations, events, strict=True):
+            result = InvocationResult(
+                request_id=invocation.request_id,
+                root=invocation.root,
+                parent=invocation.parent,
+                duration_ms=invocation.duration_ms,
+                error=invocation.error,
+                response=_decode(invocation.response)
+                if invocation.error is None and invocation.response is not None
+                else None,
+            )
+            result.segments = self._lambda_segments(invocation, event, overhead=False)
+            results.append(result)
+        return results
+
+    def collect(self, results: list[InvocationResult], quiet_seconds: float = 0.5) -> None:
+        """Give each result the function's documents of its trace, once the daemon has
+        been quiet for ``quiet_seconds`` (a background exporter sends after a delay)."""
+        assert self.daemon is not None
+        self.daemon.wait_idle(quiet_seconds=quiet_seconds, timeout=30)
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for document in self.daemon.take():
+            by_trace.setdefault(str(document.get("trace_id")), []).append(document)
+        for result in results:
+            result.segments += by_trace.pop(result.root, [])
+
     def _lambda_segments(
         self, invocation: Invocation, event: Any, overhead: bool = True
     ) -> list[dict[str, Any]]:
@@ -410,7 +482,11 @@ class LocalFunction(Running):
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"Task timed out after {self.timeout_seconds:.2f} seconds",
                 }
-                self.stop_process()
+                invocation.finished_at = invocation.finished_at or time.time()
+                if self.max_concurrency is None:
+                    self.stop_process()
+                # Managed Instances: the worker is not killed (inference, see the docs);
+                # it finishes the handler and posts a result no caller waits for.
                 return
 
     def stop_process(self) -> None:

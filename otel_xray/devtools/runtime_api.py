@@ -95,6 +95,9 @@ class RuntimeAPI(LoopbackServer):
         #: The runtime's latest poll for the next event (epoch seconds), and its signal.
         self.last_poll_at: float | None = None
         self.polled = threading.Event()
+        #: How many times a runtime asked for its next event (Managed Instances: each of
+        #: the N worker processes asks once it is ready).
+        self.polls = 0
         #: SnapStart: set when the runtime asks for its restore (the snapshot is taken).
         self.snapshot_taken = threading.Event()
         self._restores: queue.Queue[bool] = queue.Queue()
@@ -193,6 +196,7 @@ class RuntimeAPI(LoopbackServer):
                 if api.first_poll_at is None:
                     api.first_poll_at = time.time()
                 api.last_poll_at = time.time()
+                api.polls += 1
                 api.polled.set()
                 found = api._next_for(self.connection)
                 if found is None:
