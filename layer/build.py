@@ -162,6 +162,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
         if version != PYTHON_VERSION:
             _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")
+    _write_entry_points(python_dir)
     _prune(python_dir)
     _patch_upstream(python_dir)
     inline_tree(python_dir)  # semconv string constants, not their modules (~6 ms)
@@ -364,6 +365,31 @@ def _add_version_wheels(python_dir: Path, version: str, platform_args: list[str]
             if path.is_file() and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
+
+
+#: The entry points the layer's otel_xray declares: those a library looks up at run
+#: time. The durable execution SDK finds plugins named in DURABLE_EXECUTION_PLUGINS in
+#: this group (its plugin_discovery); pyproject.toml declares the same for pip users.
+LAYER_ENTRY_POINTS = {
+    "aws_durable_execution.plugins": {"otel-xray": "otel_xray.awslambda.durable:PLUGIN_FACTORY"},
+}
+
+
+def _write_entry_points(python_dir: Path) -> None:
+    """A minimal ``otel_xray-<version>.dist-info`` so ``importlib.metadata`` finds the
+    entry points above under /opt/python (the layer copies the package, not a wheel)."""
+    namespace: dict[str, str] = {}
+    exec((ROOT / "otel_xray" / "version.py").read_text(), namespace)
+    version = namespace["__version__"]
+    info = python_dir / f"otel_xray-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: otel-xray\nVersion: {version}\n")
+    lines = []
+    for group, entries in LAYER_ENTRY_POINTS.items():
+        lines.append(f"[{group}]")
+        lines += [f"{name} = {target}" for name, target in entries.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (info / "RECORD").write_text("")
 
 
 def _copy_runtime_package(target: Path) -> None:
