@@ -380,6 +380,13 @@ def _invoke(args: argparse.Namespace) -> int:
     if args.restores < 1:
         print("otel-xray: --restores must be at least 1", file=sys.stderr)
         return 2
+    if args.snapstart and args.python == "3.11":
+        print(
+            "otel-xray: --snapstart needs --python 3.12 or later (Lambda offers SnapStart "
+            "for python3.12 and later runtimes)",
+            file=sys.stderr,
+        )
+        return 2
     if args.tenant_id is not None and not 1 <= len(args.tenant_id) <= 256:
         print("otel-xray: --tenant-id takes 1 to 256 characters", file=sys.stderr)
         return 2

@@ -492,6 +492,8 @@ class LocalFunction(Running):
     def stop_process(self) -> None:
         """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold
         (SnapStart: the next invoke restores a new sandbox from the snapshot)."""
+        if self.api is not None and self.process is not None:
+            self.api.retire_pollers()
         if self.snapshot is None:
             end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
             self.process = None
@@ -520,14 +522,15 @@ def _children(pid: int) -> set[int]:
 
 
 def _wait_ended(pid: int, within: float = 5.0) -> None:
-    """Wait until ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    """Wait until ``pid`` has let go of its files (sockets): gone, or a zombie with no
+    open descriptor. Its state alone is not enough: a killed process's main thread can
+    be a zombie while another thread still holds the sockets open."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            if not os.listdir(f"/proc/{pid}/fd"):
+                return
         except OSError:
-            return
-        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
             return
         time.sleep(0.002)
 

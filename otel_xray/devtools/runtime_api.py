@@ -101,7 +101,15 @@ class RuntimeAPI(LoopbackServer):
         #: SnapStart: set when the runtime asks for its restore (the snapshot is taken).
         self.snapshot_taken = threading.Event()
         self._restores: queue.Queue[bool] = queue.Queue()
+        #: Bumped by :meth:`retire_pollers`: a poll from an older generation gets no event.
+        self._generation = 0
         super().__init__(self._handler_class())
+
+    def retire_pollers(self) -> None:
+        """The runtime that is polling now was killed: no event goes to its poll, even
+        if the kernel has not yet closed its connection (a killed process's threads
+        let go of its sockets after its main thread is already a zombie)."""
+        self._generation += 1
 
     def request_restore(self) -> None:
         """SnapStart: answer the snapshot's ``restore/next``: restore one sandbox."""
@@ -110,17 +118,19 @@ class RuntimeAPI(LoopbackServer):
     def _next_for(self, connection: socket.socket) -> Invocation | None:
         """The next event for the runtime on ``connection``; None once that runtime is
         gone (its event stays queued for a live one)."""
-        while True:
+        generation = self._generation
+        while generation == self._generation:
             try:
                 invocation = self._pending.get(timeout=0.1)
             except queue.Empty:
                 if _peer_closed(connection):
                     return None
                 continue
-            if _peer_closed(connection):
+            if _peer_closed(connection) or generation != self._generation:
                 self._pending.put(invocation)
                 return None
             return invocation
+        return None
 
     def submit(
         self,

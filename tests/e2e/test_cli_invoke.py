@@ -167,3 +167,12 @@ def test_invoke_snapstart_restores_sandboxes_and_passes_the_tenant(
         if "ColdStart" in (d.get("annotations") or {})
     ]
     assert tenants == ["tenant-7"] * 4
+
+
+def test_invoke_snapstart_refuses_python_3_11(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    code = main(["invoke", "app.handler", "--code", str(tmp_path), "--snapstart"])
+    assert code == 2
+    assert "--snapstart needs --python 3.12 or later" in capsys.readouterr().err
