@@ -178,3 +178,49 @@ def test_under_snapstart_the_runtime_hook_renews_what_a_restored_copy_must_not_s
         assert configurator.state().cold_start  # the first invocation after a restore
     finally:
         del registry[before:]
+
+
+SIGTERM_SCRIPT = """
+import os, signal, sys
+chain = sys.argv[1] == "chain"
+if chain:
+    signal.signal(signal.SIGTERM, lambda signum, frame: print("previous handler ran", flush=True))
+import otel_xray
+from opentelemetry import trace
+env = {
+    "AWS_LAMBDA_FUNCTION_NAME": "f", "AWS_LAMBDA_INITIALIZATION_TYPE": "lambda-managed-instances",
+    "OTEL_TRACES_EXPORTER": "console", "OTEL_BSP_SCHEDULE_DELAY": "60000",
+}
+otel_xray.configure(environ=env, instrument=False)
+with trace.get_tracer("t").start_as_current_span("kept-for-later"):
+    pass
+print("span ended", flush=True)
+os.kill(os.getpid(), signal.SIGTERM)
+print("still running", flush=True)
+"""
+
+
+@pytest.mark.parametrize("chain", ["chain", "default"])
+def test_on_managed_instances_sigterm_flushes_then_does_what_it_did(chain: str) -> None:
+    """Lambda Managed Instances never freeze (the Lambda guide, lambda-managed-instances):
+    spans wait in the batch worker (60 s here), and the SIGTERM of shutdown flushes them
+    first. Then the function's own handler runs, or, without one, SIGTERM ends the
+    process as it would have."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGTERM_SCRIPT, chain],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = process.communicate(timeout=30)
+    finally:
+        end_process_group(process, grace=0)
+    span_at = out.find('"kept-for-later"')
+    assert out.index("span ended") < span_at, out + err  # exported at SIGTERM, not before
+    if chain == "chain":
+        assert process.returncode == 0
+        assert span_at < out.index("previous handler ran") < out.index("still running")
+    else:
+        assert process.returncode == -15 and "still running" not in out
