@@ -25,7 +25,7 @@ from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.cloudformation import xray_groups
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.invoke import InitError, LocalFunction
+from otel_xray.devtools.invoke import InitError, InvocationResult, LocalFunction
 from otel_xray.devtools.render import render_map, render_trace
 from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.service_graph import ServiceGraph
@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument(
         "--tenant-id", help="the invoke's TenantId (a tenant-isolated function's context.tenant_id)"
+    )
+    invoke.add_argument(
+        "--max-concurrency",
+        type=int,
+        help="Lambda Managed Instances: N worker processes (awslambdaric's multi-concurrent "
+        "mode); the --times invocations are sent at once",
     )
 
     graph = commands.add_parser("map", help="the service map of stored segment documents")
@@ -380,6 +386,12 @@ def _invoke(args: argparse.Namespace) -> int:
     if args.restores < 1:
         print("otel-xray: --restores must be at least 1", file=sys.stderr)
         return 2
+    if args.max_concurrency is not None and not 1 <= args.max_concurrency <= 64:
+        print("otel-xray: --max-concurrency takes 1 to 64", file=sys.stderr)
+        return 2
+    if args.max_concurrency is not None and args.snapstart:
+        print("otel-xray: --max-concurrency and --snapstart: choose one", file=sys.stderr)
+        return 2
     if args.snapstart and args.python == "3.11":
         print(
             "otel-xray: --snapstart needs --python 3.12 or later (Lambda offers SnapStart "
@@ -404,17 +416,22 @@ def _invoke(args: argparse.Namespace) -> int:
         except FileNotFoundError as missing:
             print(f"otel-xray: --python {args.python}: {missing}", file=sys.stderr)
             return 2
+    env = dict(args.env)
+    if args.max_concurrency is not None:
+        # Spans leave in the background there; a short batch delay shows them at once.
+        env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")
     function = LocalFunction(
         args.handler,
         args.code,
         layer_dir=args.layer,
         use_layer=not args.no_layer,
         runtime_dir=runtime,
-        env=dict(args.env),
+        env=env,
         function_name=args.name,
         timeout_seconds=args.timeout,
         exporter=args.exporter,
         snapstart=args.snapstart,
+        max_concurrency=args.max_concurrency,
     )
     captured: list[dict[str, Any]] = []
     failed = False
@@ -422,10 +439,18 @@ def _invoke(args: argparse.Namespace) -> int:
     try:
         with function:
             runs = [(s, n) for s in range(1, sandboxes + 1) for n in range(1, args.times + 1)]
+            concurrent: list[InvocationResult] = []
+            if args.max_concurrency is not None:
+                concurrent = function.invoke_concurrently([event] * args.times, args.tenant_id)
+                function.collect(concurrent)
             for sandbox, number in runs:
                 if args.snapstart and number == 1:
                     function.stop_process()  # the next invoke restores a new sandbox
-                result = function.invoke(event, tenant_id=args.tenant_id)
+                result = (
+                    concurrent[number - 1]
+                    if concurrent
+                    else function.invoke(event, tenant_id=args.tenant_id)
+                )
                 status = "ok" if result.ok else f"error {result.error}"
                 where = f"restored sandbox {sandbox}, " if args.snapstart else ""
                 print(

@@ -388,11 +388,15 @@ class LocalFunction(Running):
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]
         return result
 
-    def invoke_concurrently(self, events: list[Any]) -> list[InvocationResult]:
+    def invoke_concurrently(
+        self, events: list[Any], tenant_id: str | None = None
+    ) -> list[InvocationResult]:
         """Managed Instances: send ``events`` at once (one caller each) and wait for all;
-        each result gets the documents of its own trace."""
+        :meth:`collect` then gives each result the documents of its own trace."""
         assert self.api is not None and self.max_concurrency is not None
-        invocations = [self.api.submit(json.dumps(event).encode()) for event in events]
+        invocations = [
+            self.api.submit(json.dumps(event).encode(), tenant_id=tenant_id) for event in events
+        ]
         for invocation in invocations:
             self._wait(invocation)
         results = []

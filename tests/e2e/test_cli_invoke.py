@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,24 @@ def test_invoke_snapstart_refuses_python_3_11(
     code = main(["invoke", "app.handler", "--code", str(tmp_path), "--snapstart"])
     assert code == 2
     assert "--snapstart needs --python 3.12 or later" in capsys.readouterr().err
+
+
+def test_invoke_max_concurrency_runs_managed_instances_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-concurrency 2 --times 4``: awslambdaric's multi-concurrent mode with two
+    workers; four invocations sent at once, each in its own trace, none a cold start."""
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    code = main(
+        [
+            "invoke", "app.handler", "--code", str(tmp_path), "--python", "3.13",
+            "--runtime", str(RUNTIME), "--max-concurrency", "2", "--times", "4",
+            "--tenant-id", "tenant-9",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.count('"tenant": "tenant-9"') == 4
+    assert printed.count("ColdStart=False") == 4 and "ColdStart=True" not in printed
+    assert "Initialization" not in printed
+    assert len(set(re.findall(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24})", printed))) == 4
