@@ -10,12 +10,15 @@ manylinux wheels chosen by pip's ``--platform``; bytecode is precompiled with
 have a 2-second resolution, which would make mtime-checked .pyc files stale on
 every cold start. Zips are deterministic (sorted entries, fixed timestamps).
 
-One zip serves every Python runtime in :data:`PYTHON_VERSIONS` whose interpreter
-this machine has: each version's wheels are installed (their native extensions,
-wrapt's among them, are named per version and sit side by side), and each
-interpreter compiles the bytecode it reads (``__pycache__/*.cpython-3XY.pyc``).
-A version without an interpreter here is left out with a message naming it;
-``sizes.json`` lists the versions the layer carries and what each adds.
+One zip serves every Python runtime in :data:`PYTHON_VERSIONS`: each version's wheels
+are installed (their native extensions, wrapt's among them, are named per version and
+sit side by side; pip resolves them with ``--python-version``, no interpreter needed),
+and each interpreter this machine has compiles the bytecode it reads
+(``__pycache__/*.cpython-3XY.pyc``). A version without an interpreter here keeps its
+wheels but gets no bytecode, with a message naming it: the layer runs on it, compiling
+at each cold start (/opt is read-only). ``sizes.json`` lists the versions with
+bytecode (``python_versions``), those without (``missing_python_versions``) and what
+each adds.
 """
 
 from __future__ import annotations
@@ -107,7 +110,10 @@ def interpreters() -> dict[str, Path]:
     for version in PYTHON_VERSIONS:
         interpreter = find_interpreter(version)
         if interpreter is None:
-            print(f"layer: no python{version} interpreter here; the layer leaves {version} out")
+            print(
+                f"layer: no python{version} interpreter here; the layer carries "
+                f"{version}'s wheels but no bytecode for it"
+            )
         else:
             found[version] = interpreter
     return found
@@ -122,7 +128,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     versions = interpreters() if versions is None else versions
     root = out / arch
     stamp = root / ".build-stamp"
-    digest = _inputs_digest(arch, sorted(versions))
+    digest = _inputs_digest(arch, [*sorted(versions), "wheels:", *PYTHON_VERSIONS])
     if stamp.exists() and stamp.read_text() == digest:
         return root
     if root.exists():
@@ -152,10 +158,11 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
         ],
         check=True,
     )
-    for version in sorted(versions):
+    for version in sorted(set(PYTHON_VERSIONS) | set(versions)):
         if version != PYTHON_VERSION:
             _add_version_wheels(python_dir, version, platform_args)
     _copy_runtime_package(python_dir / "otel_xray")
+    _write_entry_points(python_dir)
     _prune(python_dir)
     _patch_upstream(python_dir)
     inline_tree(python_dir)  # semconv string constants, not their modules (~6 ms)
@@ -358,6 +365,31 @@ def _add_version_wheels(python_dir: Path, version: str, platform_args: list[str]
             if path.is_file() and not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
+
+
+#: The entry points the layer's otel_xray declares: those a library looks up at run
+#: time. The durable execution SDK finds plugins named in DURABLE_EXECUTION_PLUGINS in
+#: this group (its plugin_discovery); pyproject.toml declares the same for pip users.
+LAYER_ENTRY_POINTS = {
+    "aws_durable_execution.plugins": {"otel-xray": "otel_xray.awslambda.durable:PLUGIN_FACTORY"},
+}
+
+
+def _write_entry_points(python_dir: Path) -> None:
+    """A minimal ``otel_xray-<version>.dist-info`` so ``importlib.metadata`` finds the
+    entry points above under /opt/python (the layer copies the package, not a wheel)."""
+    namespace: dict[str, str] = {}
+    exec((ROOT / "otel_xray" / "version.py").read_text(), namespace)
+    version = namespace["__version__"]
+    info = python_dir / f"otel_xray-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: otel-xray\nVersion: {version}\n")
+    lines = []
+    for group, entries in LAYER_ENTRY_POINTS.items():
+        lines.append(f"[{group}]")
+        lines += [f"{name} = {target}" for name, target in entries.items()]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    (info / "RECORD").write_text("")
 
 
 def _copy_runtime_package(target: Path) -> None:

@@ -41,6 +41,7 @@ from otel_xray.instrumentation import uninstrument
 from otel_xray.propagation import build_propagator
 from otel_xray.resource import build_resource
 from otel_xray.sampling import build_sampler
+from otel_xray.sampling import forget_inherited as forget_inherited_sampling
 from otel_xray.settings import Settings
 from otel_xray.version import __version__
 
@@ -105,6 +106,25 @@ class Tracing:
     def shutdown(self) -> None:
         uninstrument(self.instrumented)
         self.provider.shutdown()
+
+
+class _TracerProvider(TracerProvider):
+    """The SDK's provider without its at-fork resource re-detection.
+
+    opentelemetry-sdk 1.45's ``TracerProvider._handle_fork`` runs in every forked child:
+    it scans the resource-detector entry points and runs them on a
+    ``ThreadPoolExecutor``. Where ``concurrent.futures.thread`` is first imported after
+    the provider is made (boto3's s3transfer does, when a handler module imports boto3),
+    that module's at-fork hook, which re-creates its global lock, runs after the
+    provider's, and the child blocks for ever in ``submit``: found with the SnapStart
+    emulation, whose restores are forks; gunicorn ``--preload`` and multiprocessing's
+    fork start method fork the same way. otel-xray builds its resource itself and uses
+    no entry-point detectors (no entry-point scan is a cold-start rule), so a child only
+    renews the tracers' lock.
+    """
+
+    def _handle_fork(self) -> None:
+        self._tracers_lock = threading.Lock()
 
 
 #: How many traces the annotation ledger remembers (their keys count toward X-Ray's 50).
@@ -211,10 +231,29 @@ def reset() -> None:
 
 def reset_inherited() -> None:
     """In a forked child or a restored snapshot: keep the configuration, drop what the
-    parent owns (its buffered spans, its socket or kept-alive connection)."""
+    parent owns (its buffered spans, its socket or kept-alive connection, its sampling
+    client id and the quota X-Ray granted that id).
+
+    Ids (:mod:`otel_xray.ids`) and sampling draws come from ``os.urandom`` and have no
+    state to renew; what is renewed here is state a copy must not share.
+    """
     tracing = _state.tracing
-    if tracing is not None and tracing.exporting is not None:
+    if tracing is None:
+        return
+    if tracing.exporting is not None:
         tracing.exporting.forget_inherited()
+    sampler = getattr(tracing.provider, "sampler", None)
+    if sampler is not None:
+        forget_inherited_sampling(sampler)
+
+
+def after_restore() -> None:
+    """SnapStart's after-restore hook: :func:`reset_inherited`, and the next invocation
+    is a cold start. AWS counts a SnapStart cold start as Restore Duration + Duration
+    (snapstart-monitoring): the first invocation of each restored sandbox, even when the
+    function was invoked before the snapshot (priming)."""
+    reset_inherited()
+    _state.cold_start = True
 
 
 def current() -> Tracing | None:
@@ -232,7 +271,7 @@ def _build(
     if settings.sdk_disabled:
         return None
     redacting = settings.pii.enabled
-    provider = TracerProvider(
+    provider = _TracerProvider(
         resource=build_resource(settings),
         id_generator=XRayIdGenerator(),
         sampler=build_sampler(settings),
@@ -265,11 +304,36 @@ def _build(
         tracing.instrumented = load_instrumentations(settings.instrumentations, provider)
     if settings.lambda_env.initialization_type == "snap-start":
         _register_after_restore()
+    if settings.in_lambda and settings.lambda_env.never_frozen and exporting is not None:
+        _flush_on_sigterm(tracing)
     return tracing
 
 
+def _flush_on_sigterm(tracing: Tracing) -> None:
+    """Managed Instances: spans wait in the background worker, so the SIGTERM that
+    comes at shutdown flushes them within ``OTEL_XRAY_FLUSH_TIMEOUT_MS``, then does
+    what the signal did before (the previous handler, or the default: exit)."""
+    # Cold start: signal is imported only on Managed Instances.
+    import signal  # noqa: PLC0415
+
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        tracing.flush(Deadline.within_ms(tracing.settings.flush_timeout_ms))
+        if callable(previous):
+            previous(signum, frame)  # type: ignore[arg-type]
+        elif previous != signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread: the runtime's own handling stays
+        logger.debug("otel-xray: SIGTERM flush not installed (not the main thread)")
+
+
 def _register_after_restore() -> None:
-    """SnapStart: run :func:`reset_inherited` after each restore (Lambda's runtime hooks)."""
+    """SnapStart: run :func:`after_restore` after each restore (Lambda's runtime hooks)."""
     try:
         # Only a SnapStart function imports Lambda's runtime-hooks module.
         from snapshot_restore_py import (  # type: ignore[import-untyped]  # noqa: PLC0415
@@ -278,13 +342,15 @@ def _register_after_restore() -> None:
     except ImportError:
         logger.debug("otel-xray: no snapshot_restore_py; sockets reopen on their first error")
         return
-    register_after_restore(reset_inherited)
+    register_after_restore(after_restore)
 
 
 def _build_processor(
     settings: Settings, exporter: BoundedExporter | None
 ) -> ExportingProcessor | None:
-    """Lambda: flushed at the end of each invocation. Elsewhere: the SDK's batch worker.
+    """Lambda: flushed at the end of each invocation. Elsewhere, and on Lambda Managed
+    Instances (never frozen: a background worker runs there as in any long-lived
+    process), the SDK's batch worker.
 
     Cold start: each processor and exporter module is imported only when the settings
     use it (the local imports below), so the xray-udp path never loads protobuf
@@ -293,7 +359,7 @@ def _build_processor(
     """
     if exporter is None and settings.exporter == "none":
         return None
-    if settings.in_lambda:
+    if settings.in_lambda and not settings.lambda_env.never_frozen:
         from otel_xray.export.processor import InvocationSpanProcessor  # noqa: PLC0415
 
         return InvocationSpanProcessor(

@@ -62,6 +62,9 @@ KNOWN_SAMPLERS: tuple[str, ...] = (
 )
 #: What to do when Lambda passes Sampled=0 because active tracing is off.
 LAMBDA_UNSAMPLED_POLICIES: tuple[str, ...] = ("rules", "drop", "all")
+#: ``OTEL_XRAY_TENANT_ID``: how a tenant-isolated function's ``context.tenant_id`` is
+#: recorded (see :mod:`otel_xray.awslambda.handler`).
+TENANT_ID_POLICIES: tuple[str, ...] = ("auto", "keep", "hash", "off")
 DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
 PII_MODES: tuple[str, ...] = ("placeholder", "hash")
 #: Query parameters whose values are kept by default (paging and shaping, not people).
@@ -141,10 +144,23 @@ class LambdaEnvironment(NamedTuple):
     log_group_name: str | None = None
     log_stream_name: str | None = None
     memory_mb: int | None = None
-    #: ``on-demand``, ``provisioned-concurrency`` or ``snap-start``.
+    #: ``on-demand``, ``provisioned-concurrency``, ``snap-start`` or
+    #: ``lambda-managed-instances``.
     initialization_type: str | None = None
     #: Active tracing is on: Lambda set ``AWS_XRAY_DAEMON_ADDRESS``.
     active_tracing: bool = False
+
+    @property
+    def never_frozen(self) -> bool:
+        """Lambda Managed Instances: "the execution environment remains continuously
+        active … without freezing" (the Lambda guide, lambda-managed-instances)."""
+        return self.initialization_type == "lambda-managed-instances"
+
+    @property
+    def initialized_ahead(self) -> bool:
+        """Init ran before any invocation was routed here: provisioned concurrency, and
+        Managed Instances, which AWS says scale "without cold starts"."""
+        return self.initialization_type in ("provisioned-concurrency", "lambda-managed-instances")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LambdaEnvironment:
@@ -194,6 +210,9 @@ class Settings(NamedTuple):
     strict: bool = False
     #: Record each handler's response as metadata (size-bounded, redacted).
     capture_response: bool = False
+    #: ``OTEL_XRAY_TENANT_ID``: ``keep``, ``hash`` or ``off`` (``auto`` resolved: hash in
+    #: the PII hash mode, keep otherwise).
+    tenant_id: str = "keep"
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -211,6 +230,7 @@ class Settings(NamedTuple):
         enabled = parser.name_list(
             "OTEL_XRAY_INSTRUMENTATIONS", KNOWN_INSTRUMENTATIONS, KNOWN_INSTRUMENTATIONS
         )
+        pii = parser.pii()
         settings = cls(
             sdk_disabled=parser.boolean("OTEL_SDK_DISABLED", False),
             in_lambda=in_lambda,
@@ -239,9 +259,10 @@ class Settings(NamedTuple):
                 "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", 1, 10_000_000
             )
             or parser.optional_number("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", 1, 10_000_000),
-            pii=parser.pii(),
+            pii=pii,
             strict=parser.boolean("OTEL_XRAY_STRICT", False),
             capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
+            tenant_id=parser.tenant_id(pii),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:
@@ -367,6 +388,24 @@ class _Parser:
                 continue
             result[key.strip()] = value.strip()
         return result
+
+    def tenant_id(self, pii: PiiSettings) -> str:
+        """``OTEL_XRAY_TENANT_ID``; ``hash`` needs the PII hash key, else ``off``."""
+        policy = self.choice("OTEL_XRAY_TENANT_ID", TENANT_ID_POLICIES, "auto")
+        hashing = pii.enabled and pii.mode == "hash" and bool(pii.hash_key)
+        if policy == "auto":
+            return "hash" if hashing else "keep"
+        if policy == "hash" and not hashing:
+            self.errors.append(
+                SettingError(
+                    "OTEL_XRAY_TENANT_ID",
+                    "hash",
+                    "hash only with OTEL_XRAY_PII_MODE=hash and its OTEL_XRAY_PII_HASH_KEY",
+                    "'off' (a tenant id is not recorded)",
+                )
+            )
+            return "off"
+        return policy
 
     def pii(self) -> PiiSettings:
         """The ``OTEL_XRAY_PII_*`` variables; a mistake never turns redaction off."""

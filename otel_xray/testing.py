@@ -78,8 +78,11 @@ class LambdaContext:
         remaining_ms: int = 30_000,
         request_id: str | None = None,
         memory_limit_in_mb: int = 512,
+        tenant_id: str | None = None,
     ) -> None:
         self.function_name = function_name
+        #: A tenant-isolated function's tenant (awslambdaric 4.x sets it; None otherwise).
+        self.tenant_id = tenant_id
         self.function_version = "$LATEST"
         self.invoked_function_arn = (
             f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{function_name}"

@@ -9,7 +9,19 @@ purpose:
   of its own, an extra node named after ``service.name`` between the function and
   its downstream calls, while an INTERNAL span is a subsegment of the function's
   segment, which is what the service map should show;
-* ``faas.coldstart`` is set (false under provisioned concurrency);
+* ``faas.coldstart`` is set (false under provisioned concurrency and on Managed
+  Instances, whose init runs before traffic is routed: AWS says they scale "without
+  cold starts"; true for the first invocation after a SnapStart restore);
+* on Managed Instances the environment never freezes, so spans are exported by a
+  background worker off the request path (see :mod:`otel_xray.configurator`), and
+  the handler does not flush;
+* a tenant-isolated function's ``context.tenant_id`` (awslambdaric 4.x, from the
+  runtime's ``Lambda-Runtime-Aws-Tenant-Id`` header) becomes the annotation
+  :data:`TENANT_ANNOTATION`, searchable with ``annotation.TenantId = "…"``. A tenant id
+  can name a customer, so ``OTEL_XRAY_TENANT_ID`` decides: ``hash`` (the default in the
+  PII hash mode: the PII hash of the whole id, ``[tenant:<16 hex>]``, the same for the
+  same id and key), ``keep`` (the default otherwise; the value still passes the PII
+  detectors like every value, so an email used as a tenant id is redacted) or ``off``;
 * spans are flushed before the handler returns within a bound taken from
   ``context.get_remaining_time_in_millis()``, never the fixed 30 s upstream waits;
 * ``async def`` handlers are run to completion (the Lambda runtime client would
@@ -53,6 +65,10 @@ from otel_xray.xray import ANNOTATIONS_ATTRIBUTE
 logger = logging.getLogger("otel_xray")
 
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+#: The annotation key of ``context.tenant_id`` (PascalCase, like Powertools'
+#: ``ColdStart`` and ``Service``).
+TENANT_ANNOTATION = "TenantId"
 
 
 def lambda_handler(handler: HandlerT) -> HandlerT:
@@ -99,11 +115,10 @@ def _run_awaitable(awaitable: Any) -> Any:
 
 
 def _cold_start(tracing: Tracing | None) -> bool:
-    """This sandbox's first invocation (never under provisioned concurrency)."""
+    """This sandbox's first invocation (never when init ran ahead of traffic:
+    provisioned concurrency, Managed Instances)."""
     first = state().take_cold_start()
-    if tracing is not None and (
-        tracing.settings.lambda_env.initialization_type == "provisioned-concurrency"
-    ):
+    if tracing is not None and tracing.settings.lambda_env.initialized_ahead:
         return False
     return first
 
@@ -131,7 +146,12 @@ class _Invocation:
             # Powertools' annotations, so its users' filter expressions keep working.
             attributes["ColdStart"] = cold_start
             attributes["Service"] = settings.service_name or _span_name(context, settings)
-            attributes[ANNOTATIONS_ATTRIBUTE] = ["ColdStart", "Service"]
+            annotated = ["ColdStart", "Service"]
+            tenant = _tenant(context, tracing)
+            if tenant is not None:
+                attributes[TENANT_ANNOTATION] = tenant
+                annotated.append(TENANT_ANNOTATION)
+            attributes[ANNOTATIONS_ATTRIBUTE] = annotated
             # A root span joining Lambda's trace id reads the id from the current context.
             joining = otel_context.attach(parent) if _joins_trace(parent) else None
             try:
@@ -146,7 +166,7 @@ class _Invocation:
                 if joining is not None:
                     otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
-            reserve(span.get_span_context().trace_id, ["ColdStart", "Service"])
+            reserve(span.get_span_context().trace_id, annotated)
             return cls(span, token, context, tracing)
         except Exception:
             logger.exception("otel-xray: could not start the invocation span")
@@ -180,12 +200,25 @@ class _Invocation:
                 otel_context.detach(self.token)  # type: ignore[arg-type]
             except Exception:
                 logger.debug("otel-xray: context detach failed", exc_info=True)
+        if self.tracing.settings.lambda_env.never_frozen:
+            return  # the background worker exports; nothing waits on the request path
         try:
             self.tracing.flush(
                 Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
             )
         except Exception:
             logger.exception("otel-xray: flush failed")
+
+
+def _tenant(context: Any, tracing: Tracing) -> str | None:
+    """The tenant annotation's value under ``OTEL_XRAY_TENANT_ID``, or None."""
+    tenant = getattr(context, "tenant_id", None)
+    policy = tracing.settings.tenant_id
+    if not isinstance(tenant, str) or not tenant or policy == "off":
+        return None
+    if policy == "hash" and tracing.redactor is not None:
+        return tracing.redactor.replacement("tenant", tenant)
+    return tenant if policy == "keep" else None
 
 
 def _parent_context(event: Any, settings: Settings) -> otel_context.Context:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.functions.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.functions.invoke import InitError, LocalFunction
+from otel_xray.devtools.functions.invoke import InitError, InvocationResult, LocalFunction
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.sam.cloudformation import xray_groups
 from otel_xray.devtools.services.xray_api import XRayAPI
@@ -81,6 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument("--timeout", type=float, default=30.0, help="function timeout in seconds")
     invoke.add_argument("--name", help="function name (default: the code directory's name)")
+    invoke.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="SnapStart: init once (snap-start), run the before-snapshot hooks, then "
+        "restore --restores sandboxes from that process (forks), --times invocations each",
+    )
+    invoke.add_argument(
+        "--restores", type=int, default=2, help="with --snapstart: sandboxes to restore"
+    )
+    invoke.add_argument(
+        "--tenant-id", help="the invoke's TenantId (a tenant-isolated function's context.tenant_id)"
+    )
+    invoke.add_argument(
+        "--max-concurrency",
+        type=int,
+        help="Lambda Managed Instances: N worker processes (awslambdaric's multi-concurrent "
+        "mode); the --times invocations are sent at once",
+    )
 
     graph = commands.add_parser("map", help="the service map of stored segment documents")
     graph.add_argument("segments", type=Path, help="JSON lines of segment documents")
@@ -365,6 +383,25 @@ def _invoke(args: argparse.Namespace) -> int:
     if args.times < 1:
         print("otel-xray: --times must be at least 1", file=sys.stderr)
         return 2
+    if args.restores < 1:
+        print("otel-xray: --restores must be at least 1", file=sys.stderr)
+        return 2
+    if args.max_concurrency is not None and not 1 <= args.max_concurrency <= 64:
+        print("otel-xray: --max-concurrency takes 1 to 64", file=sys.stderr)
+        return 2
+    if args.max_concurrency is not None and args.snapstart:
+        print("otel-xray: --max-concurrency and --snapstart: choose one", file=sys.stderr)
+        return 2
+    if args.snapstart and args.python == "3.11":
+        print(
+            "otel-xray: --snapstart needs --python 3.12 or later (Lambda offers SnapStart "
+            "for python3.12 and later runtimes)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.tenant_id is not None and not 1 <= len(args.tenant_id) <= 256:
+        print("otel-xray: --tenant-id takes 1 to 256 characters", file=sys.stderr)
+        return 2
     event: Any = {}
     if args.event is not None:
         try:
@@ -379,26 +416,45 @@ def _invoke(args: argparse.Namespace) -> int:
         except FileNotFoundError as missing:
             print(f"otel-xray: --python {args.python}: {missing}", file=sys.stderr)
             return 2
+    env = dict(args.env)
+    if args.max_concurrency is not None:
+        # Spans leave in the background there; a short batch delay shows them at once.
+        env.setdefault("OTEL_BSP_SCHEDULE_DELAY", "200")
     function = LocalFunction(
         args.handler,
         args.code,
         layer_dir=args.layer,
         use_layer=not args.no_layer,
         runtime_dir=runtime,
-        env=dict(args.env),
+        env=env,
         function_name=args.name,
         timeout_seconds=args.timeout,
         exporter=args.exporter,
+        snapstart=args.snapstart,
+        max_concurrency=args.max_concurrency,
     )
     captured: list[dict[str, Any]] = []
     failed = False
+    sandboxes = args.restores if args.snapstart else 1
     try:
         with function:
-            for number in range(1, args.times + 1):
-                result = function.invoke(event)
+            runs = [(s, n) for s in range(1, sandboxes + 1) for n in range(1, args.times + 1)]
+            concurrent: list[InvocationResult] = []
+            if args.max_concurrency is not None:
+                concurrent = function.invoke_concurrently([event] * args.times, args.tenant_id)
+                function.collect(concurrent)
+            for sandbox, number in runs:
+                if args.snapstart and number == 1:
+                    function.stop_process()  # the next invoke restores a new sandbox
+                result = (
+                    concurrent[number - 1]
+                    if concurrent
+                    else function.invoke(event, tenant_id=args.tenant_id)
+                )
                 status = "ok" if result.ok else f"error {result.error}"
+                where = f"restored sandbox {sandbox}, " if args.snapstart else ""
                 print(
-                    f"invocation {number}: {status} in {result.duration_ms:.1f} ms, "
+                    f"{where}invocation {number}: {status} in {result.duration_ms:.1f} ms, "
                     f"{len(result.segments)} documents (Root={result.root})"
                 )
                 if result.ok:

@@ -99,6 +99,22 @@ class XRayParentBased(ParentBased):
         return f"XRayParentBased{{root:{self._root.get_description()}}}"
 
 
+def forget_inherited(sampler: Sampler) -> None:
+    """Run ``forget_inherited`` of every sampler inside ``sampler`` (after a fork or a
+    SnapStart restore: see :meth:`CentralizedSampler.forget_inherited`)."""
+    seen: set[int] = set()
+    pending: list[object] = [sampler]
+    while pending:
+        found = pending.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        renew = getattr(found, "forget_inherited", None)
+        if callable(renew):
+            renew()
+        pending += [getattr(found, name, None) for name in ("_root", "_passthrough", "fallback")]
+
+
 def build_sampler(settings: Settings) -> Sampler:
     """The sampler ``OTEL_TRACES_SAMPLER`` names, parent-based ones X-Ray aware.
 

@@ -23,6 +23,13 @@ Lambda sandbox would fire a timer late, in a burst, after a thaw. Instead a
 decision that finds a refresh due starts one fetch in the background and decides
 with what it has; it never waits for the network, and no failure reaches the app.
 
+Restored (SnapStart) and forked copies decide independently: rates are drawn from
+``random.SystemRandom`` (``os.urandom``; no state to clone), and
+:meth:`CentralizedSampler.forget_inherited`, run by the process-state reset after a
+fork or a restore, gives the copy its own ``ClientID`` and drops what X-Ray granted
+the parent's (its quota and statistics). Inference: X-Ray hands out reservoir quota
+per ClientID, so copies sharing one id would share, and overdraw, one reservoir.
+
 Example:
     >>> sampler = CentralizedSampler(endpoint="http://127.0.0.1:9", start_refresh=lambda f: None)
     >>> sampler.get_description()
@@ -227,13 +234,29 @@ class CentralizedSampler(Sampler):
         self.rules_fetched_at = 0.0
         self.failures = 0
         self._clock = clock
-        self._random = random_source or random.Random()
+        self._random = random_source or random.SystemRandom()
         self._client = client or SamplingProxyClient(endpoint)
         self._start_refresh = start_refresh
         self._next_rules = 0.0
         self._next_targets = 0.0
         self._refreshing = threading.Lock()
         self._logged = False
+
+    def forget_inherited(self) -> None:
+        """In a forked child or a restored sandbox: become a new sampling client.
+
+        A new ``ClientID``; the parent's statistics (reported by the parent) and the
+        quota X-Ray granted the parent's id are dropped, so this copy borrows until its
+        own first target, as a fresh sampler does; the refresh lock is new (a refresh
+        thread of the parent's does not exist here), and targets are due at once.
+        """
+        self.client_id = os.urandom(12).hex()
+        for rule in self.rules:
+            rule.lock = threading.Lock()
+            rule.take_statistics()
+            rule.target_rate, rule.quota, rule.quota_expires = None, None, 0.0
+        self._refreshing = threading.Lock()
+        self._next_targets = 0.0
 
     # deciding ---------------------------------------------------------------------
 

@@ -4,6 +4,13 @@ The request's host, method and path come from the span's HTTP attributes (the
 handler span of an API Gateway, ALB or function-URL event has them; stable and
 older semantic-convention names are both read).
 
+Rates are drawn from ``random.SystemRandom`` (``os.urandom``), not a seeded
+``random.Random``: a generator's state is process memory, so every sandbox restored
+from one SnapStart snapshot, and every child forked after set-up, would draw the same
+sequence and make the same decisions. AWS's SnapStart uniqueness page names
+``/dev/urandom``-based randomness as what stays unique after a restore; there is no
+state here to renew.
+
 Example:
     >>> sampler = LocalRulesSampler(LocalRules.parse(DEFAULT_RULES_DOCUMENT))
     >>> sampler.get_description()
@@ -47,7 +54,7 @@ class LocalRulesSampler(Sampler):
 
     def __init__(self, rules: LocalRules, random_source: random.Random | None = None) -> None:
         self.rules = rules
-        self._random = random_source or random.Random()
+        self._random = random_source or random.SystemRandom()
 
     def should_sample(
         self,

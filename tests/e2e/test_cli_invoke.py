@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,70 @@ def test_invoke_runs_the_function_on_the_python_asked_for(
     assert code == 0, printed
     assert f'"python": "{version}"' in printed
     assert any(json.loads(line).get("name") == "versioned" for line in out.read_text().splitlines())
+
+
+TENANT_FUNCTION = """
+def handler(event, context):
+    return {"tenant": context.tenant_id}
+"""
+
+
+def test_invoke_snapstart_restores_sandboxes_and_passes_the_tenant(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--snapstart --restores 2 --times 2``: two restored sandboxes, two invocations
+    each; ``--tenant-id`` reaches ``context.tenant_id`` through awslambdaric (the
+    ``Lambda-Runtime-Aws-Tenant-Id`` header) and the trace's ``TenantId`` annotation."""
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    out = tmp_path / "segments.jsonl"
+    code = main(
+        [
+            "invoke", "app.handler", "--code", str(tmp_path), "--python", "3.12",
+            "--runtime", str(RUNTIME), "--snapstart", "--restores", "2", "--times", "2",
+            "--tenant-id", "tenant-7", "--segments", str(out),
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.count("restored sandbox ") == 4
+    assert printed.count("Restore ") == 2 and "Initialization" not in printed
+    assert printed.count('"tenant": "tenant-7"') == 4
+    assert printed.count("ColdStart=True") == 2 and printed.count("ColdStart=False") == 2
+    documents = [json.loads(line) for line in out.read_text().splitlines()]
+    tenants = [
+        (d.get("annotations") or {}).get("TenantId")
+        for d in documents
+        for d in [d, *d.get("subsegments", [])]
+        if "ColdStart" in (d.get("annotations") or {})
+    ]
+    assert tenants == ["tenant-7"] * 4
+
+
+def test_invoke_snapstart_refuses_python_3_11(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    code = main(["invoke", "app.handler", "--code", str(tmp_path), "--snapstart"])
+    assert code == 2
+    assert "--snapstart needs --python 3.12 or later" in capsys.readouterr().err
+
+
+def test_invoke_max_concurrency_runs_managed_instances_workers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-concurrency 2 --times 4``: awslambdaric's multi-concurrent mode with two
+    workers; four invocations sent at once, each in its own trace, none a cold start."""
+    (tmp_path / "app.py").write_text(TENANT_FUNCTION)
+    code = main(
+        [
+            "invoke", "app.handler", "--code", str(tmp_path), "--python", "3.13",
+            "--runtime", str(RUNTIME), "--max-concurrency", "2", "--times", "4",
+            "--tenant-id", "tenant-9",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert printed.count('"tenant": "tenant-9"') == 4
+    assert printed.count("ColdStart=False") == 4 and "ColdStart=True" not in printed
+    assert "Initialization" not in printed
+    assert len(set(re.findall(r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24})", printed))) == 4

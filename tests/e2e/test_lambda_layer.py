@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import zipfile
 from collections.abc import Iterator
@@ -176,6 +177,12 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
     # Bytecode for every runtime the layer serves, side by side (issue 16).
     for tag in ("311", "312", "313"):
         assert f"python/otel_xray/__pycache__/configurator.cpython-{tag}.pyc" in names, tag
+    # Native parts for every runtime of deploy/template.yaml's CompatibleRuntimes,
+    # python3.14 included: its wheels need no interpreter here (its bytecode does).
+    template = (ROOT / "deploy" / "template.yaml").read_text()
+    runtimes = set(re.findall(r"CompatibleRuntimes: \[([^\]]*)\]", template))
+    assert runtimes == {"python3.11, python3.12, python3.13, python3.14"}
+    for tag in ("311", "312", "313", "314"):
         assert any(f"wrapt/_wrappers.cpython-{tag}-" in n for n in names), tag
     tops = {n.split("/")[1] for n in names if n.startswith("python/")}
     assert not tops & {"boto3", "botocore", "urllib3", "requests", "grpc", "s3transfer"}

@@ -62,21 +62,24 @@ def test_an_async_child_is_clipped_to_its_parents_end() -> None:
     assert ranking(store) == {"fire-and-forget": 500.0, "api": 500.0}
 
 
-def test_a_called_service_and_the_cold_start_are_on_the_path() -> None:
+@pytest.mark.parametrize("phase", ["Initialization", "Restore"])
+def test_a_called_service_and_the_cold_start_are_on_the_path(phase: str) -> None:
+    """``Restore`` is SnapStart's cold start (snapstart-monitoring: "Restore Duration +
+    Duration"), counted as ``Initialization`` is."""
     call = node("Lambda", 0.2, 0.9, namespace="aws")
     caller = segment("order-api", 0, 1.0, call, origin="AWS::Lambda::Function")
     callee = segment(
         "pricing",
         0.25,
         0.85,
-        node("Initialization", 0.25, 0.6),
+        node(phase, 0.25, 0.6),
         node("work", 0.6, 0.85),
         origin="AWS::Lambda::Function",
         parent_id=call["id"],
     )
     report = analyze(TraceStore([caller, callee]))
     critical = {row.name: round(row.critical_ms, 3) for row in report.ranking}
-    assert critical["Initialization"] == 350.0 and critical["work"] == 250.0
+    assert critical[phase] == 350.0 and critical["work"] == 250.0
     assert report.cold_start_ms == pytest.approx(350.0)
     assert critical["Lambda"] == pytest.approx(100.0)  # the call's own: 0.2-0.25, 0.85-0.9
 

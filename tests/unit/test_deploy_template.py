@@ -113,6 +113,7 @@ def test_tracing_is_on_everywhere() -> None:
             "python3.11",
             "python3.12",
             "python3.13",
+            "python3.14",
         ]
     for name in ("OrderApiFunction", "OrderWorkerFunction"):
         policies = resources[name]["Properties"]["Policies"]

@@ -43,6 +43,8 @@ class XRayDaemon(Running):
         self.rejected: list[str] = []
         #: Every datagram as it arrived: what went over the wire, for privacy checks.
         self.raw: list[bytes] = []
+        #: The (host, port) each datagram of :attr:`raw` came from: one socket per sender.
+        self.senders: list[tuple[str, int]] = []
         self.last_received = 0.0
         #: Where each datagram is also sent, unchanged (a real daemon behind this one,
         #: so a test sees exactly what the function sent and what the daemon did with it).
@@ -91,7 +93,7 @@ class XRayDaemon(Running):
     def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
-                datagram = self._socket.recv(MAX_DATAGRAM_BYTES + 1)
+                datagram, sender = self._socket.recvfrom(MAX_DATAGRAM_BYTES + 1)
             except TimeoutError:
                 continue
             except OSError:
@@ -102,6 +104,7 @@ class XRayDaemon(Running):
             document, reason = parse_datagram(datagram)
             with self._lock:
                 self.raw.append(datagram)
+                self.senders.append(tuple(sender[:2]))
                 if document is None:
                     self.rejected.append(reason)
                 else:

@@ -14,6 +14,23 @@ where it would on Lambda:
 
 Each result also carries the ``AWS::Lambda`` and ``AWS::Lambda::Function``
 segments Lambda itself would send, with the ids it put in ``_X_AMZN_TRACE_ID``.
+
+``snapstart=True`` emulates SnapStart (docs/lambda-execution-models.md): :meth:`start`
+initializes one process with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`` (off the
+invoke path, as a version is published), awslambdaric runs the before-snapshot hooks
+of ``snapshot_restore_py``, and that process stays as the snapshot. Each sandbox is
+then a forked copy of it (the restore), polling the same Runtime API; awslambdaric
+runs the after-restore hooks in it, and Lambda's function segment has ``Restore``
+where an on-demand cold start has ``Initialization``. :meth:`stop_process` ends the
+current copy; the next invoke restores a new one.
+
+``max_concurrency=N`` emulates Lambda Managed Instances: ``AWS_LAMBDA_MAX_CONCURRENCY``
+and ``AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`` make awslambdaric 4.x
+fork N worker processes, each initializing and handling one request at a time against
+the same Runtime API. :meth:`start` waits for all N (init runs before traffic, so no
+invocation carries ``Initialization``), :meth:`invoke_concurrently` sends events at
+once, and an invocation past its timeout answers ``Sandbox.Timedout`` without killing
+the worker, which runs the handler to its end (docs/lambda-execution-models.md).
 Everything started here is stopped by :meth:`LocalFunction.stop` (the process by
 its PID).
 
@@ -26,8 +43,10 @@ Example (needs ``make layer runtime``)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -101,6 +120,8 @@ class LocalFunction(Running):
         memory_mb: int = 512,
         otlp_endpoint: str | None = None,
         exporter: str = "xray-udp",
+        snapstart: bool = False,
+        max_concurrency: int | None = None,
     ) -> None:
         if exporter not in EXPORTERS:
             raise ValueError(f"exporter {exporter!r}: accepted values are {', '.join(EXPORTERS)}")
@@ -125,6 +146,16 @@ class LocalFunction(Running):
         self.started_at = 0.0
         self._init_started: float | None = None
         self._raw_seen = 0
+        self.snapstart = snapstart
+        if max_concurrency is not None and not 1 <= max_concurrency <= 64:
+            raise ValueError(f"max_concurrency {max_concurrency}: accepted: 1 to 64")
+        self.max_concurrency = max_concurrency
+        #: SnapStart: the initialized process every sandbox is restored from, and the
+        #: pid of the current restored sandbox.
+        self.snapshot: subprocess.Popen[bytes] | None = None
+        self.restored_pid: int | None = None
+        #: SnapStart: the pids of every sandbox restored so far, in order.
+        self.restored_pids: list[int] = []
 
     # lifecycle ---------------------------------------------------------------
 
@@ -140,12 +171,71 @@ class LocalFunction(Running):
         self.daemon = XRayDaemon().start()
         if self.exporter == "otlp" and self._otlp_endpoint is None:
             self.receiver = OTLPReceiver().start()
+        if self.snapstart:
+            self._take_snapshot()
+        if self.max_concurrency is not None:
+            self._start_workers()
         # The sandbox itself starts with the first invoke, as on Lambda, so its init
         # is on that invocation's path (and in its trace).
         return self
 
+    def _start_workers(self) -> None:
+        """Managed Instances: start the runtime and wait for its N workers' first polls."""
+        assert self.api is not None and self.max_concurrency is not None
+        self._spawn()
+        assert self.process is not None
+        deadline = time.monotonic() + self.timeout_seconds + 10
+        while self.api.polls < self.max_concurrency:
+            if self.api.init_failed.is_set():
+                raise InitError(f"init failed: {self.api.init_error}\n{self.logs()}")
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise InitError(
+                    f"{self.api.polls} of {self.max_concurrency} workers started "
+                    f"(exit {self.process.returncode})\n{self.logs()}"
+                )
+            self.api.polled.wait(0.05)
+            self.api.polled.clear()
+        self._init_started = None  # init ran before traffic: on no invocation's path
+
+    def _take_snapshot(self) -> None:
+        """SnapStart: init one process until it asks for its restore (the snapshot)."""
+        assert self.api is not None
+        self._spawn()
+        self.snapshot, self.process = self.process, None
+        assert self.snapshot is not None
+        deadline = time.monotonic() + self.timeout_seconds + 10
+        while not self.api.snapshot_taken.wait(0.05):
+            if self.api.init_failed.is_set():
+                raise InitError(f"init failed: {self.api.init_error}\n{self.logs()}")
+            if self.snapshot.poll() is not None or time.monotonic() > deadline:
+                raise InitError(
+                    f"the snapshot's init did not finish (exit {self.snapshot.returncode})\n"
+                    f"{self.logs()}"
+                )
+        self._init_started = None
+
+    def _restore(self) -> None:
+        """SnapStart: a new sandbox restored from the snapshot."""
+        assert self.api is not None and self.snapshot is not None
+        before = _children(self.snapshot.pid)
+        self.api.first_poll_at = None
+        self._init_started = time.time()  # Restore begins
+        self.api.request_restore()
+        self.process = self.snapshot  # liveness: the copies live and die with it
+        deadline = time.monotonic() + 10
+        while self.restored_pid is None and time.monotonic() < deadline:
+            new = sorted(_children(self.snapshot.pid) - before)
+            if new:
+                self.restored_pid = new[0]
+                self.restored_pids.append(new[0])
+            else:
+                time.sleep(0.005)
+
     def _spawn(self) -> None:
         assert self.api is not None
+        if self.snapshot is not None:
+            self._restore()
+            return
         log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (handed to the child process)
             prefix="otel-xray-fn-", suffix=".log", delete=False
         )
@@ -168,7 +258,7 @@ class LocalFunction(Running):
         log.close()
 
     def environment(self) -> dict[str, str]:
-        """The variables Lambda sets for a python3.11 function, plus the local endpoints."""
+        """The variables Lambda sets for a function on this runtime, plus the local endpoints."""
         assert self.api is not None
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -180,14 +270,19 @@ class LocalFunction(Running):
             "LAMBDA_RUNTIME_DIR": str(self.runtime.runtime_dir),
             "_HANDLER": self.handler,
             "AWS_LAMBDA_RUNTIME_API": self.api.address,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
+            # awslambdaric reads it (3.12 and later poll on a thread).
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_python{self.runtime.version}",
             "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": time.strftime("%Y/%m/%d/[$LATEST]")
             + os.urandom(16).hex(),
-            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"
+            if self.snapstart
+            else "lambda-managed-instances"
+            if self.max_concurrency is not None
+            else "on-demand",
             "AWS_REGION": DEFAULT_REGION,
             "AWS_DEFAULT_REGION": DEFAULT_REGION,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -201,6 +296,8 @@ class LocalFunction(Running):
             env["AWS_XRAY_DAEMON_ADDRESS"] = f"{host}:{port}"
             env["_AWS_XRAY_DAEMON_ADDRESS"] = host
             env["_AWS_XRAY_DAEMON_PORT"] = str(port)
+        if self.max_concurrency is not None:
+            env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(self.max_concurrency)
         if self.layer_dir is not None:
             env["AWS_LAMBDA_EXEC_WRAPPER"] = str(self.layer_dir / "otel-instrument")
         if self.layer_dir is not None and self.exporter == "otlp":
@@ -214,6 +311,10 @@ class LocalFunction(Running):
         return env
 
     def stop(self) -> None:
+        if self.snapshot is not None:
+            self.stop_process()
+            end_process_group(self.snapshot, grace=5)
+            self.snapshot = None
         end_process_group(self.process, grace=5)
         self.process = None
         if self.api is not None:
@@ -239,6 +340,7 @@ class LocalFunction(Running):
         collect: bool = True,
         trace_header: str | None = None,
         on_response: Callable[[InvocationResult], None] | None = None,
+        tenant_id: str | None = None,
     ) -> InvocationResult:
         """Send one event and wait for the response (or error, or timeout).
 
@@ -247,10 +349,12 @@ class LocalFunction(Running):
         result as soon as the function has answered, before the documents are
         collected: a front door (Lambda Invoke, API Gateway) answers its caller then,
         so the harness's own waiting is not on the caller's timeline.
+        ``tenant_id`` is the invoke's ``TenantId`` (a tenant-isolated function): the
+        runtime gets it in ``Lambda-Runtime-Aws-Tenant-Id``.
         """
         assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
-        invocation = self.api.submit(body, trace_header=trace_header)
+        invocation = self.api.submit(body, trace_header=trace_header, tenant_id=tenant_id)
         if self.process is None:
             self._spawn()
         self._wait(invocation)
@@ -284,6 +388,44 @@ class LocalFunction(Running):
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]
         return result
 
+    def invoke_concurrently(
+        self, events: list[Any], tenant_id: str | None = None
+    ) -> list[InvocationResult]:
+        """Managed Instances: send ``events`` at once (one caller each) and wait for all;
+        :meth:`collect` then gives each result the documents of its own trace."""
+        assert self.api is not None and self.max_concurrency is not None
+        invocations = [
+            self.api.submit(json.dumps(event).encode(), tenant_id=tenant_id) for event in events
+        ]
+        for invocation in invocations:
+            self._wait(invocation)
+        results = []
+        for invocation, event in zip(invocations, events, strict=True):
+            result = InvocationResult(
+                request_id=invocation.request_id,
+                root=invocation.root,
+                parent=invocation.parent,
+                duration_ms=invocation.duration_ms,
+                error=invocation.error,
+                response=_decode(invocation.response)
+                if invocation.error is None and invocation.response is not None
+                else None,
+            )
+            result.segments = self._lambda_segments(invocation, event, overhead=False)
+            results.append(result)
+        return results
+
+    def collect(self, results: list[InvocationResult], quiet_seconds: float = 0.5) -> None:
+        """Give each result the function's documents of its trace, once the daemon has
+        been quiet for ``quiet_seconds`` (a background exporter sends after a delay)."""
+        assert self.daemon is not None
+        self.daemon.wait_idle(quiet_seconds=quiet_seconds, timeout=30)
+        by_trace: dict[str, list[dict[str, Any]]] = {}
+        for document in self.daemon.take():
+            by_trace.setdefault(str(document.get("trace_id")), []).append(document)
+        for result in results:
+            result.segments += by_trace.pop(result.root, [])
+
     def _lambda_segments(
         self, invocation: Invocation, event: Any, overhead: bool = True
     ) -> list[dict[str, Any]]:
@@ -302,6 +444,7 @@ class LocalFunction(Running):
             finished=invocation.finished_at or time.time(),
             init_started=init_started,
             init_finished=self.api.first_poll_at,
+            init_phase="Restore" if self.snapshot is not None else "Initialization",
             next_poll=self._next_poll(invocation) if overhead else None,
             error=invocation.error,
             xray_cause=invocation.xray_cause,
@@ -343,12 +486,27 @@ class LocalFunction(Running):
                     "errorType": "Sandbox.Timedout",
                     "errorMessage": f"Task timed out after {self.timeout_seconds:.2f} seconds",
                 }
-                self.stop_process()
+                invocation.finished_at = invocation.finished_at or time.time()
+                if self.max_concurrency is None:
+                    self.stop_process()
+                # Managed Instances: the worker is not killed (inference, see the docs);
+                # it finishes the handler and posts a result no caller waits for.
                 return
 
     def stop_process(self) -> None:
-        """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold."""
-        end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
+        """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold
+        (SnapStart: the next invoke restores a new sandbox from the snapshot)."""
+        if self.api is not None and self.process is not None:
+            self.api.retire_pollers()
+        if self.snapshot is None:
+            end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
+            self.process = None
+            return
+        if self.restored_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.restored_pid, signal.SIGKILL)
+            _wait_ended(self.restored_pid)  # its sockets closed: no event goes to it
+            self.restored_pid = None
         self.process = None
 
     def logs(self) -> str:
@@ -356,6 +514,29 @@ class LocalFunction(Running):
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")
         return ""
+
+
+def _children(pid: int) -> set[int]:
+    """The pids of ``pid``'s children (Linux's /proc; the harness runs on Linux only)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return set()
+    return {int(part) for part in text.split()}
+
+
+def _wait_ended(pid: int, within: float = 5.0) -> None:
+    """Wait until ``pid`` has let go of its files (sockets): gone, or a zombie with no
+    open descriptor. Its state alone is not enough: a killed process's main thread can
+    be a zombie while another thread still holds the sockets open."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            if not os.listdir(f"/proc/{pid}/fd"):
+                return
+        except OSError:
+            return
+        time.sleep(0.002)
 
 
 def _decode(body: bytes) -> Any:

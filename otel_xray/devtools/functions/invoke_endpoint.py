@@ -18,6 +18,11 @@ partial ARN; a qualifier is ignored.
 
 For ``Event`` the trace is continued the same way. That asynchronous invocations keep
 the caller's trace has no published source here (inference from the synchronous case).
+A failed ``Event`` invocation is retried (Lambda retries twice, about one and two
+minutes apart: the Lambda guide's invocation-async-retain-records; here after
+:data:`ASYNC_RETRY_DELAYS`), in the same trace, and Lambda's ``AWS::Lambda`` segment
+gets ``Dwell Time`` and ``Attempt #N`` subsegments (``lambda_segments.asynchronous``;
+published only as console screenshots: inference).
 
 Example:
     >>> endpoint = LambdaEndpoint({})
@@ -29,12 +34,17 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
 
 from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
+from otel_xray.devtools.functions.lambda_segments import asynchronous
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
+
+#: Seconds before each retry of a failed ``Event`` invocation (Lambda: ~60 and ~120).
+ASYNC_RETRY_DELAYS = (0.05, 0.1)
 
 _PREFIX = "/2015-03-31/functions/"
 _SUFFIX = "/invocations"
@@ -87,6 +97,25 @@ class LambdaEndpoint(LoopbackServer):
                 self.invocations.append((name, kind, result))
         return result
 
+    def run_event(self, name: str, payload: bytes, trace_header: str | None, queued: float) -> None:
+        """An ``Event`` invocation: attempts until one succeeds or the retries are spent."""
+        event = json.loads(payload or b"{}")
+        attempts: list[InvocationResult] = []
+        header = trace_header
+        with self._locks[name]:
+            for number in range(1 + len(ASYNC_RETRY_DELAYS)):
+                if number:
+                    time.sleep(ASYNC_RETRY_DELAYS[number - 1])
+                result = self.functions[name].invoke(event, trace_header=header)
+                attempts.append(result)
+                # A retry continues the first attempt's trace (the caller's, if any).
+                header = header or f"Root={result.root};Sampled=1"
+                if result.ok:
+                    break
+            asynchronous([r.segments for r in attempts], queued)
+            with self._lock:
+                self.invocations.extend((name, "Event", r) for r in attempts)
+
     def settle(self) -> None:
         """Wait until every invocation being served has its documents collected (the
         caller has its answer before that)."""
@@ -128,7 +157,9 @@ class LambdaEndpoint(LoopbackServer):
                     self._reply(204, b"")
                 elif kind == "Event":
                     thread = threading.Thread(
-                        target=endpoint.run, args=(name, kind, payload, trace_header), daemon=True
+                        target=endpoint.run_event,
+                        args=(name, payload, trace_header, time.time()),
+                        daemon=True,
                     )
                     endpoint._background.append(thread)
                     thread.start()

@@ -58,6 +58,7 @@ def lambda_segments(
     finished: float,
     init_started: float | None = None,
     init_finished: float | None = None,
+    init_phase: str = "Initialization",
     next_poll: float | None = None,
     error: dict[str, Any] | None = None,
     xray_cause: dict[str, Any] | None = None,
@@ -69,7 +70,10 @@ def lambda_segments(
     Times are epoch seconds: ``received`` when the invoke was accepted, ``started``
     when the runtime took the event, ``finished`` when it posted the result;
     ``init_started`` and ``init_finished`` (the runtime's first poll) on a cold
-    start; ``next_poll`` the runtime's next poll after the response (``Overhead``).
+    start; ``init_phase`` names that phase: ``Initialization``, or ``Restore`` for a
+    sandbox restored from a SnapStart snapshot (snapstart-monitoring: "the Restore
+    subsegment"; its start here is when the restore was asked for, its end the restored
+    runtime's first poll); ``next_poll`` the runtime's next poll after the response (``Overhead``).
     ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
     runtime client sent in ``Lambda-Runtime-Function-XRay-Error-Cause``, from which
     Lambda builds the function segment's cause (a timeout has none: then the error
@@ -114,7 +118,7 @@ def lambda_segments(
     if init_started is not None:
         initialization = min(init_finished or started, started)
         function["subsegments"].append(
-            _phase("Initialization", parent, init_started, initialization, arn_aws)
+            _phase(init_phase, parent, init_started, initialization, arn_aws)
         )
     function["subsegments"].append(_phase("Invocation", parent, started, finished, arn_aws))
     if next_poll is not None and next_poll >= finished:
@@ -164,6 +168,48 @@ def _cause(parent: str, error: dict[str, Any], xray_cause: dict[str, Any] | None
             }
         ]
     }
+
+
+def asynchronous(attempts: list[list[dict[str, Any]]], queued: float) -> None:
+    """Lambda's segments of an asynchronous (``Event``) invocation, from each attempt's
+    documents (in place): one ``AWS::Lambda`` segment from the moment the event was
+    queued to the end of the last attempt, with a ``Dwell Time`` subsegment (queued ->
+    the first attempt began) and one ``Attempt #N`` subsegment per attempt; each
+    attempt's ``AWS::Lambda::Function`` segment hangs under that one segment.
+
+    Inference: AWS publishes this shape only as console screenshots (the X-Ray guide's
+    Lambda page shows ``Dwell Time`` and ``Attempt #1``); the field names, the
+    ``fault`` on a failed attempt, and where the function segments hang are this
+    module's reading of them, not a published document. Retries (Lambda retries a
+    failed asynchronous invocation twice) appear as further attempts in the same trace.
+    """
+    services = []
+    for documents in attempts:
+        service = next((d for d in documents if d.get("origin") == "AWS::Lambda"), None)
+        if service is None:
+            return  # not sampled: Lambda recorded nothing
+        services.append(service)
+    first = services[0]
+    functions = [
+        d for documents in attempts for d in documents if d.get("origin") == "AWS::Lambda::Function"
+    ]
+    subsegments = [_phase("Dwell Time", first["id"], queued, first["start_time"], {})]
+    for number, (service, function) in enumerate(zip(services, functions, strict=False), 1):
+        end = max(service["end_time"], function["end_time"])  # Overhead included
+        attempt = _phase(f"Attempt #{number}", first["id"], service["start_time"], end, {})
+        del attempt["aws"]
+        if function.get("fault"):
+            attempt["fault"] = True
+        subsegments.append(attempt)
+    subsegments[0].pop("aws", None)
+    first["start_time"] = queued
+    first["end_time"] = max(d["end_time"] for d in [*services, *functions])
+    first["http"] = {"response": {"status": 202}}
+    first["subsegments"] = subsegments
+    for function in functions:
+        function["parent_id"] = first["id"]
+    for documents, service in zip(attempts[1:], services[1:], strict=True):
+        documents.remove(service)
 
 
 def sqs_links(event: object) -> list[tuple[str, str]]:

@@ -4,7 +4,18 @@ The real runtime client (awslambdaric) polls it exactly as it polls Lambda:
 ``GET /runtime/invocation/next`` blocks until :meth:`RuntimeAPI.invoke` queues an
 event, and the response or error is posted back. Each invocation carries the
 headers Lambda sends, including ``Lambda-Runtime-Trace-Id`` with a fresh Root and
-Parent, which the client copies into ``_X_AMZN_TRACE_ID``.
+Parent, which the client copies into ``_X_AMZN_TRACE_ID``, and
+``Lambda-Runtime-Aws-Tenant-Id`` for a tenant-isolated function (awslambdaric 4.x puts
+it in ``context.tenant_id``).
+
+SnapStart: ``GET /runtime/restore/next`` (awslambdaric's ``restore_next``, after the
+before-snapshot hooks) marks the snapshot as taken and waits for
+:meth:`RuntimeAPI.request_restore`; each answer is one restore, a forked copy that
+polls this same API (see :mod:`otel_xray.devtools.functions.bootstrap`). A poll whose
+runtime has gone (a sandbox killed at its timeout, or replaced) is dropped, so an
+event is only ever handed to a live runtime;
+``POST /runtime/restore/error`` (a failed after-restore hook) fails that sandbox as an
+init error does.
 """
 
 from __future__ import annotations
@@ -12,6 +23,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
+import socket
 import threading
 import time
 import uuid
@@ -40,6 +53,8 @@ class Invocation:
     upstream_parent: str | None = None
     #: Whether the trace is sampled: Lambda records no segment otherwise.
     sampled: bool = True
+    #: ``Lambda-Runtime-Aws-Tenant-Id`` (a tenant-isolated function's invoke), if any.
+    tenant_id: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
     response: bytes | None = None
     error: dict[str, Any] | None = None
@@ -80,10 +95,49 @@ class RuntimeAPI(LoopbackServer):
         #: The runtime's latest poll for the next event (epoch seconds), and its signal.
         self.last_poll_at: float | None = None
         self.polled = threading.Event()
+        #: How many times a runtime asked for its next event (Managed Instances: each of
+        #: the N worker processes asks once it is ready).
+        self.polls = 0
+        #: SnapStart: set when the runtime asks for its restore (the snapshot is taken).
+        self.snapshot_taken = threading.Event()
+        self._restores: queue.Queue[bool] = queue.Queue()
+        #: Bumped by :meth:`retire_pollers`: a poll from an older generation gets no event.
+        self._generation = 0
         super().__init__(self._handler_class())
 
+    def retire_pollers(self) -> None:
+        """The runtime that is polling now was killed: no event goes to its poll, even
+        if the kernel has not yet closed its connection (a killed process's threads
+        let go of its sockets after its main thread is already a zombie)."""
+        self._generation += 1
+
+    def request_restore(self) -> None:
+        """SnapStart: answer the snapshot's ``restore/next``: restore one sandbox."""
+        self._restores.put(True)
+
+    def _next_for(self, connection: socket.socket) -> Invocation | None:
+        """The next event for the runtime on ``connection``; None once that runtime is
+        gone (its event stays queued for a live one)."""
+        generation = self._generation
+        while generation == self._generation:
+            try:
+                invocation = self._pending.get(timeout=0.1)
+            except queue.Empty:
+                if _peer_closed(connection):
+                    return None
+                continue
+            if _peer_closed(connection) or generation != self._generation:
+                self._pending.put(invocation)
+                return None
+            return invocation
+        return None
+
     def submit(
-        self, event: bytes, sampled: str = "1", trace_header: str | None = None
+        self,
+        event: bytes,
+        sampled: str = "1",
+        trace_header: str | None = None,
+        tenant_id: str | None = None,
     ) -> Invocation:
         """Queue an event for the function's next poll.
 
@@ -110,6 +164,7 @@ class RuntimeAPI(LoopbackServer):
             function_arn=self.function_arn,
             upstream_parent=upstream,
             sampled=sampled == "1",
+            tenant_id=tenant_id,
         )
         self._by_id[invocation.request_id] = invocation
         self._pending.put(invocation)
@@ -140,32 +195,41 @@ class RuntimeAPI(LoopbackServer):
                 return self.rfile.read(length) if length else b""
 
             def do_GET(self) -> None:
+                if self.path == f"{PREFIX}/restore/next":
+                    api.snapshot_taken.set()
+                    api._restores.get()
+                    self._reply(200)
+                    return
                 if self.path != f"{PREFIX}/invocation/next":
                     self._reply(404, b'{"errorMessage":"unknown path"}')
                     return
                 if api.first_poll_at is None:
                     api.first_poll_at = time.time()
                 api.last_poll_at = time.time()
+                api.polls += 1
                 api.polled.set()
-                invocation = api._pending.get()
+                found = api._next_for(self.connection)
+                if found is None:
+                    self.close_connection = True
+                    return
+                invocation = found
                 invocation.started = time.monotonic()
                 invocation.started_at = time.time()
                 invocation.deadline_ms = int((time.time() + api.timeout_seconds) * 1000)
-                self._reply(
-                    200,
-                    invocation.event,
-                    {
-                        "Content-Type": "application/json",
-                        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-                        "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
-                        "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
-                        "Lambda-Runtime-Trace-Id": invocation.trace_header,
-                    },
-                )
+                headers = {
+                    "Content-Type": "application/json",
+                    "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(invocation.deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": invocation.function_arn,
+                    "Lambda-Runtime-Trace-Id": invocation.trace_header,
+                }
+                if invocation.tenant_id is not None:
+                    headers["Lambda-Runtime-Aws-Tenant-Id"] = invocation.tenant_id
+                self._reply(200, invocation.event, headers)
 
             def do_POST(self) -> None:
                 body = self._body()
-                if self.path == f"{PREFIX}/init/error":
+                if self.path in (f"{PREFIX}/init/error", f"{PREFIX}/restore/error"):
                     api.init_error = _json_or_text(body)
                     api.init_failed.set()
                     self._reply(202, b'{"status":"OK"}')
@@ -196,6 +260,15 @@ class RuntimeAPI(LoopbackServer):
                 invocation.done.set()
 
         return Handler
+
+
+def _peer_closed(connection: socket.socket) -> bool:
+    """The other end has closed ``connection`` (its process ended)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 def _xray_cause(header: str | None) -> dict[str, Any] | None:

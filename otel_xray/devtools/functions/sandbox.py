@@ -63,6 +63,18 @@ class RuntimeEnv:
         return self.root / "runtime"
 
     @property
+    def version(self) -> str:
+        """``3.Y`` of the runtime's interpreter (its venv's ``pyvenv.cfg``), else 3.11."""
+        try:
+            for line in (self.root / "lang" / "pyvenv.cfg").read_text().splitlines():
+                key, _, value = line.partition("=")
+                if key.strip() == "version":
+                    return ".".join(value.strip().split(".")[:2])
+        except OSError:
+            pass
+        return DEFAULT_VERSION
+
+    @property
     def bootstrap(self) -> Path:
         return BOOTSTRAP
 

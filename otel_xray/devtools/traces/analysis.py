@@ -8,8 +8,10 @@ last, then, before that child started, the child that ended last before it, and 
 (a common definition for span trees; no reference implementation is compared with
 here, the tests give it shapes with known answers). Time on the path
 not covered by a child is the node's own. Ranking the nodes by their time on the path
-answers "what is the bottleneck" from data; Lambda's ``Initialization`` is reported
-apart as the cold-start share.
+answers "what is the bottleneck" from data; Lambda's ``Initialization``, and
+``Restore`` (a sandbox restored from a SnapStart snapshot: AWS counts its cold start
+as Restore Duration + Duration, snapstart-monitoring), are reported apart as the
+cold-start share.
 
 Example:
     >>> store = TraceStore([
@@ -31,6 +33,10 @@ from typing import Any
 from otel_xray.devtools.traces.store import Document, Trace, TraceStore, duration_of, start_of
 
 INITIALIZATION = "Initialization"
+#: SnapStart's phase in place of Initialization.
+RESTORE = "Restore"
+#: The phases that make a cold start.
+COLD_START_PHASES = (INITIALIZATION, RESTORE)
 
 
 @dataclass
@@ -81,7 +87,7 @@ class Report:
     def text(self, limit: int = 10) -> str:
         lines = [
             f"{self.traces} trace(s), {self.total_ms:.1f} ms in all; "
-            f"cold start (Initialization) {self.cold_start_ms:.1f} ms of it",
+            f"cold start (Initialization, Restore) {self.cold_start_ms:.1f} ms of it",
             "where the time goes (critical path, ms; self time, ms; count):",
         ]
         for row in self.ranking[:limit]:
@@ -112,7 +118,7 @@ def analyze(store: TraceStore, traces: Iterable[Trace] | None = None) -> Report:
         for node, ms in path:
             row = _row(rows, node, trace)
             row.critical_ms += ms
-            if node.get("name") == INITIALIZATION:
+            if node.get("name") in COLD_START_PHASES:
                 report.cold_start_ms += ms
         for node, _ in trace.walk():
             row = _row(rows, node, trace)
@@ -156,7 +162,7 @@ def _children(trace: Trace) -> dict[int, list[Document]]:
 
 #: Lambda's phase subsegments of a function segment (functions/lambda_segments.py): the function's
 #: own subsegments run inside Initialization (init code) or Invocation (the handler).
-_PHASES = (INITIALIZATION, "Invocation")
+_PHASES = (*COLD_START_PHASES, "Invocation")
 
 
 def _inside_phases(siblings: list[Document], found: dict[int, list[Document]]) -> None:
