@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from otel_xray import configurator
 from otel_xray.configurator import Tracing
 from otel_xray.testing import LAMBDA_ENV, InMemoryExporter, LambdaContext
+
+# Hypothesis' per-example deadline (200 ms) measures the machine, not the code: on a
+# loaded two-core machine a correct example can take longer and fail as "flaky".
+# Speed is measured in benchmarks (make bench), so no test here has a deadline.
+settings.register_profile("otel-xray", deadline=None)
+settings.load_profile("otel-xray")
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
 PARENT = "53995c3f42cd8ad8"
