@@ -192,6 +192,9 @@ class Settings(NamedTuple):
     strict: bool = False
     #: Record each handler's response as metadata (size-bounded, redacted).
     capture_response: bool = False
+    #: Run code written for the X-Ray SDK (and Powertools Tracer) on otel-xray's spans
+    #: (:mod:`otel_xray.bridge.xray_sdk`); ``OTEL_XRAY_SDK_BRIDGE=false`` turns it off.
+    xray_sdk_bridge: bool = True
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -240,6 +243,7 @@ class Settings(NamedTuple):
             pii=parser.pii(),
             strict=parser.boolean("OTEL_XRAY_STRICT", False),
             capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
+            xray_sdk_bridge=parser.boolean("OTEL_XRAY_SDK_BRIDGE", True),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:
