@@ -125,6 +125,8 @@ NOT_BRIDGED: dict[str, str] = {
     "dynamic_naming": "segment names come from the spans (OTEL_SERVICE_NAME)",
     "stream_sql": "SQL comes from the database instrumentations, with literals redacted",
 }
+#: The SDK's own context classes (a custom one is named as such in the log).
+_SDK_CONTEXTS = ("Context", "LambdaContext", "AsyncContext")
 #: Defaults of ``configure``'s options that are not "given" (aws_xray_sdk 2.15.0).
 _DEFAULTS: dict[str, Any] = {"stream_sql": True}
 
@@ -566,7 +568,12 @@ def _configure(original: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
             passed[name] = value
             continue
         reason = NOT_BRIDGED.get(name, "not bridged")
-        quiet = name in ("streaming_threshold", "stream_sql")  # Powertools sets these
+        # Powertools sets these; AsyncContext is what the SDK's guide says async code
+        # needs, and OpenTelemetry's context already follows asyncio tasks.
+        quiet = name in ("streaming_threshold", "stream_sql")
+        if name == "context" and type(value).__name__ in _SDK_CONTEXTS:
+            reason = "not needed: OpenTelemetry's context follows asyncio tasks"
+            quiet = True
         _log_once(
             f"configure:{name}",
             f"otel-xray: xray_recorder.configure({name}=...) is ignored under otel-xray's "
@@ -674,7 +681,7 @@ def _take_over() -> _Saved:
         (type(old_context).__name__, "context"),
         (type(recorder.emitter).__name__, "emitter"),
     ):
-        if found not in ("Context", "LambdaContext", "AsyncContext", "UDPEmitter"):
+        if found not in (*_SDK_CONTEXTS, "UDPEmitter"):
             _log_once(
                 f"configure:{what}",
                 f"otel-xray: the X-Ray SDK's custom {what} "
