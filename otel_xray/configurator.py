@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -274,7 +275,7 @@ def _build(
     if instrument:
         tracing.instrumented = load_instrumentations(settings.instrumentations, provider)
         if settings.xray_sdk_bridge:
-            when_imported(XRAY_SDK_TRIGGER, _arm_bridge)
+            when_imported(XRAY_SDK_TRIGGER, functools.partial(_arm_bridge, settings.in_lambda))
             tracing.bridged = True
     if settings.lambda_env.initialization_type == "snap-start":
         _register_after_restore()
@@ -287,8 +288,8 @@ XRAY_SDK_TRIGGER = "aws_xray_sdk.core"
 _BRIDGE = "otel_xray.bridge.xray_sdk"
 
 
-def _arm_bridge(_module: object = None) -> None:
-    importlib.import_module(_BRIDGE).install()
+def _arm_bridge(in_lambda: bool, _module: object = None) -> None:
+    importlib.import_module(_BRIDGE).install(in_lambda=in_lambda)
 
 
 def _disarm_bridge() -> None:

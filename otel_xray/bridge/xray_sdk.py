@@ -81,6 +81,7 @@ from otel_xray.annotations import annotate_span, claim, metadata_on_span
 from otel_xray.configurator import current
 from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.instrumentation import LEFT_OUT
+from otel_xray.propagation import TraceHeader, context_from_header, lambda_trace_header
 from otel_xray.xray import CAUSE_ATTRIBUTE, FLAG_ATTRIBUTES
 
 logger = logging.getLogger("otel_xray")
@@ -299,6 +300,18 @@ class SpanSegment(_WritesThrough, Segment):  # type: ignore[misc]
         self._span = span
 
 
+class LambdaFacade(SpanSegment):
+    """Lambda's function segment, from ``_X_AMZN_TRACE_ID``, where no span is current
+    (a thread the context was not passed to): as the SDK's ``FacadeSegment``, the
+    parent of what is begun there. Lambda owns it: writes to it go nowhere (the SDK
+    raises ``FacadeSegmentMutationException`` for them)."""
+
+    def __init__(self, header: TraceHeader) -> None:
+        self.parent_context = context_from_header(header)
+        super().__init__(trace.get_current_span(self.parent_context))
+        self.sampled = bool(header.sampled)
+
+
 class SpanSubsegment(_WritesThrough, Subsegment):  # type: ignore[misc]
     """A span under another local span (an OpenTelemetry API span, say) as a subsegment."""
 
@@ -325,6 +338,7 @@ class BridgeContext(Context):  # type: ignore[misc]
         self._open: weakref.WeakKeyDictionary[Any, _Open] = weakref.WeakKeyDictionary()
         self._proxies: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._roots: OrderedDict[int, Any] = OrderedDict()
+        self._facades: OrderedDict[tuple[int, int | None], LambdaFacade] = OrderedDict()
         self._guard = threading.Lock()
 
     # segments --------------------------------------------------------------------
@@ -360,7 +374,10 @@ class BridgeContext(Context):  # type: ignore[misc]
             kind = (
                 SpanKind.CLIENT if subsegment.namespace in ("remote", "aws") else SpanKind.INTERNAL
             )
-            self._start(subsegment, otel_context.get_current(), kind, root=False)
+            parent = otel_context.get_current()
+            if isinstance(entity, LambdaFacade):
+                parent = entity.parent_context
+            self._start(subsegment, parent, kind, root=False)
             subsegment.parent_id = entity.id
         except Exception:
             logger.debug("otel-xray: subsegment %r not started", subsegment.name, exc_info=True)
@@ -390,6 +407,9 @@ class BridgeContext(Context):  # type: ignore[misc]
         if not span.get_span_context().is_valid:
             if not global_sdk_config.sdk_enabled():
                 return DummySegment()
+            header = lambda_trace_header() if self.in_lambda else None
+            if header is not None and header.parent_span_id is not None:
+                return self._facade(header)
             return self.handle_context_missing()
         return self._proxy(span)
 
@@ -481,6 +501,16 @@ class BridgeContext(Context):  # type: ignore[misc]
                 found = SpanSubsegment(span, self._root(span))
             with contextlib.suppress(TypeError):  # a span without weak references: not cached
                 self._proxies[span] = found
+            return found
+
+    def _facade(self, header: TraceHeader) -> LambdaFacade:
+        key = (header.trace_id, header.parent_span_id)
+        with self._guard:
+            found = self._facades.get(key)
+            if found is None:
+                found = self._facades[key] = LambdaFacade(header)
+                while len(self._facades) > 64:
+                    self._facades.popitem(last=False)
             return found
 
     def _root(self, span: trace.Span) -> Any:
@@ -637,28 +667,27 @@ def installed() -> bool:
     return _saved is not None
 
 
-def install(_module: Any = None) -> None:
-    """Take over ``aws_xray_sdk.core.xray_recorder`` (idempotent; never raises)."""
+def install(_module: Any = None, *, in_lambda: bool | None = None) -> None:
+    """Take over ``aws_xray_sdk.core.xray_recorder`` (idempotent; never raises).
+
+    ``in_lambda``: the settings' (default: ``AWS_LAMBDA_FUNCTION_NAME`` is set).
+    """
     global _saved
     with _lock:
         if _saved is not None:
             return
         try:
-            _saved = _take_over()
+            if in_lambda is None:
+                in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+            _saved = _take_over(in_lambda)
         except Exception:
             logger.exception("otel-xray: the X-Ray SDK bridge could not start; the SDK runs as is")
 
 
-def _take_over() -> _Saved:
+def _take_over(in_lambda: bool) -> _Saved:
     from aws_xray_sdk import core  # noqa: PLC0415  (imported already: the hook's trigger)
 
     recorder = core.xray_recorder
-    tracing = current()
-    in_lambda = (
-        bool(tracing.settings.in_lambda)
-        if tracing is not None
-        else bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
-    )
     old_context = recorder.context
     saved = _Saved(
         recorder=recorder,
@@ -687,6 +716,13 @@ def _take_over() -> _Saved:
                 f"otel-xray: the X-Ray SDK's custom {what} "
                 f"{found} is not used: {NOT_BRIDGED[what]}",
             )
+    plugins = sorted(k for k in getattr(recorder, "_aws_metadata", {}) if k != "xray")
+    if plugins:
+        _log_once(
+            "configure:plugins",
+            f"otel-xray: the X-Ray SDK's plugins ({', '.join(plugins)}) are not used: "
+            f"{NOT_BRIDGED['plugins']}",
+        )
     context = BridgeContext(getattr(old_context, "context_missing", "LOG_ERROR"), in_lambda)
     recorder.context = context
     recorder.emitter = _NullEmitter()

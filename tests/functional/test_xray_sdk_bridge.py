@@ -322,3 +322,66 @@ def test_segments_outside_lambda_are_root_spans_with_user_and_http() -> None:
     assert segment["http"]["response"]["status"] == 503 and segment["fault"] is True
     price = by_name(docs, "## price")
     assert price["parent_id"] == segment["id"] and price["annotations"] == {"items": 3}
+
+
+def test_a_thread_without_context_hangs_from_lambdas_segment_as_with_the_sdk(
+    xray: XRayCapture,
+) -> None:
+    """The SDK's LambdaContext gives every thread Lambda's facade segment (read from
+    ``_X_AMZN_TRACE_ID``); the bridge does the same where no span is current, so a
+    subsegment begun in a plain thread is not lost."""
+    import threading  # noqa: PLC0415
+
+    def work() -> None:
+        with xray_recorder.in_subsegment("## in thread") as sub:
+            sub.put_annotation("threaded", True)
+
+    def handler(event: Any, context: Any) -> str:
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        return "ok"
+
+    result = xray.invoke(handler, {})
+    threaded = by_name(result.documents, "## in thread")
+    lambdas = next(d for d in result.documents if d.get("origin") == "AWS::Lambda::Function")
+    assert threaded["parent_id"] == lambdas["id"] and threaded["trace_id"] == result.root
+    assert threaded["annotations"] == {"threaded": True}
+
+
+CUSTOM_BEFORE = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
+from aws_xray_sdk.core.context import Context
+
+class MyEmitter(UDPEmitter):
+    pass
+
+class MyContext(Context):
+    pass
+
+xray_recorder.configure(emitter=MyEmitter(), context=MyContext(), plugins=("EC2Plugin",))
+import otel_xray
+otel_xray.configure(environ={"OTEL_TRACES_EXPORTER": "none"})
+from otel_xray.bridge import xray_sdk
+print("installed", xray_sdk.installed())
+"""
+
+
+def test_what_is_not_bridged_is_named_at_configuration() -> None:
+    """An emitter, context or plugin set before otel-xray starts is named once, and the
+    bridge still takes over (the SDK's EC2 plugin only logs off EC2)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CUSTOM_BEFORE],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "installed True" in out
+    assert "custom emitter MyEmitter is not used" in out
+    assert "custom context MyContext is not used" in out
