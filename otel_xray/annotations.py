@@ -227,13 +227,20 @@ def _metadata(namespace: str, values: Mapping[str, Any], span: trace.Span | None
             current = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             current = {}
-    for name, value in values.items():
-        current[str(name)] = json_safe(value)
+    before = dict(current)
+    current.update((str(name), json_safe(value)) for name, value in values.items())
+    encoded = json.dumps(current, separators=(",", ":"))
+    if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
+        # Over the bound: add the new entries one by one, dropping those that do not fit.
+        current = before
+        for name, value in values.items():
+            current[str(name)] = json_safe(value)
+            encoded = json.dumps(current, separators=(",", ":"))
+            if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
+                del current[str(name)]
+                current["_truncated"] = True
         encoded = json.dumps(current, separators=(",", ":"))
-        if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
-            del current[str(name)]
-            current["_truncated"] = True
-    span.set_attribute(key, json.dumps(current, separators=(",", ":")))
+    span.set_attribute(key, encoded)
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:

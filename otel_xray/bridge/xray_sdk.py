@@ -400,10 +400,11 @@ class BridgeContext(Context):  # type: ignore[misc]
     def get_trace_entity(self) -> Any:
         ctx = otel_context.get_current()
         span = trace.get_current_span(ctx)
-        entity = otel_context.get_value(_ENTITY, ctx)
-        opened = self._open.get(entity) if entity is not None else None
-        if opened is not None and opened.span is span:
-            return entity
+        entity = ctx.get(_ENTITY)
+        if entity is not None:
+            opened = self._open.get(entity)
+            if opened is not None and opened.span is span:
+                return entity
         if not span.get_span_context().is_valid:
             if not global_sdk_config.sdk_enabled():
                 return DummySegment()
