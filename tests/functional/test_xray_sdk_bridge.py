@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import patch_all, xray_recorder
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace
 
 from otel_xray.bridge import xray_sdk as bridge
@@ -385,3 +387,73 @@ def test_what_is_not_bridged_is_named_at_configuration() -> None:
     assert "installed True" in out
     assert "custom emitter MyEmitter is not used" in out
     assert "custom context MyContext is not used" in out
+
+
+# inputs not designed for -------------------------------------------------------------
+
+
+_values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=1200),
+    st.binary(max_size=20), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)  # fmt: skip
+_operations = st.lists(
+    st.one_of(
+        st.just(("begin",)),
+        st.just(("end",)),
+        st.tuples(st.just("annotate"), st.text(max_size=20), _values),
+        st.tuples(st.just("metadata"), st.text(max_size=10), _values, st.text(max_size=10)),
+        st.tuples(st.just("flag"), st.sampled_from(["error", "fault", "throttle"])),
+        st.tuples(st.just("http"), st.sampled_from(["url", "method", "status", "x"]), _values),
+        st.just(("exception",)),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=_operations)
+def test_any_sequence_of_sdk_calls_never_breaks_the_handler(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    """Whatever the code does with the SDK, in whatever order, with whatever values:
+    the handler's own result comes back, every subsegment it ended is a document in
+    the invocation's trace, and nothing is left current afterwards."""
+    ended: list[str] = []
+
+    def handler(event: Any, context: Any) -> str:
+        opened: list[str] = []
+        for number, operation in enumerate(operations):
+            kind = operation[0]
+            entity = xray_recorder.current_subsegment() or xray_recorder.current_segment()
+            try:
+                if kind == "begin":
+                    xray_recorder.begin_subsegment(f"s{number}")
+                    opened.append(f"s{number}")
+                elif kind == "end" and opened:
+                    xray_recorder.end_subsegment()
+                    ended.append(opened.pop())
+                elif kind == "annotate":
+                    xray_recorder.put_annotation(operation[1], operation[2])
+                elif kind == "metadata":
+                    xray_recorder.put_metadata(operation[1], operation[2], operation[3])
+                elif kind == "flag":
+                    getattr(entity, f"add_{operation[1]}_flag")()
+                elif kind == "http":
+                    entity.put_http_meta(operation[1], operation[2])
+                elif kind == "exception":
+                    entity.add_exception(ValueError("x"), [])
+            except (TypeError, ValueError):
+                pass  # the SDK's own checks (put_http_meta("status", "abc") raises in the SDK)
+        while opened:
+            xray_recorder.end_subsegment()
+            ended.append(opened.pop())
+        return "done"
+
+    with XRayCapture(environ={"OTEL_XRAY_STRICT": "false"}) as xray:
+        result = xray.invoke(handler, {})
+    assert result.error is None and result.response == "done"
+    names = [d["name"] for d in result.documents]
+    assert sorted(n for n in names if n.startswith("s") and n[1:].isdigit()) == sorted(ended)
+    assert {d["trace_id"] for d in result.documents} == {result.root}
+    assert trace.get_current_span() is trace.INVALID_SPAN
