@@ -340,6 +340,8 @@ class BridgeContext(Context):  # type: ignore[misc]
         self._roots: OrderedDict[int, Any] = OrderedDict()
         self._facades: OrderedDict[tuple[int, int | None], LambdaFacade] = OrderedDict()
         self._guard = threading.Lock()
+        #: The segment end_segment just ended, per thread, until the recorder clears it.
+        self._ended = threading.local()
 
     # segments --------------------------------------------------------------------
 
@@ -362,6 +364,8 @@ class BridgeContext(Context):  # type: ignore[misc]
         if segment in self._open:
             segment.close(end_time)
             self._finish(segment, end_time)
+            # The recorder reads the ended segment once more (to send it), then clears.
+            self._ended.segment = segment
 
     # subsegments -----------------------------------------------------------------
 
@@ -411,6 +415,9 @@ class BridgeContext(Context):  # type: ignore[misc]
             header = lambda_trace_header() if self.in_lambda else None
             if header is not None and header.parent_span_id is not None:
                 return self._facade(header)
+            ended = getattr(self._ended, "segment", None)
+            if ended is not None:
+                return ended
             return self.handle_context_missing()
         return self._proxy(span)
 
@@ -423,7 +430,9 @@ class BridgeContext(Context):  # type: ignore[misc]
         )
 
     def clear_trace_entities(self) -> None:
-        """Nothing to clear: the spans' contexts are detached when they end."""
+        """The spans' contexts are detached when they end; only the segment the recorder
+        has just ended is forgotten."""
+        self._ended.segment = None
 
     # internals -----------------------------------------------------------------------
 

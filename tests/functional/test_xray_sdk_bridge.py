@@ -318,6 +318,7 @@ def test_segments_outside_lambda_are_root_spans_with_user_and_http() -> None:
     import json  # noqa: PLC0415
 
     docs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "cannot find the current segment" not in done.stderr  # end_segment's own read
     segment = by_name(docs, "checkout")
     assert "type" not in segment and segment["user"] == "u-1"
     assert segment["http"]["request"]["method"] == "POST"
