@@ -637,8 +637,27 @@ def _configure(original: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 def _patch(
     modules_to_patch: Any, raise_errors: bool = True, ignore_module_patterns: Any = None
 ) -> None:
-    """``aws_xray_sdk.core.patch``: otel-xray's instrumentation already traces these."""
-    for module in modules_to_patch or ():
+    """``aws_xray_sdk.core.patch``: otel-xray's instrumentation already traces these.
+
+    The SDK's own ``patch_all`` (bound before the bridge started) calls this with
+    ``raise_errors=False``: what is not traced is then said at INFO, as by
+    :func:`_patch_all`, since the code did not name those modules."""
+    if raise_errors:
+        _skip(modules_to_patch, logging.WARNING)
+    else:
+        _skip([m for m in modules_to_patch or () if _importable(str(m))], logging.INFO)
+
+
+def _patch_all(double_patch: bool = False) -> None:
+    """``aws_xray_sdk.core.patch_all``: as :func:`_patch` for the modules it would patch
+    (``NO_DOUBLE_PATCH``, or all with ``double_patch``) that are installed; what it does
+    not trace is said at INFO, since the code did not name those modules."""
+    modules = patcher.SUPPORTED_MODULES if double_patch else patcher.NO_DOUBLE_PATCH
+    _patch(modules, raise_errors=False)
+
+
+def _skip(modules: Any, untraced_level: int) -> None:
+    for module in modules or ():
         covered = PATCH_COVERED.get(str(module))
         if covered is not None:
             _log_once(
@@ -648,18 +667,12 @@ def _patch(
                 logging.INFO,
             )
         else:
-            why = LEFT_OUT.get(
-                str(module).replace("httplib", "httplib"), "no otel-xray instrumentation for it"
-            )
+            why = LEFT_OUT.get(str(module), "no otel-xray instrumentation for it")
             _log_once(
                 f"patch:{module}",
                 f"otel-xray: aws_xray_sdk patch({module!r}) skipped and not traced: {why}",
+                untraced_level,
             )
-
-
-def _patch_all(double_patch: bool = False) -> None:
-    """``aws_xray_sdk.core.patch_all``: as :func:`_patch` for every module it names."""
-    _patch([m for m in patcher.SUPPORTED_MODULES if _importable(m)])
 
 
 def _importable(module: str) -> bool:

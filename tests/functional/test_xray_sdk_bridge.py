@@ -458,3 +458,30 @@ def test_any_sequence_of_sdk_calls_never_breaks_the_handler(
     assert sorted(n for n in names if n.startswith("s") and n[1:].isdigit()) == sorted(ended)
     assert {d["trace_id"] for d in result.documents} == {result.root}
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_patch_all_names_what_it_does_not_trace_quietly_patch_loudly(
+    xray: XRayCapture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Powertools' Tracer calls patch_all() in every function: it patches what the SDK's
+    patch_all would (patcher.NO_DOUBLE_PATCH, installed ones), said at INFO; a module the
+    code names and otel-xray does not trace (http.client itself) is a WARNING."""
+    import aws_xray_sdk.core  # noqa: PLC0415
+    from aws_xray_sdk.core import patch  # noqa: PLC0415
+
+    for patch_everything in (patch_all, aws_xray_sdk.core.patch_all):  # bound before, after
+        bridge._logged.clear()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="otel_xray"):
+            patch_everything()
+        lines = [r for r in caplog.records if "patch(" in r.getMessage()]
+        assert {r.levelno for r in lines} == {logging.INFO}
+        named = " ".join(r.getMessage() for r in lines)
+        assert "patch('requests')" in named and "patch('botocore')" in named
+        assert "httplib" not in named and "aiobotocore" not in named  # not asked, not there
+    bridge._logged.clear()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="otel_xray"):
+        patch(["httplib"])
+    [line] = [r for r in caplog.records if "patch('httplib')" in r.getMessage()]
+    assert line.levelno == logging.WARNING
