@@ -31,7 +31,9 @@ named, and listed in docs/migrating.md ("What the console shows differently"):
 6. an AWS call's subsegment is named after the service as X-Ray's console labels it
    (``S3``; the SDK writes botocore's endpoint prefix, ``s3``), compared without case;
    and a call that never reached AWS (connection refused, no response) is a fault
-   with its cause under otel-xray, where the SDK's botocore patch records neither.
+   with its cause under otel-xray, where the SDK's botocore patch records neither;
+7. the SDK writes ``"namespace": "local"`` on its own subsegments, otel-xray writes no
+   namespace there: a missing namespace reads as ``local`` here.
 
 Runs on every local runtime (python3.11-3.13; ``make runtime`` builds them).
 """
