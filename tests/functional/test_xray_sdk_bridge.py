@@ -485,3 +485,26 @@ def test_patch_all_names_what_it_does_not_trace_quietly_patch_loudly(
         patch(["httplib"])
     [line] = [r for r in caplog.records if "patch('httplib')" in r.getMessage()]
     assert line.levelno == logging.WARNING
+
+
+def test_an_unsampled_invocation_records_nothing_and_the_code_runs() -> None:
+    """Sampled=0 from Lambda (followed: OTEL_XRAY_LAMBDA_UNSAMPLED=drop): the SDK's code
+    sees an unsampled segment (is_sampled() false, DummySubsegments, as the SDK gives
+    them) and no document is made."""
+    seen: dict[str, Any] = {}
+
+    @xray_recorder.capture("## unsampled")
+    def work() -> int:
+        seen["sampled"] = xray_recorder.is_sampled()
+        xray_recorder.put_annotation("k", 1)
+        return 1
+
+    def handler(event: Any, context: Any) -> int:
+        return work()
+
+    environ = {"OTEL_XRAY_STRICT": "false", "OTEL_XRAY_LAMBDA_UNSAMPLED": "drop"}
+    with XRayCapture(environ=environ) as xray:
+        result = xray.invoke(handler, {}, sampled=False)
+    assert result.error is None and result.response == 1
+    assert seen["sampled"] is False
+    assert result.documents == []
