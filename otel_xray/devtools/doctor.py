@@ -440,7 +440,7 @@ def check_template(path: Path) -> list[Finding]:
                 usage = scanned[code]
         line = _line(resources, name)
         items += _check_function(path, name, line, resource, merged, resources, usage)
-    return items
+    return sorted(items, key=lambda f: (str(f.path), f.line))
 
 
 def _merged(globals_: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[str, Any]:
