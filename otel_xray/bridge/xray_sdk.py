@@ -630,6 +630,10 @@ def _configure(original: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
                     "as with the X-Ray SDK: Lambda's trace header decides",
                     logging.INFO,
                 )
+    if ("sampling_rules" in passed or "sampler" in passed) and "sampling" not in passed:
+        # Rules given: the SDK's sampler decides (the bridge starts it switched off, so
+        # that otel-xray's sampler alone decides for code that gives none).
+        passed["sampling"] = True
     if passed:
         original(**passed)
 

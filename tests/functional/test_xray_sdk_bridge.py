@@ -291,9 +291,7 @@ otel_xray.configure(environ={"OTEL_SERVICE_NAME": "svc"}, exporter=exporter)
 from aws_xray_sdk.core import xray_recorder
 from otel_xray.xray.segment import span_to_document
 
-xray_recorder.configure(sampling_rules={"version": 2, "rules": [
-    {"description": "none of this", "host": "*", "http_method": "*", "url_path": "/skip",
-     "fixed_target": 0, "rate": 0}],
+xray_recorder.configure(sampling_rules={"version": 2, "rules": [],
     "default": {"fixed_target": 1, "rate": 1.0}})
 with xray_recorder.in_segment("checkout") as segment:
     segment.set_user("u-1")
@@ -508,3 +506,42 @@ def test_an_unsampled_invocation_records_nothing_and_the_code_runs() -> None:
     assert result.error is None and result.response == 1
     assert seen["sampled"] is False
     assert result.documents == []
+
+
+SAMPLED_BY_RULES = """
+import json, sys
+import otel_xray
+from otel_xray.testing import InMemoryExporter
+exporter = InMemoryExporter()
+otel_xray.configure(environ={"OTEL_SERVICE_NAME": "svc"}, exporter=exporter)
+from aws_xray_sdk.core import xray_recorder
+from otel_xray.export import Deadline
+from otel_xray.configurator import current
+
+# The SDK's local rules (configuration page): its rules match host, method and path,
+# which a segment begun by hand has none of, so the default rule decides.
+names = {0.0: "never", 1.0: "always"}
+for rate in (0.0, 1.0):
+    xray_recorder.configure(sampling_rules={"version": 2, "rules": [],
+                                            "default": {"fixed_target": 0, "rate": rate}})
+    for _ in range(3):
+        with xray_recorder.in_segment(names[rate]):
+            with xray_recorder.in_subsegment("## work"):
+                pass
+current().flush(Deadline.within_ms(2000))
+print(json.dumps(sorted(s.name for s in exporter.spans)))
+"""
+
+
+def test_sampling_rules_given_to_configure_decide_outside_lambda() -> None:
+    """``configure(sampling_rules=...)`` is honoured (recorder.py: begin_segment asks
+    the SDK's sampler): a segment its rules leave out makes no span, nor do the
+    subsegments under it."""
+    done = subprocess.run(
+        [sys.executable, "-c", SAMPLED_BY_RULES],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    import json  # noqa: PLC0415
+
+    names = json.loads(done.stdout.strip().splitlines()[-1])
+    assert names == ["## work"] * 3 + ["always"] * 3
