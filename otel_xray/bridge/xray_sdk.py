@@ -82,7 +82,7 @@ from otel_xray.configurator import current
 from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.instrumentation import LEFT_OUT
 from otel_xray.propagation import TraceHeader, context_from_header, lambda_trace_header
-from otel_xray.xray import CAUSE_ATTRIBUTE, FLAG_ATTRIBUTES
+from otel_xray.xray import CAUSE_ATTRIBUTE, CAUSE_ID_ATTRIBUTE, FLAG_ATTRIBUTES
 
 logger = logging.getLogger("otel_xray")
 
@@ -206,13 +206,41 @@ def _write_flags(span: trace.Span, entity: Any) -> None:
         span.set_status(Status(StatusCode.ERROR))
 
 
-def _write_cause(span: trace.Span, cause: Any) -> None:
-    """The SDK's ``Throwable`` s as it serializes them; a cause that is only an id (the
-    exception was recorded on a subsegment inside) leaves the fault flag alone."""
+def _write_cause(span: trace.Span, cause: Any, new_only: bool = False) -> None:
+    """The SDK's ``Throwable`` s as it serializes them (``CAUSE_ATTRIBUTE``, which
+    otel-xray's translator writes as the cause), and each as an ``exception`` event for
+    what reads OpenTelemetry's own (the collector's translator, OTLP backends). A cause
+    that is only an id (the exception was recorded on a subsegment inside) leaves the
+    fault flag alone. ``new_only``: the event of the last exception only (write-through)."""
     if not isinstance(cause, dict) or not cause.get("exceptions"):
         return
     exceptions = [t.to_dict() if hasattr(t, "to_dict") else t for t in cause["exceptions"]]
     span.set_attribute(CAUSE_ATTRIBUTE, json.dumps(exceptions, default=str))
+    for exception in exceptions[-1:] if new_only else exceptions:
+        if isinstance(exception, dict):
+            span.add_event("exception", _exception_event(exception))
+
+
+def _exception_event(exception: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenTelemetry's exception attributes from an X-Ray SDK exception; the stack as a
+    Python traceback (the SDK keeps extract_stack's order, outermost first), and the
+    exception's id, by which otel-xray's translator knows it has it already."""
+    kind, message = str(exception.get("type", "")), str(exception.get("message", ""))
+    lines = ["Traceback (most recent call last):"]
+    for frame in exception.get("stack") or ():
+        if isinstance(frame, dict):
+            lines.append(
+                f'  File "{frame.get("path", "")}", line {frame.get("line", 0)}, '
+                f"in {frame.get('label', '')}"
+            )
+    lines.append(f"{kind}: {message}" if message else kind)
+    return {
+        "exception.type": kind,
+        "exception.message": message,
+        "exception.stacktrace": "\n".join(lines),
+        "exception.escaped": True,
+        CAUSE_ID_ATTRIBUTE: str(exception.get("id", "")),
+    }
 
 
 def _export(entity: Any, span: trace.Span) -> None:
@@ -271,7 +299,7 @@ class _WritesThrough:
 
     def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None:
         super().add_exception(exception, stack, remote)  # type: ignore[misc]
-        _write_cause(self._span, self.cause)  # type: ignore[attr-defined]
+        _write_cause(self._span, self.cause, new_only=True)  # type: ignore[attr-defined]
         _write_flags(self._span, self)
 
     def set_user(self, user: str) -> None:

@@ -19,6 +19,9 @@ FLAG_ATTRIBUTES = {
 #: (its ``Throwable``: id, type, message, remote, stack of path/line/label); the
 #: translator writes them as the document's cause, ahead of exception events.
 CAUSE_ATTRIBUTE = "aws.xray.cause"
+#: On an ``exception`` event: the id of the same exception in ``CAUSE_ATTRIBUTE`` (the
+#: translator writes it once).
+CAUSE_ID_ATTRIBUTE = "aws.xray.cause.id"
 #: X-Ray's limits on annotations: key length, string value length, count per trace.
 MAX_ANNOTATION_KEY = 500
 MAX_ANNOTATION_VALUE = 1000

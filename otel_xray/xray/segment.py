@@ -41,6 +41,7 @@ from otel_xray.spans import plain_attributes
 from otel_xray.xray import (
     ANNOTATIONS_ATTRIBUTE,
     CAUSE_ATTRIBUTE,
+    CAUSE_ID_ATTRIBUTE,
     ECS_ORIGIN_BY_LAUNCH_TYPE,
     FLAG_ATTRIBUTES,
     MAX_ANNOTATION_KEY,
@@ -661,6 +662,8 @@ def _cause(span: ReadableSpan, recorded: Any = None) -> dict[str, Any] | None:
         if event.name != "exception":
             continue
         attrs = plain_attributes(event)
+        if CAUSE_ID_ATTRIBUTE in attrs:
+            continue  # the same exception as one of CAUSE_ATTRIBUTE's, written above
         exceptions += _exceptions(
             str(attrs.get("exception.type", "")),
             str(attrs.get("exception.message", "")),

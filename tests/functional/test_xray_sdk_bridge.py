@@ -545,3 +545,37 @@ def test_sampling_rules_given_to_configure_decide_outside_lambda() -> None:
 
     names = json.loads(done.stdout.strip().splitlines()[-1])
     assert names == ["## work"] * 3 + ["always"] * 3
+
+
+def test_causes_are_also_opentelemetry_exception_events_written_once() -> None:
+    """What reads OpenTelemetry's own data (the collector's translator, OTLP backends)
+    gets the SDK's exception as an ``exception`` event, its stack as a Python traceback;
+    otel-xray's translator writes it once (from the SDK's record, not the event too)."""
+    from otel_xray import configurator  # noqa: PLC0415
+    from otel_xray.awslambda.handler import lambda_handler  # noqa: PLC0415
+    from otel_xray.testing import capture_lambda_spans  # noqa: PLC0415
+    from otel_xray.xray.segment import span_to_document  # noqa: PLC0415
+
+    @xray_recorder.capture("## fails")
+    def fails() -> None:
+        raise KeyError("order-1")
+
+    def handler(event: Any, context: Any) -> None:
+        with contextlib.suppress(KeyError):
+            fails()
+
+    configurator.reset()
+    try:
+        with capture_lambda_spans({"OTEL_XRAY_STRICT": "false"}, instrument=True) as spans:
+            lambda_handler(handler)({}, None)
+        [span] = [s for s in spans if s.name == "## fails"]
+    finally:
+        configurator.reset()
+    [event] = [e for e in span.events if e.name == "exception"]
+    assert event.attributes is not None
+    assert event.attributes["exception.type"] == "KeyError"
+    assert event.attributes["exception.message"] == "'order-1'"
+    stack = str(event.attributes["exception.stacktrace"])
+    assert stack.startswith("Traceback (most recent call last):") and "in fails" in stack
+    [exception] = span_to_document(span)["cause"]["exceptions"]
+    assert exception["id"] == event.attributes["aws.xray.cause.id"]
