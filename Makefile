@@ -118,6 +118,7 @@ bench: $(STAMP) layer runtime examples bench-functions
 	$(PY) -m benchmarks.coldstart_cpu --runs $${BENCH_CPU_RUNS:-100}
 	$(PY) -m benchmarks.pii
 	$(PY) -m benchmarks.library_calls
+	$(PY) -m benchmarks.xray_sdk_bridge
 	@cat build/layer/sizes.json
 
 clean:

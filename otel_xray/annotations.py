@@ -77,6 +77,14 @@ def annotate(key: str | None = None, value: Any = None, /, **values: Any) -> Non
         _annotate_one(span, name, item)
 
 
+def annotate_span(span: trace.Span, key: Any, value: Any) -> None:
+    """One annotation on ``span`` (not necessarily the current one), by the same rules.
+
+    For code that holds its span, as the X-Ray SDK bridge holds each subsegment's.
+    """
+    _annotate_one(span, key, value)
+
+
 def _annotate_one(span: trace.Span, key: Any, value: Any) -> None:
     problem = _problem(key, value)
     context = span.get_span_context()
@@ -115,6 +123,27 @@ def reserve(trace_id: int, keys: list[str]) -> None:
     """Count annotations otel-xray sets itself (ColdStart, Service) toward the trace's 50."""
     for key in keys:
         _count_for_trace(trace_id, key)
+
+
+def claim(trace_id: int, keys: list[str]) -> None:
+    """Code set these annotations itself in this trace (Powertools' ``ColdStart`` and
+    ``Service``, through the X-Ray SDK bridge): the Lambda integration leaves its own
+    out, so a trace never holds two of them."""
+    ledger = state().annotations
+    with ledger.lock:
+        claimed = ledger.claimed_by_trace.get(trace_id)
+        if claimed is None:
+            claimed = ledger.claimed_by_trace[trace_id] = set()
+            while len(ledger.claimed_by_trace) > TRACES_REMEMBERED:
+                ledger.claimed_by_trace.popitem(last=False)
+        claimed.update(keys)
+
+
+def claimed(trace_id: int) -> frozenset[str]:
+    """The keys :func:`claim` recorded for ``trace_id``."""
+    ledger = state().annotations
+    with ledger.lock:
+        return frozenset(ledger.claimed_by_trace.get(trace_id, ()))
 
 
 def _count_for_trace(trace_id: int, key: str) -> str | None:
@@ -167,14 +196,26 @@ def metadata(namespace: str = "default", /, **values: Any) -> None:
         logger.debug("otel-xray: metadata not set", exc_info=True)
 
 
-def _metadata(namespace: str, values: Mapping[str, Any]) -> None:
+def metadata_on_span(span: trace.Span, namespace: str, values: Mapping[str, Any]) -> None:
+    """:func:`metadata` on ``span`` (not necessarily the current one); never raises
+    unless ``OTEL_XRAY_STRICT`` is on."""
+    try:
+        _metadata(namespace, values, span)
+    except AnnotationError:
+        raise
+    except Exception:
+        logger.debug("otel-xray: metadata not set", exc_info=True)
+
+
+def _metadata(namespace: str, values: Mapping[str, Any], span: trace.Span | None = None) -> None:
     if not isinstance(namespace, str) or not namespace or namespace.startswith("AWS."):
         problem = "namespace: a non-empty name not starting with 'AWS.' (reserved)"
         if _strict():
             raise AnnotationError(f"otel-xray: metadata {namespace!r} rejected; accepted {problem}")
         logger.warning("otel-xray: metadata namespace %r rejected; accepted %s", namespace, problem)
         return
-    span = trace.get_current_span()
+    if span is None:
+        span = trace.get_current_span()
     if not span.is_recording():
         return
     key = METADATA_PREFIX + namespace
@@ -186,13 +227,20 @@ def _metadata(namespace: str, values: Mapping[str, Any]) -> None:
             current = loaded if isinstance(loaded, dict) else {}
         except ValueError:
             current = {}
-    for name, value in values.items():
-        current[str(name)] = json_safe(value)
+    before = dict(current)
+    current.update((str(name), json_safe(value)) for name, value in values.items())
+    encoded = json.dumps(current, separators=(",", ":"))
+    if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
+        # Over the bound: add the new entries one by one, dropping those that do not fit.
+        current = before
+        for name, value in values.items():
+            current[str(name)] = json_safe(value)
+            encoded = json.dumps(current, separators=(",", ":"))
+            if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
+                del current[str(name)]
+                current["_truncated"] = True
         encoded = json.dumps(current, separators=(",", ":"))
-        if len(encoded.encode()) > MAX_METADATA_BYTES_BEFORE_REDACTION:
-            del current[str(name)]
-            current["_truncated"] = True
-    span.set_attribute(key, json.dumps(current, separators=(",", ":")))
+    span.set_attribute(key, encoded)
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:

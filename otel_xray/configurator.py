@@ -24,8 +24,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -38,6 +41,7 @@ from otel_xray.export import BoundedExporter, Deadline
 from otel_xray.ids import XRayIdGenerator
 from otel_xray.instrumentation import instrument as load_instrumentations
 from otel_xray.instrumentation import uninstrument
+from otel_xray.instrumentation.hooks import cancel, when_imported
 from otel_xray.propagation import build_propagator
 from otel_xray.resource import build_resource
 from otel_xray.sampling import build_sampler
@@ -83,6 +87,8 @@ class Tracing:
         self.redactor = redactor
         #: The instrumentations armed (see :func:`otel_xray.instrumentation.instrument`).
         self.instrumented: list[str] = []
+        #: The X-Ray SDK bridge is armed (:mod:`otel_xray.bridge.xray_sdk`).
+        self.bridged = False
         self._tracer: trace.Tracer | None = None
 
     def tracer(self) -> trace.Tracer:
@@ -105,6 +111,8 @@ class Tracing:
 
     def shutdown(self) -> None:
         uninstrument(self.instrumented)
+        if self.bridged:
+            _disarm_bridge()
         self.provider.shutdown()
 
 
@@ -141,6 +149,9 @@ class AnnotationLedger:
         #: Annotation keys per trace id, newest last, at most :data:`TRACES_REMEMBERED`
         #: traces.
         self.keys_by_trace: OrderedDict[int, set[str]] = OrderedDict()
+        #: Annotation keys code set itself that otel-xray would otherwise set
+        #: (``ColdStart``, ``Service``), per trace id, as many traces as above.
+        self.claimed_by_trace: OrderedDict[int, set[str]] = OrderedDict()
         self.lock = threading.Lock()
 
 
@@ -302,6 +313,9 @@ def _build(
         propagate.set_global_textmap(build_propagator(settings.propagators))
     if instrument:
         tracing.instrumented = load_instrumentations(settings.instrumentations, provider)
+        if settings.xray_sdk_bridge:
+            when_imported(XRAY_SDK_TRIGGER, functools.partial(_arm_bridge, settings.in_lambda))
+            tracing.bridged = True
     if settings.lambda_env.initialization_type == "snap-start":
         _register_after_restore()
     if settings.in_lambda and settings.lambda_env.never_frozen and exporting is not None:
@@ -330,6 +344,23 @@ def _flush_on_sigterm(tracing: Tracing) -> None:
         signal.signal(signal.SIGTERM, on_sigterm)
     except ValueError:  # not the main thread: the runtime's own handling stays
         logger.debug("otel-xray: SIGTERM flush not installed (not the main thread)")
+
+
+#: The module whose import arms the X-Ray SDK bridge, and the bridge (by name: it sits
+#: above this layer, and a function that never imports the SDK never imports it).
+XRAY_SDK_TRIGGER = "aws_xray_sdk.core"
+_BRIDGE = "otel_xray.bridge.xray_sdk"
+
+
+def _arm_bridge(in_lambda: bool, _module: object = None) -> None:
+    importlib.import_module(_BRIDGE).install(in_lambda=in_lambda)
+
+
+def _disarm_bridge() -> None:
+    cancel(XRAY_SDK_TRIGGER)
+    bridge = sys.modules.get(_BRIDGE)
+    if bridge is not None:
+        bridge.uninstall()
 
 
 def _register_after_restore() -> None:

@@ -213,6 +213,9 @@ class Settings(NamedTuple):
     #: ``OTEL_XRAY_TENANT_ID``: ``keep``, ``hash`` or ``off`` (``auto`` resolved: hash in
     #: the PII hash mode, keep otherwise).
     tenant_id: str = "keep"
+    #: Run code written for the X-Ray SDK (and Powertools Tracer) on otel-xray's spans
+    #: (:mod:`otel_xray.bridge.xray_sdk`); ``OTEL_XRAY_SDK_BRIDGE=false`` turns it off.
+    xray_sdk_bridge: bool = True
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -263,6 +266,7 @@ class Settings(NamedTuple):
             strict=parser.boolean("OTEL_XRAY_STRICT", False),
             capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
             tenant_id=parser.tenant_id(pii),
+            xray_sdk_bridge=parser.boolean("OTEL_XRAY_SDK_BRIDGE", True),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:

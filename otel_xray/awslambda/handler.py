@@ -52,7 +52,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_xray.annotations import metadata, reserve
+from otel_xray.annotations import claimed, metadata, reserve
 from otel_xray.awslambda import events
 from otel_xray.configurator import Tracing, configure, state
 from otel_xray.export import Deadline
@@ -126,8 +126,17 @@ def _cold_start(tracing: Tracing | None) -> bool:
 class _Invocation:
     """The span and context of one invocation; every method swallows its own errors."""
 
-    def __init__(self, span: trace.Span, token: object, context: Any, tracing: Tracing) -> None:
+    def __init__(
+        self,
+        span: trace.Span,
+        token: object,
+        context: Any,
+        tracing: Tracing,
+        own: dict[str, Any] | None = None,
+    ) -> None:
         self.span = span
+        #: Powertools' annotations, set at the end unless code set them itself.
+        self.own = own or {}
         self.token = token
         self.context = context
         #: The pipeline this invocation started with; it is flushed at the end.
@@ -143,15 +152,19 @@ class _Invocation:
             settings = tracing.settings
             parent = _parent_context(event, settings)
             attributes = _start_attributes(event, context, cold_start)
-            # Powertools' annotations, so its users' filter expressions keep working.
-            attributes["ColdStart"] = cold_start
-            attributes["Service"] = settings.service_name or _span_name(context, settings)
-            annotated = ["ColdStart", "Service"]
+            # Powertools' annotations, so its users' filter expressions keep working; set
+            # at the end, and left out when Powertools' Tracer set its own (through the
+            # X-Ray SDK bridge), so a trace never holds two.
+            own = {
+                "ColdStart": cold_start,
+                "Service": settings.service_name or _span_name(context, settings),
+            }
+            annotated = list(own)
             tenant = _tenant(context, tracing)
             if tenant is not None:
                 attributes[TENANT_ANNOTATION] = tenant
+                attributes[ANNOTATIONS_ATTRIBUTE] = [TENANT_ANNOTATION]
                 annotated.append(TENANT_ANNOTATION)
-            attributes[ANNOTATIONS_ATTRIBUTE] = annotated
             # A root span joining Lambda's trace id reads the id from the current context.
             joining = otel_context.attach(parent) if _joins_trace(parent) else None
             try:
@@ -167,13 +180,14 @@ class _Invocation:
                     otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
             reserve(span.get_span_context().trace_id, annotated)
-            return cls(span, token, context, tracing)
+            return cls(span, token, context, tracing, own)
         except Exception:
             logger.exception("otel-xray: could not start the invocation span")
             return None
 
     def finish(self, result: Any = None, error: BaseException | None = None) -> None:
         try:
+            self._annotate_own()
             if error is not None:
                 self.span.record_exception(error, escaped=True)
                 self.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
@@ -208,6 +222,20 @@ class _Invocation:
             )
         except Exception:
             logger.exception("otel-xray: flush failed")
+
+    def _annotate_own(self) -> None:
+        if not self.own or not self.span.is_recording():
+            return
+        taken = claimed(self.span.get_span_context().trace_id)
+        own = {key: value for key, value in self.own.items() if key not in taken}
+        if not own:
+            return
+        attributes = getattr(self.span, "attributes", None) or {}
+        existing = list(attributes.get(ANNOTATIONS_ATTRIBUTE) or ())
+        self.span.set_attributes(own)
+        self.span.set_attribute(
+            ANNOTATIONS_ATTRIBUTE, existing + [key for key in own if key not in existing]
+        )
 
 
 def _tenant(context: Any, tracing: Tracing) -> str | None:

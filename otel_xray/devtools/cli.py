@@ -10,6 +10,7 @@ otel-xray xray-api [--port N] [--segments OUT.jsonl]
 otel-xray console SEGMENTS.jsonl [...] [--port N] [--groups TEMPLATE [--param K=V]...]
 otel-xray report SEGMENTS.jsonl [...] -o REPORT.html [--groups TEMPLATE [--param K=V]...]
 otel-xray up TEMPLATE [--parameter K=V]... [--send REQUESTS.json]... [--segments OUT.jsonl]
+otel-xray doctor PATH [--quiet]   (a function's code directory or a SAM template)
 """
 
 from __future__ import annotations
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--segments", type=Path, help="append every uploaded document here (JSON lines)"
     )
+    doctor = commands.add_parser(
+        "doctor",
+        help="what moving a function to otel-xray's layer needs: X-Ray SDK and Powertools "
+        "usage and what the bridge covers, tracing, layers, settings, double tracing",
+    )
+    doctor.add_argument("path", type=Path, help="a function's code directory or a SAM template")
+    doctor.add_argument("--quiet", action="store_true", help="findings only, no notes")
     return parser
 
 
@@ -191,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         return _console(args)
     if args.command == "up":
         return _up(args)
+    if args.command == "doctor":
+        from otel_xray.devtools.sam.doctor import run  # noqa: PLC0415
+
+        return run(args)
     return 2
 
 

@@ -8,6 +8,20 @@ API that writes them and the translator that reads them share one spelling.
 ANNOTATIONS_ATTRIBUTE = "aws.xray.annotations"
 #: ``aws.xray.metadata.<namespace>`` holding a JSON object: metadata of that namespace.
 METADATA_PREFIX = "aws.xray.metadata."
+#: A subsegment's ``error``, ``throttle`` and ``fault`` flags set by code (the X-Ray SDK's
+#: ``add_error_flag`` ...), not derived from an HTTP status or the span's status.
+FLAG_ATTRIBUTES = {
+    "error": "aws.xray.error",
+    "throttle": "aws.xray.throttle",
+    "fault": "aws.xray.fault",
+}
+#: A JSON list of X-Ray ``cause.exceptions`` recorded as the X-Ray SDK records them
+#: (its ``Throwable``: id, type, message, remote, stack of path/line/label); the
+#: translator writes them as the document's cause, ahead of exception events.
+CAUSE_ATTRIBUTE = "aws.xray.cause"
+#: On an ``exception`` event: the id of the same exception in ``CAUSE_ATTRIBUTE`` (the
+#: translator writes it once).
+CAUSE_ID_ATTRIBUTE = "aws.xray.cause.id"
 #: X-Ray's limits on annotations: key length, string value length, count per trace.
 MAX_ANNOTATION_KEY = 500
 MAX_ANNOTATION_VALUE = 1000

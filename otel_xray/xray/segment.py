@@ -40,7 +40,10 @@ from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.spans import plain_attributes
 from otel_xray.xray import (
     ANNOTATIONS_ATTRIBUTE,
+    CAUSE_ATTRIBUTE,
+    CAUSE_ID_ATTRIBUTE,
     ECS_ORIGIN_BY_LAUNCH_TYPE,
+    FLAG_ATTRIBUTES,
     MAX_ANNOTATION_KEY,
     MAX_ANNOTATION_VALUE,
     MAX_DATAGRAM_BYTES,
@@ -88,6 +91,9 @@ _HTTP_KEYS = frozenset(
 _CONSUMED = _HTTP_KEYS | frozenset(
     {
         ANNOTATIONS_ATTRIBUTE,
+        CAUSE_ATTRIBUTE,
+        *FLAG_ATTRIBUTES.values(),
+        "http.response.body.size",
         "enduser.id",
         "client.address",
         "host.name",
@@ -190,7 +196,10 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
     if sql:
         document["sql"] = sql
     _set_fault_flags(document, span, http.get("response", {}).get("status"))
-    cause = _cause(span)
+    for flag, key in FLAG_ATTRIBUTES.items():
+        if attributes.get(key) is True:
+            document[flag] = True
+    cause = _cause(span, attributes.get(CAUSE_ATTRIBUTE))
     if cause:
         document["cause"] = cause
     links = _links(span)
@@ -214,7 +223,9 @@ def _document(span: ReadableSpan) -> dict[str, Any]:
         if key in consumed or key in annotated:
             continue
         found = _metadata_namespace(key, value) if key.startswith(METADATA_PREFIX) else None
-        if found is not None:
+        if found is not None and found[0] == "default":
+            default.update(found[1])  # otel_xray.metadata("default", ...), put_metadata(k, v)
+        elif found is not None:
             metadata[found[0]] = found[1]
         else:
             kind = type(value)  # the common JSON-ready values skip _json_safe's checks
@@ -280,7 +291,7 @@ def _metadata_namespace(key: str, value: Any) -> tuple[str, dict[str, Any]] | No
     if not key.startswith(METADATA_PREFIX) or not isinstance(value, str):
         return None
     namespace = key[len(METADATA_PREFIX) :]
-    if not namespace or namespace.startswith("AWS.") or namespace == "default":
+    if not namespace or namespace.startswith("AWS."):
         return None
     try:
         parsed = json.loads(value)
@@ -457,6 +468,9 @@ def _http_block(attributes: Mapping[str, Any], kind: SpanKind | None = None) -> 
     status = attributes.get("http.response.status_code") or attributes.get("http.status_code")
     if isinstance(status, int) and not isinstance(status, bool):
         response["status"] = status
+    size = attributes.get("http.response.body.size")
+    if isinstance(size, int) and not isinstance(size, bool):
+        response["content_length"] = size  # the X-Ray SDK's put_http_meta("content_length")
     block: dict[str, Any] = {}
     if request:
         block["request"] = request
@@ -635,16 +649,21 @@ def _set_fault_flags(document: dict[str, Any], span: ReadableSpan, status: Any) 
         document["fault"] = True
 
 
-def _cause(span: ReadableSpan) -> dict[str, Any] | None:
+def _cause(span: ReadableSpan, recorded: Any = None) -> dict[str, Any] | None:
     """cause.go ``makeCause``: one exception per ``exception`` event (chained Python
     exceptions become linked exceptions, ``fillPythonStacktrace``), ``remote`` on
-    CLIENT and PRODUCER spans; without events, an ERROR status's description."""
+    CLIENT and PRODUCER spans; without events, an ERROR status's description.
+
+    Exceptions code recorded the X-Ray SDK's way (``CAUSE_ATTRIBUTE``, written by
+    :mod:`otel_xray.bridge.xray_sdk`) come first, as that SDK wrote them."""
     remote = span.kind in (SpanKind.CLIENT, SpanKind.PRODUCER)
-    exceptions: list[dict[str, Any]] = []
+    exceptions: list[dict[str, Any]] = _recorded_exceptions(recorded)
     for event in span.events:
         if event.name != "exception":
             continue
         attrs = plain_attributes(event)
+        if CAUSE_ID_ATTRIBUTE in attrs:
+            continue  # the same exception as one of CAUSE_ATTRIBUTE's, written above
         exceptions += _exceptions(
             str(attrs.get("exception.type", "")),
             str(attrs.get("exception.message", "")),
@@ -656,6 +675,23 @@ def _cause(span: ReadableSpan) -> dict[str, Any] | None:
     if not exceptions:
         return None
     return {"working_directory": os.getcwd(), "exceptions": exceptions}
+
+
+def _recorded_exceptions(recorded: Any) -> list[dict[str, Any]]:
+    """The X-Ray SDK's exception objects from ``CAUSE_ATTRIBUTE`` (a JSON list)."""
+    if not isinstance(recorded, str):
+        return []
+    try:
+        parsed = json.loads(recorded)
+    except ValueError:
+        return []
+    if not isinstance(parsed, list):
+        return []
+    found = []
+    for item in parsed:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            found.append(item)
+    return found
 
 
 _DURING_HANDLING = "During handling of the above exception, another exception occurred:"

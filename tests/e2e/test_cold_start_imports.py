@@ -142,3 +142,20 @@ def test_what_a_cold_start_imports_from_the_layer_has_bytecode(
         if not (source.parent / "__pycache__" / f"{source.stem}.cpython-311.pyc").exists():
             missing.append(name)
     assert missing == []
+
+
+def test_the_x_ray_sdk_bridge_costs_nothing_unless_the_function_imports_the_sdk(
+    tmp_path: Path,
+) -> None:
+    """The bridge (otel_xray.bridge) is armed by a post-import hook on aws_xray_sdk.core:
+    a function that never imports the SDK imports neither; one that does gets it."""
+    from tests.e2e.test_xray_sdk_bridge import function_packages  # noqa: PLC0415
+
+    assert under(modules_at_start(tmp_path), "otel_xray.bridge", "aws_xray_sdk") == []
+    layer = ROOT / default_layer_dir()
+    path = f"{tmp_path}:{layer / 'python'}:{RUNTIME / 'runtime'}:{function_packages('3.11')}"
+    modules = modules_at_start(
+        tmp_path, "from aws_xray_sdk.core import xray_recorder", PYTHONPATH=path
+    )
+    assert "otel_xray.bridge.xray_sdk" in modules
+    assert under(modules, "aws_lambda_powertools") == []  # only what the function imports

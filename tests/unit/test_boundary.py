@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("otel_xray.instrumentation",),
     ("otel_xray.configurator", "otel_xray.distro"),
     ("otel_xray.annotations", "otel_xray.subsegments"),
+    ("otel_xray.bridge",),
     ("otel_xray.awslambda",),
 )  # fmt: skip
 #: The package's front door: it names the public API lazily, from every layer.

@@ -163,3 +163,11 @@ def test_settings_are_immutable_values() -> None:
         parsed.flush_timeout_ms = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         Settings().resource_attributes["x"] = "y"  # type: ignore[index]  # the shared default
+
+
+def test_the_x_ray_sdk_bridge_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).xray_sdk_bridge is True
+    assert Settings.from_env({"OTEL_XRAY_SDK_BRIDGE": "false"}).xray_sdk_bridge is False
+    bad = Settings.from_env({"OTEL_XRAY_SDK_BRIDGE": "sometimes"})
+    assert bad.xray_sdk_bridge is True
+    assert [e.variable for e in bad.errors] == ["OTEL_XRAY_SDK_BRIDGE"]
