@@ -19,7 +19,7 @@ Exit status: 0 without findings (notes do not count), 1 with findings, 2 when PA
 cannot be read.
 
 Example:
-    >>> report = check(Path(__file__).parents[2] / "examples" / "pricing")  # in a checkout
+    >>> report = check(Path(__file__).parents[3] / "examples" / "pricing")  # in a checkout
     >>> report.findings
     []
 """
