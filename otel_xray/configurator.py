@@ -328,7 +328,9 @@ def _build_exporter(settings: Settings) -> BoundedExporter:
     if settings.exporter == "xray-otlp-udp":
         from otel_xray.export.xray_otlp_udp import XRayOtlpUdpExporter  # noqa: PLC0415
 
-        return XRayOtlpUdpExporter(settings.daemon_udp_address)
+        return XRayOtlpUdpExporter(
+            settings.daemon_udp_address, lambda_function=settings.lambda_env.function_name
+        )
     from otel_xray.export.otlp import (  # noqa: PLC0415
         COLLECTOR_LIMITS,
         XRAY_LIMITS,
@@ -342,6 +344,8 @@ def _build_exporter(settings: Settings) -> BoundedExporter:
         signing=settings.otlp_signing,
         credentials=settings.aws_credentials,
         limits=XRAY_LIMITS if _to_xray(settings) else COLLECTOR_LIMITS,
+        app_signals=_to_xray(settings),
+        lambda_function=settings.lambda_env.function_name,
     )
 
 

@@ -116,6 +116,8 @@ class LambdaOTLPExporter:
         credentials: AwsCredentialEnv | CredentialChain | None = None,
         limits: EndpointLimits = COLLECTOR_LIMITS,
         clock_ns: Callable[[], int] = time.time_ns,
+        app_signals: bool = False,
+        lambda_function: str | None = None,
     ) -> None:
         url = urllib.parse.urlsplit(endpoint)
         if url.scheme not in ("http", "https") or not url.hostname:
@@ -137,6 +139,9 @@ class LambdaOTLPExporter:
         else:
             self._credentials = CredentialChain(credentials or AwsCredentialEnv.from_env({}))
         self.limits = limits
+        #: Add ADOT's Application Signals attributes (X-Ray's own ingestion only).
+        self.app_signals = app_signals
+        self._lambda_function = lambda_function
         self._clock_ns = clock_ns
         self._connection: http.client.HTTPConnection | None = None
         #: Spans the endpoint accepted / the endpoint said it rejected (partial_success) /
@@ -177,7 +182,7 @@ class LambdaOTLPExporter:
         size = 0
         overheads: dict[int, int] = {}
         for original in spans:
-            span = named_for_xray(original)
+            span = for_xray(original, self.app_signals, self._lambda_function)
             data = encode_span(span)
             reason = self._refusal(span, data, oldest, newest)
             if reason:
@@ -434,6 +439,35 @@ _NAMING_ATTRIBUTES = (
     "http.host",
     "net.peer.name",
 )
+
+
+def for_xray(span: ReadableSpan, app_signals: bool, lambda_function: str | None) -> ReadableSpan:
+    """:func:`named_for_xray`, plus the Application Signals attributes when asked for
+    (:mod:`otel_xray.xray.app_signals`: what ADOT puts on spans for X-Ray's ingestion)."""
+    named = named_for_xray(span)
+    if not app_signals:
+        return named
+    from otel_xray.xray.app_signals import application_signals  # noqa: PLC0415
+
+    return with_attributes(named, application_signals(named, lambda_function))
+
+
+def with_attributes(span: ReadableSpan, added: Mapping[str, object]) -> ReadableSpan:
+    """A copy of ``span`` with ``added`` over its attributes."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**(span.attributes or {}), **added},  # type: ignore[dict-item]
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def named_for_xray(span: ReadableSpan) -> ReadableSpan:

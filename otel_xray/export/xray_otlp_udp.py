@@ -14,6 +14,9 @@ ten. Here spans are packed by bytes: the header (30 bytes), the prefix (3) and b
 (4 characters per 3 bytes) leave room for 49,104 bytes of protobuf; a span that alone
 does not fit is dropped and counted (:attr:`XRayOtlpUdpExporter.dropped_spans`).
 The encoding is :mod:`otel_xray.export.otlp_proto` (no protobuf runtime at cold start).
+Spans carry what X-Ray's OTLP ingestion reads, as on the signed path: the host as
+``peer.service`` on HTTP calls and ADOT's Application Signals attributes
+(:func:`otel_xray.export.otlp.for_xray`).
 
 Example:
     >>> exporter = XRayOtlpUdpExporter(("127.0.0.1", 2000))
@@ -34,6 +37,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.export.otlp import for_xray
 from otel_xray.export.otlp_proto import (
     SPAN_FRAMING_BYTES,
     encode_span,
@@ -54,7 +58,9 @@ MAX_PROTOBUF_BYTES = (MAX_UDP_PAYLOAD - len(DAEMON_HEADER) - len(SAMPLED_PREFIX)
 
 
 def datagrams(
-    spans: Sequence[ReadableSpan], limit: int = MAX_PROTOBUF_BYTES
+    spans: Sequence[ReadableSpan],
+    limit: int = MAX_PROTOBUF_BYTES,
+    lambda_function: str | None = None,
 ) -> tuple[list[bytes], int]:
     """The datagrams carrying ``spans`` (each within the UDP limit), and how many spans
     were too large for any datagram."""
@@ -66,7 +72,8 @@ def datagrams(
     ):
         current: list[tuple[ReadableSpan, bytes]] = []
         size = 0
-        for span in chosen:
+        for original in chosen:
+            span = for_xray(original, True, lambda_function)
             data = encode_span(span)
             overhead = group_overhead(span)
             added = len(data) + SPAN_FRAMING_BYTES
@@ -92,8 +99,9 @@ def _datagram(prefix: bytes, spans: list[tuple[ReadableSpan, bytes]]) -> bytes:
 class XRayOtlpUdpExporter:
     """OTLP datagrams to the daemon; counts what it could not send."""
 
-    def __init__(self, address: tuple[str, int]) -> None:
+    def __init__(self, address: tuple[str, int], lambda_function: str | None = None) -> None:
         self.address = address
+        self.lambda_function = lambda_function
         self._socket: socket.socket | None = None
         self.sent_datagrams = 0
         self.failed_datagrams = 0
@@ -112,7 +120,7 @@ class XRayOtlpUdpExporter:
         if not spans:
             return ExportOutcome.SENT
         try:
-            packets, too_large = datagrams(spans)
+            packets, too_large = datagrams(spans, lambda_function=self.lambda_function)
         except Exception:
             logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
             return ExportOutcome.DROP

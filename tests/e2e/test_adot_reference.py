@@ -23,13 +23,15 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind
 
 from otel_xray.devtools.daemon import XRayDaemon
 from otel_xray.devtools.xray_api import XRayAPI
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.xray_otlp_udp import XRayOtlpUdpExporter
 from otel_xray.ids import XRayIdGenerator
+from otel_xray.xray.app_signals import application_signals
 from tests.e2e.conftest import ROOT
 
 ADOT_PYTHON = ROOT / "build" / "adot-venv" / "bin" / "python"
@@ -179,3 +181,229 @@ for payload in json.loads({json.dumps(json.dumps(payloads))}):
         sender.export_before(spans, Deadline.within_ms(1000))
         daemon.wait_idle(quiet_seconds=0.2)
         assert daemon.rejected == [] and len(daemon.take()) == 41
+
+
+#: Spans as otel-xray's instrumentations (botocore, requests/urllib3, databases) and
+#: hand-made ones write them; each compared with ADOT's own generator.
+SIGNAL_SPANS = [
+    ("orders", "SERVER", None, {}, "orders"),
+    ("orders", "INTERNAL", "remote", {}, "orders"),
+    ("GET", "SERVER", None, {"http.method": "GET", "http.target": "/orders/12"}, "api"),
+    (
+        "DynamoDB.PutItem",
+        "CLIENT",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "DynamoDB",
+            "rpc.method": "PutItem",
+            "aws.dynamodb.table_names": ["orders|eu^1"],
+        },
+        "orders",
+    ),
+    (
+        "SQS.SendMessage",
+        "PRODUCER",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "SQS",
+            "rpc.method": "SendMessage",
+            "aws.sqs.queue.url": "https://sqs.us-east-1.amazonaws.com/123456789012/orders",
+        },
+        "orders",
+    ),
+    (
+        "S3.PutObject",
+        "CLIENT",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "S3",
+            "rpc.method": "PutObject",
+            "aws.s3.bucket": "receipts",
+        },
+        "orders",
+    ),
+    (
+        "SNS.Publish",
+        "PRODUCER",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "SNS",
+            "rpc.method": "Publish",
+            "aws.sns.topic.arn": "arn:aws:sns:us-east-1:123456789012:order-events",
+        },
+        "orders",
+    ),
+    (
+        "SFN.StartExecution",
+        "CLIENT",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "SFN",
+            "rpc.method": "StartExecution",
+            "aws.step_functions.state_machine.arn": (
+                "arn:aws:states:us-east-1:123456789012:stateMachine:fulfil"
+            ),
+        },
+        "orders",
+    ),
+    (
+        "Lambda.Invoke",
+        "CLIENT",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "Lambda",
+            "rpc.method": "Invoke",
+            "aws.lambda.function.name": "pricing",
+        },
+        "orders",
+    ),
+    (
+        "Lambda.GetFunction",
+        "CLIENT",
+        "local",
+        {
+            "rpc.system": "aws-api",
+            "rpc.service": "Lambda",
+            "rpc.method": "GetFunction",
+            "aws.lambda.function.name": "pricing",
+        },
+        "orders",
+    ),
+    (
+        "SELECT",
+        "CLIENT",
+        "local",
+        {
+            "db.system": "postgresql",
+            "db.name": "shop",
+            "db.operation": "SELECT",
+            "server.address": "db.internal",
+            "server.port": 5432,
+        },
+        "orders",
+    ),
+    (
+        "query",
+        "CLIENT",
+        "local",
+        {"db.system": "redis", "db.connection_string": "redis://cache:6379/0"},
+        "orders",
+    ),
+    (
+        "GET",
+        "CLIENT",
+        "local",
+        {"http.method": "GET", "http.url": "https://pay.example.com/charge/9?x=1"},
+        "orders",
+    ),
+    (
+        "GET",
+        "CLIENT",
+        "local",
+        {
+            "http.request.method": "GET",
+            "url.full": "https://pay.example.com/charge",
+            "peer.service": "pay.example.com",
+        },
+        "orders",
+    ),
+    ("call", "CLIENT", "local", {"net.peer.name": "inventory", "net.peer.port": 8080}, "orders"),
+    (
+        "send",
+        "PRODUCER",
+        "local",
+        {"messaging.system": "kafka", "messaging.operation": "publish"},
+        "orders",
+    ),
+    ("invoke", "CLIENT", "local", {"faas.invoked_name": "tax", "faas.trigger": "http"}, "orders"),
+    (
+        "x",
+        "CLIENT",
+        "local",
+        {
+            "aws.remote.service": "Billing",
+            "aws.remote.operation": "Charge",
+            "peer.service": "ignored",
+        },
+        "unknown_service:python",
+    ),
+    (
+        "process",
+        "CONSUMER",
+        "remote",
+        {"messaging.system": "AmazonSQS", "messaging.operation": "process"},
+        "worker",
+    ),
+]
+SIGNAL_KEYS = (
+    "aws.local.service",
+    "aws.local.operation",
+    "aws.remote.service",
+    "aws.remote.operation",
+    "aws.remote.resource.type",
+    "aws.remote.resource.identifier",
+    "aws.span.kind",
+)
+
+
+def _signal_span(spec: tuple) -> ReadableSpan:  # type: ignore[type-arg]
+    name, kind, parent, attributes, service = spec
+    parent_context = None
+    if parent is not None:
+        parent_context = SpanContext(7, 8, is_remote=parent == "remote")
+    return ReadableSpan(
+        name=name,
+        context=SpanContext(7, 9, False),
+        parent=parent_context,
+        kind=SpanKind[kind],
+        attributes=attributes,
+        resource=Resource({"service.name": service}),
+        instrumentation_scope=InstrumentationScope("otel_xray"),
+    )
+
+
+@pytest.mark.parametrize("function", ["checkout", None])
+def test_application_signals_attributes_are_adots(tmp_path: Path, function: str | None) -> None:
+    """Our ``application_signals`` against ADOT's ``_AwsMetricAttributeGenerator.
+    generate_metric_attributes_dict_from_span`` (``_aws_metric_attribute_generator.py``;
+    its dependency attributes where it makes both, as ``AwsMetricAttributesSpanExporter``
+    puts on a span), run by ADOT itself on the same spans, on Lambda and off it."""
+    out = _adot(
+        f"""
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from amazon.opentelemetry.distro._aws_metric_attribute_generator import (
+    _AwsMetricAttributeGenerator,
+)
+results = []
+for name, kind, parent, attributes, service in json.loads({json.dumps(json.dumps(SIGNAL_SPANS))}):
+    parent_context = SpanContext(7, 8, is_remote=parent == "remote") if parent else None
+    resource = Resource({{"service.name": service}})
+    span = ReadableSpan(name=name, context=SpanContext(7, 9, False), parent=parent_context,
+        kind=SpanKind[kind], attributes=attributes, resource=resource,
+        instrumentation_scope=InstrumentationScope("otel_xray"))
+    made = _AwsMetricAttributeGenerator().generate_metric_attributes_dict_from_span(span, resource)
+    chosen = made.get("Dependency") or made.get("Service") or {{}}
+    results.append({{k: v for k, v in chosen.items()}})
+print(json.dumps(results))
+""",
+        tmp_path,
+        **({"AWS_LAMBDA_FUNCTION_NAME": function} if function else {}),
+    )
+    theirs = json.loads(out.splitlines()[-1])
+    for spec, expected in zip(SIGNAL_SPANS, theirs, strict=True):
+        ours = application_signals(_signal_span(spec), function)
+        want = {k: v for k, v in expected.items() if k in SIGNAL_KEYS}
+        if spec[1] in ("CLIENT", "PRODUCER", "CONSUMER") and spec[2] == "local":
+            # ADOT's AttributePropagatingSpanProcessor gives egress spans the local root's
+            # operation (no such processor in the generator alone): ours is the function's.
+            want.pop("aws.local.operation", None)
+            ours.pop("aws.local.operation", None)
+        assert ours == want, spec
