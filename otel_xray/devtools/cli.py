@@ -1,7 +1,8 @@
 """The ``otel-xray`` command: run handlers locally and look at their traces.
 
 otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
-                 [--exporter xray-udp|otlp] [--env KEY=VALUE]... [--segments OUT.jsonl]
+                 [--exporter xray-udp|otlp|xray-otlp-udp|xray-otlp] [--env KEY=VALUE]...
+                 [--segments OUT.jsonl]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
@@ -25,7 +26,7 @@ from otel_xray.devtools.analysis import analyze
 from otel_xray.devtools.cloudformation import xray_groups
 from otel_xray.devtools.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.invoke import InitError, LocalFunction
+from otel_xray.devtools.invoke import EXPORTERS, InitError, LocalFunction
 from otel_xray.devtools.render import render_map, render_trace
 from otel_xray.devtools.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.service_graph import ServiceGraph
@@ -58,10 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument(
         "--exporter",
-        choices=("xray-udp", "otlp"),
+        choices=EXPORTERS,
         default="xray-udp",
         help="xray-udp: straight to a local X-Ray daemon (the layer's default); "
-        "otlp: through a local collector endpoint",
+        "otlp: through a local collector endpoint; xray-otlp-udp: OTLP datagrams to the "
+        "daemon (AWS's own layer's wire); xray-otlp: signed OTLP to the local X-Ray "
+        "API's /v1/traces (X-Ray's OTLP endpoint)",
     )
     invoke.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
     invoke.add_argument(
