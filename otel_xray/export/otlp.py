@@ -100,6 +100,9 @@ COLLECTOR_LIMITS = EndpointLimits()
 class LambdaOTLPExporter:
     """POSTs spans as ``ExportTraceServiceRequest`` s to an OTLP/HTTP endpoint.
 
+    Each kind of failure is logged once, with its cause and fix, here
+    (``explains_failures``: the invocation processor does not repeat it).
+
     Example:
         >>> exporter = LambdaOTLPExporter("http://localhost:4318/v1/traces")
         >>> exporter.export_before([], Deadline(0.0)).value
@@ -151,6 +154,8 @@ class LambdaOTLPExporter:
         self.dropped_spans = 0
         self.requests = 0
         self._logged: set[str] = set()
+
+    explains_failures = True
 
     # export -------------------------------------------------------------------------
 
@@ -229,9 +234,18 @@ class LambdaOTLPExporter:
 
             body = gzip.compress(body, compresslevel=6, mtime=0)
         backoff = FIRST_BACKOFF_SECONDS
+        status = 0
         while True:
             remaining = deadline.remaining()
             if remaining <= 0:
+                if status:
+                    self._log_once(
+                        f"busy:{status}",
+                        "otel-xray: the OTLP endpoint %s kept answering HTTP %d until this "
+                        "flush's deadline; spans are kept for the next flush",
+                        self.endpoint,
+                        status,
+                    )
                 return ExportOutcome.RETRY
             try:
                 headers = self._request_headers(body, remaining)
@@ -271,6 +285,14 @@ class LambdaOTLPExporter:
                 time.sleep(wait)
                 continue
             if status in _RETRY_LATER or status >= 500:
+                self._log_once(
+                    f"busy:{status}",
+                    "otel-xray: the OTLP endpoint %s answered HTTP %d %s; spans are kept for "
+                    "the next flush",
+                    self.endpoint,
+                    status,
+                    _error_message(reply) or "",
+                )
                 return ExportOutcome.RETRY
             self._refused(status, count, reply)
             if status == 403 and self._credentials is not None:
