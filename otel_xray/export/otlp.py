@@ -4,9 +4,9 @@ Why not upstream's ``OTLPSpanExporter`` in Lambda: its client retries transient
 failures with exponential backoff (1 s, 2 s, 4 s ...) until its own timeout, by
 sleeping in the calling thread. Called at the end of an invocation that sleep is
 billed to the function and can eat its timeout; called from a background thread
-the thread is frozen between invocations. Here one attempt is made under the
-invocation's deadline, and a retryable failure is handed back to the caller, which
-keeps the spans for the next flush.
+the thread is frozen between invocations. Here every attempt is made under the
+invocation's deadline, and a failure that outlasts it is handed back to the caller,
+which keeps the spans for the next flush.
 
 The ``requests`` dependency of the upstream exporter is not imported: the standard
 library's ``http.client`` is enough for a loopback collector and starts faster.
@@ -303,9 +303,10 @@ class LambdaOTLPExporter:
         if self._signer is None or self._credentials is None:
             return self._headers
         credentials = self._credentials.get(timeout)
+        host = f"[{self._host}]" if ":" in self._host else self._host
         return self._signer.sign(
             "POST",
-            f"{'https' if self._https else 'http'}://{self._host}:{self._port}{self._path}",
+            f"{'https' if self._https else 'http'}://{host}:{self._port}{self._path}",
             self._headers,
             body,
             credentials,
