@@ -7,7 +7,7 @@ otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
-otel-xray xray-api [--port N] [--segments OUT.jsonl]
+otel-xray xray-api [--port N] [--segments OUT.jsonl] [--transaction-search on|off]
 otel-xray console SEGMENTS.jsonl [...] [--port N] [--groups TEMPLATE [--param K=V]...]
 otel-xray report SEGMENTS.jsonl [...] -o REPORT.html [--groups TEMPLATE [--param K=V]...]
 otel-xray up TEMPLATE [--parameter K=V]... [--send REQUESTS.json]... [--segments OUT.jsonl]
@@ -155,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument(
         "--segments", type=Path, help="append every uploaded document here (JSON lines)"
     )
+    api.add_argument(
+        "--transaction-search",
+        choices=("on", "off"),
+        default="on",
+        help="off: /v1/traces refuses spans as X-Ray does without Transaction Search",
+    )
     return parser
 
 
@@ -291,7 +297,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _xray_api(args: argparse.Namespace) -> int:
     try:
-        api = XRayAPI(segments_path=args.segments, port=args.port)
+        api = XRayAPI(
+            segments_path=args.segments,
+            port=args.port,
+            transaction_search=args.transaction_search == "on",
+        )
     except OSError as error:
         print(f"otel-xray: port {args.port}: {error.strerror}", file=sys.stderr)
         return 2
@@ -299,6 +309,11 @@ def _xray_api(args: argparse.Namespace) -> int:
         print(f"X-Ray API on {api.endpoint} (access key 'testing', secret 'testing')")
         print(f'  the daemon:    Endpoint: "{api.endpoint}" in its config file, with LocalMode')
         print(f"  a collector:   exporters.awsxray.endpoint: {api.endpoint}, local_mode: true")
+        print(
+            f"  OTLP:          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={api.otlp_endpoint} with "
+            "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER=aws_sigv4 "
+            f"(Transaction Search {args.transaction_search})"
+        )
         if args.segments:
             print(f"  documents go to {args.segments}: otel-xray map {args.segments}")
         try:

@@ -11,6 +11,9 @@ import base64
 import gzip
 import json
 import logging
+import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -28,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext, SpanKind
 
+from otel_xray.devtools.loopback import end_process_group
 from otel_xray.devtools.xray_api import XRayAPI
 from otel_xray.devtools.xray_otlp import TRANSACTION_SEARCH_OFF
 from otel_xray.export import Deadline, ExportOutcome
@@ -314,3 +318,27 @@ def test_missing_credentials_are_one_log_line_and_nothing_sent(
             assert exporter.export_before(_spans(), Deadline.within_ms(2000)) is ExportOutcome.DROP
     assert len(caplog.records) == 1 and "AWS_ACCESS_KEY_ID" in caplog.text
     assert api.otlp_requests == [] and api.otlp_refused == []
+
+
+def test_the_cli_serves_the_endpoint_with_transaction_search_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``otel-xray xray-api --transaction-search off``, a real process, stopped by its PID."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otel_xray.devtools.cli", "xray-api", "--transaction-search", "off"],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(4)]
+        [endpoint] = re.findall(r"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=(\S+)", "".join(lines))
+        exporter = LambdaOTLPExporter(
+            endpoint, signing=OtlpSigning("us-east-1"), credentials=CREDENTIALS
+        )
+        with caplog.at_level(logging.WARNING, logger="otel_xray"):
+            assert exporter.export_before(_spans(), Deadline.within_ms(5000)) is ExportOutcome.DROP
+        assert "Transaction Search" in caplog.text
+    finally:
+        end_process_group(process, grace=5)
