@@ -11,15 +11,15 @@ which keeps the spans for the next flush.
 The ``requests`` dependency of the upstream exporter is not imported: the standard
 library's ``http.client`` is enough for a loopback collector and starts faster.
 
-One attribute is added on the way out: ``peer.service`` = the host, on an HTTP client
-span that has no name the collector's awsxray exporter would use for it. Its
-translator (``internal/translator/segment.go``, ``MakeSegment``) names a subsegment
-after ``aws.remote.service``, ``peer.service``, ``aws.service``, ``db.name``,
-``rpc.service``, ``http.host`` or ``net.peer.name``, else after the span name; the
-current HTTP conventions set none of those, so every HTTP call was a node called
-``GET`` or ``POST``. The xray-udp translator and the X-Ray SDK name it after the
-host; with this the collector does too (``tests/e2e/test_collector.py`` compares the
-two maps).
+One attribute is added on the way out (:mod:`otel_xray.export.for_xray`):
+``peer.service`` = the host, on an HTTP client span that has no name the collector's
+awsxray exporter would use for it. Its translator (``internal/translator/segment.go``,
+``MakeSegment``) names a subsegment after ``aws.remote.service``, ``peer.service``,
+``aws.service``, ``db.name``, ``rpc.service``, ``http.host`` or ``net.peer.name``, else
+after the span name; the current HTTP conventions set none of those, so every HTTP call
+was a node called ``GET`` or ``POST``. The xray-udp translator and the X-Ray SDK name it
+after the host; with this the collector does too (``tests/e2e/test_collector.py``
+compares the two maps).
 
 Straight to X-Ray (``https://xray.<region>.amazonaws.com/v1/traces``, CloudWatch user
 guide, CloudWatch-OTLPEndpoint) the same exporter also:
@@ -50,10 +50,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
 
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.aws_auth import CredentialChain, CredentialsError, SigV4Signer
+from otel_xray.export.for_xray import for_xray
 from otel_xray.export.otlp_proto import (
     SPAN_FRAMING_BYTES,
     encode_span,
@@ -450,84 +450,3 @@ def _error_message(reply: bytes) -> str:
     if status_message:
         return status_message
     return text.decode("utf-8", "replace").strip()
-
-
-#: Attributes the collector's translator names a CLIENT subsegment after (MakeSegment).
-_NAMING_ATTRIBUTES = (
-    "aws.remote.service",
-    "peer.service",
-    "aws.service",
-    "rpc.service",
-    "db.name",
-    "http.host",
-    "net.peer.name",
-)
-
-
-def for_xray(span: ReadableSpan, app_signals: bool, lambda_function: str | None) -> ReadableSpan:
-    """:func:`named_for_xray`, plus the Application Signals attributes when asked for
-    (:mod:`otel_xray.xray.app_signals`: what ADOT puts on spans for X-Ray's ingestion)."""
-    named = named_for_xray(span)
-    if not app_signals:
-        return named
-    from otel_xray.xray.app_signals import application_signals  # noqa: PLC0415
-
-    return with_attributes(named, application_signals(named, lambda_function))
-
-
-def with_attributes(span: ReadableSpan, added: Mapping[str, object]) -> ReadableSpan:
-    """A copy of ``span`` with ``added`` over its attributes."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**(span.attributes or {}), **added},  # type: ignore[dict-item]
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
-
-
-def named_for_xray(span: ReadableSpan) -> ReadableSpan:
-    """The span, with ``peer.service`` = host when the collector would name it ``GET``.
-
-    Example:
-        >>> from opentelemetry.sdk.trace import TracerProvider
-        >>> tracer = TracerProvider().get_tracer("example")
-        >>> with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT,
-        ...         attributes={"url.full": "https://pay.example.com/charge"}) as span:
-        ...     pass
-        >>> named_for_xray(span).attributes["peer.service"]
-        'pay.example.com'
-    """
-    attributes = span.attributes or {}
-    if span.kind not in (SpanKind.CLIENT, SpanKind.PRODUCER) or any(
-        key in attributes for key in _NAMING_ATTRIBUTES
-    ):
-        return span
-    # The order the xray-udp translator names it by: server.address, then the URL's host.
-    host: object = attributes.get("server.address")
-    if not isinstance(host, str) or not host:
-        url = attributes.get("url.full") or attributes.get("http.url")
-        host = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else None
-    if not isinstance(host, str) or not host:
-        return span
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**attributes, "peer.service": host},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )

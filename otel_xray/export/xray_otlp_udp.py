@@ -16,7 +16,7 @@ does not fit is dropped and counted (:attr:`XRayOtlpUdpExporter.dropped_spans`).
 The encoding is :mod:`otel_xray.export.otlp_proto` (no protobuf runtime at cold start).
 Spans carry what X-Ray's OTLP ingestion reads, as on the signed path: the host as
 ``peer.service`` on HTTP calls and ADOT's Application Signals attributes
-(:func:`otel_xray.export.otlp.for_xray`).
+(:func:`otel_xray.export.for_xray.for_xray`).
 
 Example:
     >>> exporter = XRayOtlpUdpExporter(("127.0.0.1", 2000))
@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.otlp import for_xray
+from otel_xray.export.for_xray import for_xray
 from otel_xray.export.otlp_proto import (
     SPAN_FRAMING_BYTES,
     encode_span,

@@ -96,6 +96,10 @@ def test_the_otlp_paths_to_x_ray_import_no_protobuf_nor_botocore(
     botocore while the credentials are in the environment."""
     modules = modules_at_start(tmp_path, **environ)
     assert "otel_xray.export.otlp_proto" in modules
+    if environ.get("OTEL_TRACES_EXPORTER") == "xray-otlp-udp":
+        # Nothing of the HTTP path: http.client alone is ~11 ms (python -X importtime).
+        assert under(modules, "otel_xray.export.otlp", "otel_xray.export.aws_auth") == []
+        assert "http.client" not in modules
     assert under(modules, "google.protobuf", "opentelemetry.exporter", "opentelemetry.proto") == []
     assert under(modules, "botocore", "boto3", "grpc", "requests") == []
     assert under(modules, "otel_xray.devtools", "otel_xray.testing") == []
