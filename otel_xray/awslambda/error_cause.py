@@ -108,7 +108,9 @@ def _blank(fault: Any) -> Any:
     try:
         return {
             **fault,
-            "exceptions": [{**e, "message": UNINSPECTABLE} for e in fault.get("exceptions") or []],
+            "exceptions": [
+                {**e, "message": UNINSPECTABLE} for e in fault.get("exceptions") or []
+            ],
         }
     except Exception:
         return {"exceptions": [{"message": UNINSPECTABLE}]}

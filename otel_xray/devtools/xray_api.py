@@ -570,10 +570,8 @@ def _statistics_model() -> tuple[dict[str, type | tuple[type, ...]], frozenset[s
     """
     import botocore.session  # type: ignore[import-untyped]  # noqa: PLC0415
 
-    shape = (
-        botocore.session.get_session()
-        .get_service_model("xray")
-        .shape_for("SamplingStatisticsDocument")
+    shape = botocore.session.get_session().get_service_model("xray").shape_for(
+        "SamplingStatisticsDocument"
     )
     members = {name: _SHAPE_TYPES[m.type_name] for name, m in shape.members.items()}
     return members, frozenset(shape.required_members)

@@ -84,9 +84,7 @@ REGISTRY: dict[str, Instrumentation] = {
     ),
     "pg8000": Instrumentation(
         # No upstream package: the upstream DB-API wrapper, as the others use it.
-        "pg8000",
-        "otel_xray.instrumentation.pg8000",
-        "Pg8000Instrumentor",
+        "pg8000", "otel_xray.instrumentation.pg8000", "Pg8000Instrumentor"
     ),
     "pymysql": Instrumentation(
         "pymysql", "opentelemetry.instrumentation.pymysql", "PyMySQLInstrumentor"
@@ -97,13 +95,13 @@ REGISTRY: dict[str, Instrumentation] = {
     "sqlalchemy": Instrumentation(
         "sqlalchemy", "opentelemetry.instrumentation.sqlalchemy", "SQLAlchemyInstrumentor"
     ),
-    "redis": Instrumentation("redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+    "redis": Instrumentation(
+        "redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"
+    ),
     "pymongo": Instrumentation(
         # Not tested against a server: none can be had here (Debian bookworm has no
         # MongoDB); tests/e2e/test_libraries.py checks its command listener on import.
-        "pymongo",
-        "opentelemetry.instrumentation.pymongo",
-        "PymongoInstrumentor",
+        "pymongo", "opentelemetry.instrumentation.pymongo", "PymongoInstrumentor"
     ),
 }
 

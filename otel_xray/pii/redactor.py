@@ -407,8 +407,8 @@ class Redactor:
                 if new_key in walked:
                     new_key = f"{new_key}#{len(walked) + 1}"
                 walked[new_key] = redacted
-                changed = (
-                    changed or new_key != item_key or (redacted is not item and redacted != item)
+                changed = changed or new_key != item_key or (
+                    redacted is not item and redacted != item
                 )
             return walked if changed else value
         if isinstance(value, Sequence):
@@ -661,7 +661,9 @@ def _bound_metadata(value: Any, depth: int = 0) -> Any:
                     break
                 bounded_map.pop(entries[-1])
                 bounded_map["_truncated"] = True
-        same = bounded_map.keys() == value.keys() and all(bounded_map[k] is value[k] for k in value)
+        same = bounded_map.keys() == value.keys() and all(
+            bounded_map[k] is value[k] for k in value
+        )
         return value if same else bounded_map
     return value
 

@@ -178,10 +178,8 @@ def test_a_secret_key_at_any_depth_hides_its_value(
 @given(
     shape=st.recursive(
         st.one_of(st.just(EMAIL), st.just(EMAIL.encode()), st.just(CARD), json_scalars),
-        lambda inner: (
-            st.lists(inner, max_size=3)
-            | st.dictionaries(st.sampled_from(PLAIN_KEYS), inner, max_size=3)
-        ),
+        lambda inner: st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(PLAIN_KEYS), inner, max_size=3),
         max_leaves=12,
     )
 )
@@ -225,3 +223,4 @@ def test_secret_keys_are_matched_by_their_last_word(key: str) -> None:
 )
 def test_words_that_only_contain_a_secret_word_are_kept(key: str) -> None:
     assert Redactor(PiiSettings()).value(key, "4821-a") == "4821-a"
+

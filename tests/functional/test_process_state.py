@@ -86,7 +86,9 @@ def test_a_forked_child_keeps_the_configuration_but_not_the_parents_spans_or_soc
     invocation_env: None,
 ) -> None:
     exporter = RecordingExporter()
-    tracing = configurator.configure(environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False)
+    tracing = configurator.configure(
+        environ=dict(LAMBDA_ENV), exporter=exporter, instrument=False
+    )
     assert tracing is not None and isinstance(tracing.exporting, InvocationSpanProcessor)
     with tracing.tracer().start_as_current_span("buffered"):
         pass

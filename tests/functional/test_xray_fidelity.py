@@ -252,6 +252,8 @@ def test_the_x_ray_sdks_resource_fields_for_aws_calls(monkeypatch: pytest.Monkey
     assert doc["aws"]["operation"] == "GetObject"
 
 
+
+
 ROOT_A = "1-6b069e85-6c663eba378038f66131e4f2"
 ROOT_B = "1-6b069e85-6c663eba378038f66131e4f3"
 
@@ -277,7 +279,9 @@ def test_each_table_is_a_node_of_its_own() -> None:
 
     store = TraceStore(_trace_with_table(ROOT_A, "orders") + _trace_with_table(ROOT_B, "users"))
     inferred = [s for s in store.trace(ROOT_A).segments if s.get("inferred")]
-    assert [(s["name"], s["aws"]["resource_names"]) for s in inferred] == [("DynamoDB", ["orders"])]
+    assert [(s["name"], s["aws"]["resource_names"]) for s in inferred] == [
+        ("DynamoDB", ["orders"])
+    ]
     services = ServiceGraph.build(store).to_dict()["Services"]
     tables = {s["Name"]: s for s in services if s["Type"] == "AWS::DynamoDB::Table"}
     assert set(tables) == {"orders", "users"}

@@ -86,7 +86,9 @@ def test_an_expired_deadline_sends_nothing_and_keeps_everything() -> None:
 
 def test_an_exporter_that_raises_is_contained() -> None:
     class Raising:
-        def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
+        def export_before(
+            self, spans: Sequence[ReadableSpan], deadline: Deadline
+        ) -> ExportOutcome:
             raise RuntimeError("boom")
 
         def reopen(self) -> None:
