@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := order_api order_worker pricing notifier libraries
 PYTEST_WORKERS ?= auto
 
-.PHONY: install servers layer runtime rie collector daemon examples bench-functions lint test test-unit demo up bench soak clean
+.PHONY: install servers layer runtime rie collector daemon adot examples bench-functions lint test test-unit demo up bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,17 @@ daemon:
 	GOBIN=$(CURDIR)/build/bin go install $(DAEMON_MODULE)@latest
 	mv build/bin/tracing build/bin/xray
 
+# AWS's own Python distro (ADOT), the reference client of the local OTLP endpoint and
+# daemon (tests/e2e/test_adot_reference.py). Its own virtualenv: it pins
+# opentelemetry-sdk 1.44 and would downgrade the dev environment's 1.45.
+ADOT_VERSION := 0.21.0
+ADOT := build/adot-venv/.installed
+adot: $(ADOT)
+$(ADOT):
+	$(PYTHON) -m venv build/adot-venv
+	build/adot-venv/bin/pip install --quiet --disable-pip-version-check aws-opentelemetry-distro==$(ADOT_VERSION) botocore
+	touch $(ADOT)
+
 # What the library and console tests run against: PostgreSQL, MariaDB, Redis and Chromium
 # from Debian's packages, installed where missing (root only; otherwise those tests skip
 # and say which package they need).
@@ -94,7 +105,7 @@ lint: $(STAMP)
 	$(VENV)/bin/cfn-lint deploy/template.yaml deploy/sampling-rules.template.json
 	$(VENV)/bin/mypy --strict otel_xray
 
-test: $(STAMP) servers layer runtime rie collector examples lint
+test: $(STAMP) servers layer runtime rie collector adot examples lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q
 
 test-unit: $(STAMP)

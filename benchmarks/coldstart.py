@@ -71,6 +71,9 @@ def configurations(only: str | None = None) -> list[Configuration]:
         Configuration(BASELINE, None),
         Configuration("otel-xray, xray-udp (default)", ours),
         Configuration("otel-xray, OTLP to a collector", ours, "otlp"),
+        # Issue 26: AWS's own layer's wire, and signed OTLP to (the local) X-Ray endpoint.
+        Configuration("otel-xray, xray-otlp-udp", ours, "xray-otlp-udp"),
+        Configuration("otel-xray, signed OTLP to X-Ray", ours, "xray-otlp"),
         Configuration(
             "otel-xray, daemon unreachable",
             ours,

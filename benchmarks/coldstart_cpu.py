@@ -11,6 +11,11 @@ nanosecond resolution). Runs alternate, traced and untraced, in a shuffled order
 round, and the report is the median of each, their difference, and the middle half of
 the runs (this machine's spread).
 
+One row per exporter of the layer (issue 26): ``xray-udp`` (the default), ``xray-otlp-udp``
+(OTLP datagrams to the daemon address) and signed OTLP to X-Ray's endpoint (the local X-Ray
+API's ``/v1/traces`` on loopback, so the first export's request, signing and TCP connect
+are in the CPU time, not the network's wait).
+
     python -m benchmarks.coldstart_cpu [--runs 60] [--layer NAME=DIR ...]
 """
 
@@ -29,6 +34,7 @@ from benchmarks.coldstart import EVENT, FUNCTION
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.functions.invoke import default_layer_dir
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
+from otel_xray.devtools.services.xray_api import XRayAPI
 
 CHILD = """
 import json, os, time
@@ -77,13 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         help="another unpacked layer to run alongside, e.g. an older build (repeatable)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    layers = {"otel-xray, xray-udp (default)": ROOT / default_layer_dir()}
+    ours = ROOT / default_layer_dir()
+    api = XRayAPI()  # bound now, served from the `with` below
+    layers: dict[str, tuple[Path, dict[str, str]]] = {
+        "otel-xray, xray-udp (default)": (ours, {}),
+        "otel-xray, xray-otlp-udp": (ours, {"OTEL_TRACES_EXPORTER": "xray-otlp-udp"}),
+        "otel-xray, signed OTLP to X-Ray": (
+            ours,
+            {
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": api.otlp_endpoint,
+                "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER": "aws_sigv4",
+            },
+        ),
+    }
     for spec in args.layer:
         name, _, directory = spec.partition("=")
-        layers[name] = Path(directory)
+        layers[name] = (Path(directory), {})
     runtime = ROOT / DEFAULT_DIR / "runtime"
     samples: dict[str, list[float]] = {"no tracing": [], **{name: [] for name in layers}}
-    with LocalServices() as services:
+    with api, LocalServices() as services:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **services.function_env(),
@@ -106,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                 if name == "no tracing":
                     samples[name].append(one_start(env, False, f"{FUNCTION}:{runtime}"))
                 else:
-                    path = f"{FUNCTION}:{layers[name] / 'python'}:{runtime}"
-                    samples[name].append(one_start(env, True, path))
+                    layer, extra = layers[name]
+                    path = f"{FUNCTION}:{layer / 'python'}:{runtime}"
+                    samples[name].append(one_start({**env, **extra}, True, path))
             if number % 10 == 9:
                 services.drain_queue()
     base = statistics.median(samples["no tracing"])

@@ -184,6 +184,8 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     collector = root / "collector-config"
     collector.mkdir()
     shutil.copy2(ROOT / "collector" / "config.yaml", collector / "config.yaml")
+    # AWS's recipe for X-Ray's OTLP endpoint (otlphttp + sigv4auth; docs/exporters.md).
+    shutil.copy2(ROOT / "collector" / "config-otlp.yaml", collector / "config-otlp.yaml")
     # OTEL_XRAY_SAMPLING_RULES=/opt/collector-config/sampling-rules.json uses them.
     shutil.copy2(ROOT / "collector" / "sampling-rules.json", collector / "sampling-rules.json")
     stamp.write_text(digest)
@@ -516,6 +518,7 @@ def _inputs_digest(arch: str, versions: list[str]) -> str:
             ROOT / "layer" / "imports_probe.py",
             ROOT / "layer" / "inline_constants.py",
             ROOT / "collector" / "config.yaml",
+            ROOT / "collector" / "config-otlp.yaml",
             ROOT / "collector" / "sampling-rules.json",
         ]
     ):

@@ -46,7 +46,7 @@ from otel_xray.propagation import build_propagator
 from otel_xray.resource import build_resource
 from otel_xray.sampling import build_sampler
 from otel_xray.sampling import forget_inherited as forget_inherited_sampling
-from otel_xray.settings import Settings
+from otel_xray.settings import XRAY_OTLP_ENDPOINT, Settings
 from otel_xray.version import __version__
 
 if TYPE_CHECKING:
@@ -398,8 +398,9 @@ def _build_processor(
         )
     from otel_xray.export.batch import BatchExportProcessor, SpanExporterAdapter  # noqa: PLC0415
 
-    if exporter is None and settings.exporter == "otlp":
-        # A long-running process can afford upstream's retrying exporter.
+    if exporter is None and settings.exporter == "otlp" and not _to_xray(settings):
+        # A long-running process can afford upstream's retrying exporter (toward a
+        # collector; upstream cannot sign, nor keep to X-Ray's limits).
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
             OTLPSpanExporter,
         )
@@ -421,9 +422,35 @@ def _build_exporter(settings: Settings) -> BoundedExporter:
         from otel_xray.export.console import ConsoleExporter  # noqa: PLC0415
 
         return ConsoleExporter()
-    from otel_xray.export.otlp import LambdaOTLPExporter  # noqa: PLC0415
+    if settings.exporter == "xray-otlp-udp":
+        from otel_xray.export.xray_otlp_udp import XRayOtlpUdpExporter  # noqa: PLC0415
 
-    return LambdaOTLPExporter(settings.otlp_endpoint, settings.otlp_headers)
+        return XRayOtlpUdpExporter(
+            settings.daemon_udp_address, lambda_function=settings.lambda_env.function_name
+        )
+    from otel_xray.export.otlp import (  # noqa: PLC0415
+        COLLECTOR_LIMITS,
+        XRAY_LIMITS,
+        LambdaOTLPExporter,
+    )
+
+    return LambdaOTLPExporter(
+        settings.otlp_endpoint,
+        settings.otlp_headers,
+        compression=settings.otlp_compression,
+        signing=settings.otlp_signing,
+        credentials=settings.aws_credentials,
+        limits=XRAY_LIMITS if _to_xray(settings) else COLLECTOR_LIMITS,
+        app_signals=_to_xray(settings),
+        lambda_function=settings.lambda_env.function_name,
+    )
+
+
+def _to_xray(settings: Settings) -> bool:
+    """OTLP goes to X-Ray itself (signed, or its endpoint with an API key)."""
+    return settings.otlp_signing is not None or bool(
+        XRAY_OTLP_ENDPOINT.match(settings.otlp_endpoint.lower())
+    )
 
 
 def _set_global_provider(provider: TracerProvider) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
+from otel_xray.lazy_re import LazyPattern
+
 logger = logging.getLogger("otel_xray")
 
 #: Instrumentations otel-xray knows how to load, in load order.
@@ -46,7 +48,7 @@ KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "redis",
     "pymongo",
 )
-KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "console", "none")
+KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "xray-otlp-udp", "console", "none")
 KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")
 KNOWN_SAMPLERS: tuple[str, ...] = (
     "parentbased_always_on",
@@ -66,6 +68,12 @@ LAMBDA_UNSAMPLED_POLICIES: tuple[str, ...] = ("rules", "drop", "all")
 #: recorded (see :mod:`otel_xray.awslambda.handler`).
 TENANT_ID_POLICIES: tuple[str, ...] = ("auto", "keep", "hash", "off")
 DEFAULT_OTLP_ENDPOINT = "http://localhost:4318/v1/traces"
+#: X-Ray's OTLP endpoint; signing is on by itself for it (the pattern ADOT's configurator
+#: uses, ``AWS_TRACES_OTLP_ENDPOINT_PATTERN``, with the China partition's ``.cn``).
+XRAY_OTLP_ENDPOINT = LazyPattern(r"https://xray\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/v1/traces$")
+#: ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER`` values (ADOT's name).
+CREDENTIAL_PROVIDERS: tuple[str, ...] = ("aws_sigv4",)
+OTLP_COMPRESSIONS: tuple[str, ...] = ("none", "gzip")
 PII_MODES: tuple[str, ...] = ("placeholder", "hash")
 #: Query parameters whose values are kept by default (paging and shaping, not people).
 DEFAULT_QUERY_ALLOW: tuple[str, ...] = (
@@ -177,6 +185,53 @@ class LambdaEnvironment(NamedTuple):
         )
 
 
+class AwsCredentialEnv(NamedTuple):
+    """Where AWS credentials for signing come from, as the environment says at start.
+
+    Lambda sets the three key variables; SnapStart, ECS and some containers instead
+    set the container credentials URI (and its token or token file). Secrets are never
+    in the ``repr``.
+    """
+
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+    container_full_uri: str | None = None
+    container_relative_uri: str | None = None
+    container_token: str | None = None
+    container_token_file: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AwsCredentialEnv:
+        def get(name: str) -> str | None:
+            return env.get(name, "").strip() or None
+
+        return cls(
+            access_key_id=get("AWS_ACCESS_KEY_ID"),
+            secret_access_key=get("AWS_SECRET_ACCESS_KEY"),
+            session_token=get("AWS_SESSION_TOKEN"),
+            container_full_uri=get("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            container_relative_uri=get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"),
+            container_token=get("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            container_token_file=get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"),
+        )
+
+    def __repr__(self) -> str:
+        secret = {"secret_access_key", "session_token", "container_token"}
+        shown = (
+            f"{k}={'<set>' if v and k in secret else repr(v)}"
+            for k, v in zip(self._fields, self, strict=True)
+        )
+        return f"AwsCredentialEnv({', '.join(shown)})"
+
+
+class OtlpSigning(NamedTuple):
+    """SigV4 for the OTLP exporter: on for X-Ray's endpoint, or when asked for."""
+
+    region: str
+    service: str = "xray"
+
+
 class Settings(NamedTuple):
     """The configuration of one process, read from its environment.
 
@@ -191,6 +246,11 @@ class Settings(NamedTuple):
     exporter: str = "otlp"
     otlp_endpoint: str = DEFAULT_OTLP_ENDPOINT
     otlp_headers: Mapping[str, str] = _NONE
+    #: ``none`` or ``gzip`` (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, then _COMPRESSION).
+    otlp_compression: str = "none"
+    #: SigV4 signing of OTLP requests (None: unsigned; always None with a bearer key).
+    otlp_signing: OtlpSigning | None = None
+    aws_credentials: AwsCredentialEnv = AwsCredentialEnv()
     daemon_udp_address: tuple[str, int] = ("127.0.0.1", 2000)
     propagators: tuple[str, ...] = ("tracecontext", "xray")
     sampler: str = "parentbased_always_on"
@@ -233,6 +293,10 @@ class Settings(NamedTuple):
         enabled = parser.name_list(
             "OTEL_XRAY_INSTRUMENTATIONS", KNOWN_INSTRUMENTATIONS, KNOWN_INSTRUMENTATIONS
         )
+        otlp_endpoint = _otlp_endpoint(env)
+        otlp_headers = parser.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or parser.key_values(
+            "OTEL_EXPORTER_OTLP_HEADERS"
+        )
         pii = parser.pii()
         settings = cls(
             sdk_disabled=parser.boolean("OTEL_SDK_DISABLED", False),
@@ -241,9 +305,15 @@ class Settings(NamedTuple):
             service_name=env.get("OTEL_SERVICE_NAME") or env.get("AWS_LAMBDA_FUNCTION_NAME"),
             resource_attributes=parser.key_values("OTEL_RESOURCE_ATTRIBUTES"),
             exporter=parser.choice("OTEL_TRACES_EXPORTER", KNOWN_EXPORTERS, default_exporter),
-            otlp_endpoint=_otlp_endpoint(env),
-            otlp_headers=parser.key_values("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-            or parser.key_values("OTEL_EXPORTER_OTLP_HEADERS"),
+            otlp_endpoint=otlp_endpoint,
+            otlp_headers=otlp_headers,
+            otlp_compression=parser.choice(
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                OTLP_COMPRESSIONS,
+                parser.choice("OTEL_EXPORTER_OTLP_COMPRESSION", OTLP_COMPRESSIONS, "none"),
+            ),
+            otlp_signing=parser.otlp_signing(otlp_endpoint, otlp_headers),
+            aws_credentials=AwsCredentialEnv.from_env(env),
             daemon_udp_address=parser.daemon_address(),
             propagators=parser.name_list(
                 "OTEL_PROPAGATORS", KNOWN_PROPAGATORS, ("tracecontext", "xray")
@@ -392,6 +462,38 @@ class _Parser:
                 continue
             result[key.strip()] = value.strip()
         return result
+
+    def otlp_signing(self, endpoint: str, headers: Mapping[str, str]) -> OtlpSigning | None:
+        """SigV4 for ``xray``: automatic for X-Ray's endpoint, else when
+        ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER=aws_sigv4``.
+
+        An ``Authorization`` header (an X-Ray API key as a bearer token) replaces
+        signing, as in ADOT's configurator.
+        """
+        name = "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER"
+        provider = self.choice(name, CREDENTIAL_PROVIDERS, "") or self.choice(
+            "OTEL_PYTHON_EXPORTER_OTLP_HTTP_CREDENTIAL_PROVIDER", CREDENTIAL_PROVIDERS, ""
+        )
+        if any(key.lower() == "authorization" for key in headers):
+            return None
+        service = self._raw("AWS_SIGV4_SERVICE") or "xray"
+        match = XRAY_OTLP_ENDPOINT.match(endpoint.lower())
+        if match:
+            return OtlpSigning(match[1], service)
+        if provider != "aws_sigv4":
+            return None
+        region = self._raw("AWS_REGION") or self._raw("AWS_DEFAULT_REGION")
+        if region is None:
+            self.errors.append(
+                SettingError(
+                    name,
+                    provider,
+                    "aws_sigv4 with a region to sign for: set AWS_REGION (e.g. us-east-1)",
+                    "unsigned requests, which X-Ray refuses",
+                )
+            )
+            return None
+        return OtlpSigning(region, service)
 
     def tenant_id(self, pii: PiiSettings) -> str:
         """``OTEL_XRAY_TENANT_ID``; ``hash`` needs the PII hash key, else ``off``."""

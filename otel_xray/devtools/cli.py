@@ -1,12 +1,13 @@
 """The ``otel-xray`` command: run handlers locally and look at their traces.
 
 otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
-                 [--exporter xray-udp|otlp] [--env KEY=VALUE]... [--segments OUT.jsonl]
+                 [--exporter xray-udp|otlp|xray-otlp-udp|xray-otlp] [--env KEY=VALUE]...
+                 [--segments OUT.jsonl]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
 otel-xray traces SEGMENTS.jsonl
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
-otel-xray xray-api [--port N] [--segments OUT.jsonl]
+otel-xray xray-api [--port N] [--segments OUT.jsonl] [--transaction-search on|off]
 otel-xray console SEGMENTS.jsonl [...] [--port N] [--groups TEMPLATE [--param K=V]...]
 otel-xray report SEGMENTS.jsonl [...] -o REPORT.html [--groups TEMPLATE [--param K=V]...]
 otel-xray up TEMPLATE [--parameter K=V]... [--send REQUESTS.json]... [--segments OUT.jsonl]
@@ -23,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.functions.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
-from otel_xray.devtools.functions.invoke import InitError, InvocationResult, LocalFunction
+from otel_xray.devtools.functions.invoke import (
+    EXPORTERS,
+    InitError,
+    InvocationResult,
+    LocalFunction,
+)
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.sam.cloudformation import xray_groups
 from otel_xray.devtools.services.xray_api import XRayAPI
@@ -59,10 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invoke.add_argument(
         "--exporter",
-        choices=("xray-udp", "otlp"),
+        choices=EXPORTERS,
         default="xray-udp",
         help="xray-udp: straight to a local X-Ray daemon (the layer's default); "
-        "otlp: through a local collector endpoint",
+        "otlp: through a local collector endpoint; xray-otlp-udp: OTLP datagrams to the "
+        "daemon (AWS's own layer's wire); xray-otlp: signed OTLP to the local X-Ray "
+        "API's /v1/traces (X-Ray's OTLP endpoint)",
     )
     invoke.add_argument("--layer", type=Path, help="unpacked layer (default build/layer/<arch>)")
     invoke.add_argument(
@@ -170,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=0, help="default: a free port")
     api.add_argument(
         "--segments", type=Path, help="append every uploaded document here (JSON lines)"
+    )
+    api.add_argument(
+        "--transaction-search",
+        choices=("on", "off"),
+        default="on",
+        help="off: /v1/traces refuses spans as X-Ray does without Transaction Search",
     )
     doctor = commands.add_parser(
         "doctor",
@@ -318,7 +332,11 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _xray_api(args: argparse.Namespace) -> int:
     try:
-        api = XRayAPI(segments_path=args.segments, port=args.port)
+        api = XRayAPI(
+            segments_path=args.segments,
+            port=args.port,
+            transaction_search=args.transaction_search == "on",
+        )
     except OSError as error:
         print(f"otel-xray: port {args.port}: {error.strerror}", file=sys.stderr)
         return 2
@@ -326,6 +344,11 @@ def _xray_api(args: argparse.Namespace) -> int:
         print(f"X-Ray API on {api.endpoint} (access key 'testing', secret 'testing')")
         print(f'  the daemon:    Endpoint: "{api.endpoint}" in its config file, with LocalMode')
         print(f"  a collector:   exporters.awsxray.endpoint: {api.endpoint}, local_mode: true")
+        print(
+            f"  OTLP:          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={api.otlp_endpoint} with "
+            "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER=aws_sigv4 "
+            f"(Transaction Search {args.transaction_search})"
+        )
         if args.segments:
             print(f"  documents go to {args.segments}: otel-xray map {args.segments}")
         try:

@@ -163,6 +163,11 @@ class InvocationSpanProcessor(SpanProcessor):
             self._queue = merged
 
     def _warn_once(self, kind: str, message: str, arg: int) -> None:
+        # An exporter that logs each kind of failure once itself, with its cause and fix
+        # (the OTLP exporter), is not repeated here in general terms.
+        if getattr(self._exporter, "explains_failures", False):
+            logger.debug("otel-xray: " + message, arg)
+            return
         if kind not in self._warned:
             self._warned.add(kind)
             logger.warning("otel-xray: " + message, arg)

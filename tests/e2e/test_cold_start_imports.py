@@ -77,6 +77,34 @@ def test_with_a_collector_only_the_otlp_encoder_is_added(tmp_path: Path, collect
     assert under(modules, "opentelemetry.exporter.otlp.proto.grpc") == []
 
 
+XRAY_OTLP = {
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://xray.us-east-1.amazonaws.com/v1/traces",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+}
+
+
+@pytest.mark.parametrize(
+    "environ", [{"OTEL_TRACES_EXPORTER": "xray-otlp-udp"}, XRAY_OTLP], ids=["udp", "signed"]
+)
+def test_the_otlp_paths_to_x_ray_import_no_protobuf_nor_botocore(
+    tmp_path: Path, environ: dict[str, str]
+) -> None:
+    """Issue 26: OTLP encoded by hand (otel_xray.export.otlp_proto), signed by hand
+    (otel_xray.export.aws_auth): no protobuf runtime, no upstream exporter, and no
+    botocore while the credentials are in the environment."""
+    modules = modules_at_start(tmp_path, **environ)
+    assert "otel_xray.export.otlp_proto" in modules
+    if environ.get("OTEL_TRACES_EXPORTER") == "xray-otlp-udp":
+        # Nothing of the HTTP path: http.client alone is ~11 ms (python -X importtime).
+        assert under(modules, "otel_xray.export.otlp", "otel_xray.export.aws_auth") == []
+        assert "http.client" not in modules
+    assert under(modules, "google.protobuf", "opentelemetry.exporter", "opentelemetry.proto") == []
+    assert under(modules, "botocore", "boto3", "grpc", "requests") == []
+    assert under(modules, "otel_xray.devtools", "otel_xray.testing") == []
+
+
 def test_a_function_that_imports_no_library_pays_for_no_instrumentation(tmp_path: Path) -> None:
     """Issue 17, lazy by import: nothing of any instrumentation, nor the instrumentation
     base, wrapt (which imports asyncio) or packaging, when the function imports none of
@@ -121,8 +149,13 @@ def test_a_library_is_instrumented_when_the_function_imports_it(
 
 @pytest.mark.parametrize(
     "environ",
-    [{}, {"OPENTELEMETRY_COLLECTOR_CONFIG_URI": "/opt/collector-config/config.yaml"}],
-    ids=["xray-udp", "collector"],
+    [
+        {},
+        {"OPENTELEMETRY_COLLECTOR_CONFIG_URI": "/opt/collector-config/config.yaml"},
+        {"OTEL_TRACES_EXPORTER": "xray-otlp-udp"},
+        XRAY_OTLP,
+    ],
+    ids=["xray-udp", "collector", "xray-otlp-udp", "signed-otlp"],
 )
 def test_what_a_cold_start_imports_from_the_layer_has_bytecode(
     tmp_path: Path, environ: dict[str, str]

@@ -39,6 +39,7 @@ from tests.functional.test_sampling_centralized import STATISTICS_FIELDS
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "collector" / "config.yaml"
 SIDECAR = ROOT / "collector" / "sidecar.yaml"
+OTLP_RECIPE = ROOT / "collector" / "config-otlp.yaml"
 AWSPROXY = ROOT / "tests" / "data" / "collector-awsproxy.yaml"
 _RUN_SUFFIX = re.compile(r"-[0-9a-f]{8} \(")
 #: The one node the collector cannot name as the xray-udp path does: its awsxray
@@ -151,6 +152,31 @@ def test_the_collector_path_draws_the_same_map(
     assert the_map(api.store) == as_the_collector_names(emulated_map)
     for trace in api.store.traces():
         assert trace.orphans == []
+
+
+@needs_collector
+def test_awss_otlp_recipe_signs_toward_x_rays_otlp_endpoint(
+    api: XRayAPI, emulated_map: tuple[set[str], set[tuple[str, str]]]
+) -> None:
+    """``collector/config-otlp.yaml`` (AWS's CloudWatch-OTLPSimplesetup example) in the real
+    collector: otlphttp with gzip, signed by the sigv4auth extension (v0.143.0), toward the
+    local X-Ray API's ``/v1/traces``, which verifies the signature as X-Ray would. The
+    spans are converted by our translator there, as by the otlp path's, so the map is the
+    one the otlp path draws."""
+    with Collector(OTLP_RECIPE, api.endpoint) as collector:
+        results = demo.run(TraceStore(), exporter="otlp", otlp_endpoint=collector.otlp_endpoint)
+        wait_for(lambda: len(api.received) >= 16)  # what the collector path delivers
+        log = collector.log
+    assert api.otlp_refused == [], log
+    assert api.otlp_requests and api.calls == [], log  # OTLP only, no PutTraceSegments
+    api.store.add_all(lambda_segments(results))
+    assert the_map(api.store) == emulated_map
+    # Refused when the collector signs with the wrong secret: X-Ray's 403, in its log.
+    with XRayAPI(credentials={"testing": "not-the-secret"}) as strict:
+        with Collector(OTLP_RECIPE, strict.endpoint) as collector:
+            demo.run(TraceStore(), exporter="otlp", otlp_endpoint=collector.otlp_endpoint)
+            wait_for(lambda: bool(strict.otlp_refused))
+        assert strict.otlp_refused[0][0] == 403 and strict.store.documents() == []
 
 
 @needs_collector

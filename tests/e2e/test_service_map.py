@@ -1,4 +1,6 @@
-"""The example app through the built layer: the same X-Ray service map via UDP and via OTLP."""
+"""The example app through the built layer: the same X-Ray service map through every path
+(segment documents over UDP, OTLP to a collector, OTLP datagrams through the daemon, signed
+OTLP to X-Ray's endpoint)."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ def unsuffixed(label: str) -> str:
     return _RUN_SUFFIX.sub(" (", label)
 
 
-@pytest.fixture(scope="module", params=["xray-udp", "otlp"])
+@pytest.fixture(scope="module", params=["xray-udp", "otlp", "xray-otlp-udp", "xray-otlp"])
 def app_run(request: pytest.FixtureRequest) -> tuple[TraceStore, list[demo.InvocationResult]]:
     store = TraceStore()
     results = demo.run(store, exporter=request.param)

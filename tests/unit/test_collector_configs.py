@@ -119,6 +119,22 @@ OPTIONS: dict[str, set[str]] = {
         "imds_retries",
     },
     "health_check@extensions": {"endpoint", "path", "check_collector_pipeline", "tls"},
+    # sigv4authextension v0.143.0 config.go (region, service, assume_role) and the otlphttp
+    # exporter v0.143.0 config.go (confighttp.ClientConfig squashed, endpoints, retry, queue),
+    # read from the module cache for this test.
+    "sigv4auth@extensions": {"region", "service", "assume_role"},
+    "otlphttp@exporters": {
+        "endpoint",
+        "traces_endpoint",
+        "compression",
+        "auth",
+        "headers",
+        "timeout",
+        "tls",
+        "retry_on_failure",
+        "sending_queue",
+        "encoding",
+    },
     "batch@processors": {
         "timeout",
         "send_batch_size",
@@ -135,7 +151,12 @@ def components(config: dict[str, Any], kind: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("name", "build", "loopback_only"),
-    [("config.yaml", ADOT_LAMBDA, True), ("sidecar.yaml", ADOT_SIDECAR, False)],
+    [
+        ("config.yaml", ADOT_LAMBDA, True),
+        ("sidecar.yaml", ADOT_SIDECAR, False),
+        ("config-otlp.yaml", ADOT_LAMBDA, True),
+        ("config-otlp.yaml", ADOT_SIDECAR, False),
+    ],
 )
 def test_a_config_uses_only_what_the_build_has(
     name: str, build: dict[str, set[str]], loopback_only: bool
@@ -188,3 +209,19 @@ def test_the_sidecar_serves_the_daemon_ports_for_udp_export_and_sampling() -> No
         if str((settings or {}).get("endpoint", "")).endswith(":2000")
     ]
     assert tcp_2000 == []
+
+
+def test_the_otlp_recipe_is_awss_documented_example() -> None:
+    """CloudWatch user guide, CloudWatch-OTLPSimplesetup: otlphttp/traces with gzip, the
+    X-Ray endpoint, sigv4auth/traces with service xray, in the pipeline and extensions."""
+    config = yaml.safe_load((ROOT / "collector" / "config-otlp.yaml").read_text())
+    exporter = config["exporters"]["otlphttp/traces"]
+    assert exporter["compression"] == "gzip"
+    assert exporter["traces_endpoint"] == "https://xray.${env:AWS_REGION}.amazonaws.com/v1/traces"
+    assert exporter["auth"] == {"authenticator": "sigv4auth/traces"}
+    assert config["extensions"]["sigv4auth/traces"]["service"] == "xray"
+    assert config["service"]["extensions"] == ["sigv4auth/traces"]
+    assert config["service"]["pipelines"]["traces"] == {
+        "receivers": ["otlp"],
+        "exporters": ["otlphttp/traces"],
+    }

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_xray.settings import KNOWN_INSTRUMENTATIONS, Settings
+from otel_xray.settings import KNOWN_INSTRUMENTATIONS, OtlpSigning, Settings
 
 
 def test_defaults_outside_lambda() -> None:
@@ -171,3 +171,58 @@ def test_the_x_ray_sdk_bridge_is_on_unless_turned_off() -> None:
     bad = Settings.from_env({"OTEL_XRAY_SDK_BRIDGE": "sometimes"})
     assert bad.xray_sdk_bridge is True
     assert [e.variable for e in bad.errors] == ["OTEL_XRAY_SDK_BRIDGE"]
+
+
+# OTLP straight to X-Ray ---------------------------------------------------------------
+
+
+def test_xray_endpoint_is_signed_for_its_region() -> None:
+    """ADOT's configurator: ``AWS_TRACES_OTLP_ENDPOINT_PATTERN`` picks the signed exporter
+    (aws_opentelemetry_configurator.py, ``_is_aws_otlp_endpoint``); region from the host."""
+    s = Settings.from_env(
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://xray.eu-west-3.amazonaws.com/v1/traces"}
+    )
+    assert s.otlp_signing == OtlpSigning("eu-west-3", "xray")
+    china = Settings.from_env(
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://xray.cn-north-1.amazonaws.com.cn/v1/traces"}
+    )
+    assert china.otlp_signing == OtlpSigning("cn-north-1", "xray")
+    assert Settings.from_env({}).otlp_signing is None
+
+
+def test_a_bearer_key_replaces_signing() -> None:
+    s = Settings.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://xray.us-east-1.amazonaws.com/v1/traces",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "Authorization=Bearer abc",
+        }
+    )
+    assert s.otlp_signing is None and s.otlp_headers == {"Authorization": "Bearer abc"}
+
+
+def test_credential_provider_signs_any_endpoint_with_aws_region() -> None:
+    """ADOT's ``aws_sigv4_session_factory.py``: OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_
+    CREDENTIAL_PROVIDER=aws_sigv4; region from AWS_REGION / AWS_DEFAULT_REGION."""
+    base = {
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces",
+        "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER": "aws_sigv4",
+    }
+    assert Settings.from_env({**base, "AWS_REGION": "us-west-2"}).otlp_signing == OtlpSigning(
+        "us-west-2"
+    )
+    missing = Settings.from_env(base)
+    assert missing.otlp_signing is None
+    assert "AWS_REGION" in str(missing.errors[0])
+    wrong = Settings.from_env(
+        {**base, "OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER": "iam"}
+    )
+    assert "aws_sigv4" in str(wrong.errors[0])
+
+
+def test_compression_and_the_udp_otlp_exporter() -> None:
+    s = Settings.from_env(
+        {"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_TRACES_EXPORTER": "xray-otlp-udp"}
+    )
+    assert (s.otlp_compression, s.exporter) == ("gzip", "xray-otlp-udp")
+    bad = Settings.from_env({"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION": "zstd"})
+    assert bad.otlp_compression == "none" and "gzip" in str(bad.errors[0])

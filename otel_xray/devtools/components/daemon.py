@@ -6,6 +6,13 @@ document. Datagrams it would reject (no header, wrong header, a body that is not
 JSON object, more than 64 KB) are counted in :attr:`XRayDaemon.rejected` with the
 reason, not silently lost, so a test can assert there were none.
 
+OTLP datagrams (what AWS's own Lambda layer sends: the header, then ``T1S`` or ``T1U``,
+then base64 protobuf; ADOT's ``otlp_udp_exporter.py``) are taken too: the real daemon
+checks only the header line and forwards the rest to X-Ray unchanged (aws-xray-daemon
+``pkg/processor``; ``shared/reference/xray-otlp.md``). Here their spans are decoded and
+translated into documents by otel-xray's translator, as the local X-Ray API does with
+``/v1/traces`` (an approximation of X-Ray's unpublished conversion).
+
 Example:
     >>> with XRayDaemon() as daemon:
     ...     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -27,6 +34,9 @@ from otel_xray.devtools.loopback import Running
 from otel_xray.xray import MAX_DATAGRAM_BYTES
 
 HEADER = {"format": "json", "version": 1}
+HEADER_LINE = b'{"format":"json","version":1}\n'
+#: ADOT's FORMAT_OTEL_SAMPLED_TRACES_BINARY_PREFIX and _UNSAMPLED_ (otlp_udp_exporter.py).
+OTLP_PREFIXES = (b"T1S", b"T1U")
 
 
 class XRayDaemon(Running):
@@ -41,6 +51,8 @@ class XRayDaemon(Running):
         self.address: tuple[str, int] = self._socket.getsockname()[:2]
         self.documents: list[dict[str, Any]] = []
         self.rejected: list[str] = []
+        #: OTLP spans received in T1S/T1U datagrams (decoded), in order.
+        self.otlp_spans: list[dict[str, Any]] = []
         #: Every datagram as it arrived: what went over the wire, for privacy checks.
         self.raw: list[bytes] = []
         #: The (host, port) each datagram of :attr:`raw` came from: one socket per sender.
@@ -101,6 +113,15 @@ class XRayDaemon(Running):
             self.last_received = time.monotonic()
             if self.forward_to is not None:
                 self._socket.sendto(datagram, self.forward_to)
+            if datagram.startswith(OTLP_PREFIXES, len(HEADER_LINE)):
+                spans, documents, reason = parse_otlp_datagram(datagram)
+                with self._lock:
+                    self.raw.append(datagram)
+                    self.otlp_spans.extend(spans)
+                    self.documents.extend(documents)
+                    if reason:
+                        self.rejected.append(reason)
+                continue
             document, reason = parse_datagram(datagram)
             with self._lock:
                 self.raw.append(datagram)
@@ -127,3 +148,25 @@ def parse_datagram(datagram: bytes) -> tuple[dict[str, Any] | None, str]:
     if not isinstance(document, dict):
         return None, "the body is not a JSON object"
     return document, ""
+
+
+def parse_otlp_datagram(
+    datagram: bytes,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str]:
+    """(spans, their documents, why it was refused) of one OTLP datagram."""
+    import base64  # noqa: PLC0415
+
+    from otel_xray.devtools.components.receiver import (  # noqa: PLC0415 - protobuf, only when needed
+        decode_export_request,
+        readable_span,
+    )
+    from otel_xray.xray.segment import span_to_document  # noqa: PLC0415
+
+    if len(datagram) > MAX_DATAGRAM_BYTES:
+        return [], [], f"datagram of {len(datagram)} bytes exceeds the daemon's 64 KB buffer"
+    payload = datagram[len(HEADER_LINE) + 3 :]
+    try:
+        spans = decode_export_request(base64.b64decode(payload, validate=True))
+    except Exception as error:  # bad base64 (binascii.Error) or protobuf (DecodeError)
+        return [], [], f"OTLP datagram that does not decode: {error}"
+    return spans, [span_to_document(readable_span(span)) for span in spans], ""

@@ -152,6 +152,14 @@ class Collector(_Process):
             sets["exporters.awsxray.endpoint"] = xray_endpoint
             sets["exporters.awsxray.region"] = REGION
             sets["exporters.awsxray.local_mode"] = "true"
+        for name in shipped.get("exporters") or {}:
+            if name.split("/")[0] == "otlphttp":  # X-Ray's OTLP endpoint, locally
+                sets[f"exporters.{name}.traces_endpoint"] = xray_endpoint + "/v1/traces"
+        for name in extensions:
+            if name.split("/")[0] == "sigv4auth":
+                # A loopback host names no service or region, so both are set.
+                sets[f"extensions.{name}.region"] = REGION
+                sets[f"extensions.{name}.service"] = "xray"
         if "awsxray" in receivers:  # the daemon-compatible UDP receiver and its proxy
             self.ports["xray_udp"] = unused_port(socket.SOCK_DGRAM)
             self.ports["xray_proxy"] = unused_port()

@@ -10,7 +10,12 @@ where it would on Lambda:
   documents over UDP to a local daemon (:class:`~otel_xray.devtools.components.daemon.XRayDaemon`)
   named by ``AWS_XRAY_DAEMON_ADDRESS``;
 - ``exporter="otlp"``: OTLP/HTTP to a receiver standing in for the collector
-  extension (``OPENTELEMETRY_COLLECTOR_CONFIG_URI`` set), translated to documents.
+  extension (``OPENTELEMETRY_COLLECTOR_CONFIG_URI`` set), translated to documents;
+- ``exporter="xray-otlp-udp"``: OTLP datagrams (``T1S``/``T1U``) to the same local
+  daemon, which translates them (AWS's own layer's wire);
+- ``exporter="xray-otlp"``: signed OTLP/HTTP to the local X-Ray API's ``/v1/traces``
+  (X-Ray's OTLP endpoint, SigV4 switched on with
+  ``OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER=aws_sigv4``).
 
 Each result also carries the ``AWS::Lambda`` and ``AWS::Lambda::Function``
 segments Lambda itself would send, with the ids it put in ``_X_AMZN_TRACE_ID``.
@@ -61,9 +66,10 @@ from otel_xray.devtools.functions.lambda_segments import lambda_segments, sqs_li
 from otel_xray.devtools.functions.runtime_api import Invocation, RuntimeAPI
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, RuntimeEnv
 from otel_xray.devtools.loopback import Running, end_process_group
+from otel_xray.devtools.services.xray_api import XRayAPI
 from otel_xray.xray.segment import span_to_document
 
-EXPORTERS = ("xray-udp", "otlp")
+EXPORTERS = ("xray-udp", "otlp", "xray-otlp-udp", "xray-otlp")
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -141,6 +147,9 @@ class LocalFunction(Running):
         self.api: RuntimeAPI | None = None
         self.receiver: OTLPReceiver | None = None
         self.daemon: XRayDaemon | None = None
+        #: The local X-Ray API whose /v1/traces takes spans (``exporter="xray-otlp"``).
+        self.xray_api: XRayAPI | None = None
+        self._xray_seen = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.started_at = 0.0
@@ -175,6 +184,8 @@ class LocalFunction(Running):
             self._take_snapshot()
         if self.max_concurrency is not None:
             self._start_workers()
+        if self.exporter == "xray-otlp" and self._otlp_endpoint is None:
+            self.xray_api = XRayAPI().start()
         # The sandbox itself starts with the first invoke, as on Lambda, so its init
         # is on that invocation's path (and in its trace).
         return self
@@ -307,6 +318,15 @@ class LocalFunction(Running):
             )
             endpoint = self._otlp_endpoint or (self.receiver.endpoint if self.receiver else "")
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+        if self.exporter == "xray-otlp-udp":
+            env["OTEL_TRACES_EXPORTER"] = "xray-otlp-udp"
+        if self.exporter == "xray-otlp":
+            env["OTEL_TRACES_EXPORTER"] = "otlp"
+            env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = self._otlp_endpoint or (
+                self.xray_api.otlp_endpoint if self.xray_api else ""
+            )
+            env["OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER"] = "aws_sigv4"
+            env["OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"] = "gzip"
         env.update(self.extra_env)
         return env
 
@@ -323,6 +343,9 @@ class LocalFunction(Running):
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        if self.xray_api is not None:
+            self.xray_api.stop()
+            self.xray_api = None
         if self.daemon is not None:
             self.daemon.stop()
             self.daemon = None
@@ -386,6 +409,14 @@ class LocalFunction(Running):
         if self.receiver is not None:
             result.spans = self.receiver.take()
             result.segments += [span_to_document(readable_span(s)) for s in result.spans]
+        if self.xray_api is not None:
+            # The exporter POSTs before the runtime's next poll, so it has arrived by now.
+            received = self.xray_api.received
+            result.segments += [json.loads(raw) for raw in received[self._xray_seen :]]
+            self._xray_seen = len(received)
+        if self.daemon is not None and self.daemon.otlp_spans:
+            result.spans += self.daemon.otlp_spans
+            self.daemon.otlp_spans = []
         return result
 
     def invoke_concurrently(

@@ -6,7 +6,8 @@ stages (``api_gateway``, the X-Ray guide's API Gateway page), SNS topics (``sns`
 SNS page), EventBridge buses (``eventbridge``, the EventBridge User Guide's X-Ray page),
 moto's server for the data services plus the header handling moto leaves out
 (``moto_server``), and the X-Ray API itself (``xray_api``: botocore's ``xray`` model,
-with SigV4 checked by ``sigv4`` after AWS's signing specification). Builds on
+with SigV4 checked by ``sigv4`` after AWS's signing specification, and X-Ray's OTLP
+endpoint ``/v1/traces`` in ``xray_otlp``, after the CloudWatch OTLP endpoint's page). Builds on
 :mod:`otel_xray.devtools.functions` (the functions behind the doors) and
 :mod:`otel_xray.devtools.traces` (where the documents land).
 """

@@ -20,6 +20,12 @@ What it shares with AWS, so a client's mistakes show here:
   filter expression that does not parse; a segment document X-Ray would not take
   goes to ``UnprocessedTraceSegments`` with its id and the reason, as AWS does.
 
+It also serves X-Ray's OTLP endpoint, ``POST /v1/traces``
+(:mod:`otel_xray.devtools.services.xray_otlp`): SigV4 or an API key, the Transaction Search switch
+(:attr:`XRayAPI.transaction_search`), the endpoint's limits, ``partial_success``, and 429 or
+503 with ``Retry-After`` on demand (:meth:`XRayAPI.fail_next`). Its spans are translated
+into documents by otel-xray's translator and land in the same store.
+
 Documents are stored unchanged, as received, in a :class:`TraceStore` (the one
 ``map``, ``traces``, ``query`` read) and optionally appended to a JSON-lines file.
 
@@ -47,12 +53,24 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from otel_xray.devtools.components.receiver import readable_span
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.services.sigv4 import SignatureError, verify
+from otel_xray.devtools.services.xray_otlp import (
+    INVALID_TOKEN,
+    THROTTLED,
+    TRANSACTION_SEARCH_OFF,
+    OtlpError,
+    error_body,
+    ingest,
+    success_body,
+)
+from otel_xray.devtools.services.xray_otlp import PATH as OTLP_PATH
 from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import Document, Trace, TraceStore
 from otel_xray.devtools.traces.summary import check_document, trace_summary
+from otel_xray.xray.segment import span_to_document
 
 #: The credentials the local API accepts (access key id -> secret): moto's and the
 #: local sandboxes' test values.
@@ -115,6 +133,8 @@ class XRayAPI(LoopbackServer):
         target_interval: int = 10,
         clock: Callable[[], float] = time.time,
         port: int = 0,
+        transaction_search: bool = True,
+        api_keys: tuple[str, ...] = (),
     ) -> None:
         self.store = store if store is not None else TraceStore()
         self.credentials = dict(credentials)
@@ -132,8 +152,76 @@ class XRayAPI(LoopbackServer):
         self._clock = clock
         self._rules: list[dict[str, Any]] = [sampling_rule("Default", 10000, 0.05, 1)]
         self.last_rule_modification = 0.0
+        #: Transaction Search on the account: X-Ray's OTLP endpoint refuses spans when off.
+        self.transaction_search = transaction_search
+        #: API keys accepted as ``Authorization: Bearer <key>`` on /v1/traces.
+        self.api_keys = set(api_keys)
+        #: Every OTLP request as it was decoded (OTLP/JSON form), after the limits.
+        self.otlp_requests: list[dict[str, Any]] = []
+        #: (HTTP status, message) of every refused OTLP request.
+        self.otlp_refused: list[tuple[int, str]] = []
+        #: Spans refused inside accepted requests (partial_success).
+        self.otlp_rejected_spans = 0
+        self._faults: list[tuple[int, int | None]] = []
         self._lock = threading.Lock()
         super().__init__(self._handler_class(), port)
+
+    def fail_next(self, status: int, retry_after: int | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` OTLP requests with ``status`` (429, 503 ...) and
+        ``Retry-After: retry_after`` seconds, as a throttled or unavailable X-Ray would."""
+        with self._lock:
+            self._faults.extend([(status, retry_after)] * times)
+
+    @property
+    def otlp_endpoint(self) -> str:
+        return f"http://{self.address}{OTLP_PATH}"
+
+    def otlp(
+        self, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes, str, dict[str, str]]:
+        """Answer one ``POST /v1/traces``: (status, body, content type, extra headers)."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        as_json = lowered.get("content-type", "").startswith("application/json")
+        try:
+            authorization = lowered.get("authorization", "")
+            if authorization.lower().startswith("bearer "):
+                if authorization[7:].strip() not in self.api_keys:
+                    raise OtlpError(403, INVALID_TOKEN, 16)
+            else:
+                try:
+                    verify("POST", OTLP_PATH, headers, body, self.credentials)
+                except SignatureError as error:
+                    raise OtlpError(error.status, str(error), 16, error.code) from None
+            with self._lock:
+                fault = self._faults.pop(0) if self._faults else None
+            if fault is not None:
+                status, retry_after = fault
+                extra = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+                message = THROTTLED if status == 429 else "Service Unavailable"
+                payload, media = error_body(OtlpError(status, message, 14), as_json)
+                return status, payload, media, extra
+            if not self.transaction_search:
+                raise OtlpError(400, TRANSACTION_SEARCH_OFF, 9)
+            ingested = ingest(
+                body, lowered.get("content-type", ""), lowered.get("content-encoding", "")
+            )
+        except OtlpError as error:
+            with self._lock:
+                self.otlp_refused.append((error.status, str(error)))
+            payload, media = error_body(error, as_json)
+            return error.status, payload, media, {"x-amzn-ErrorType": error.error_type}
+        documents = [span_to_document(readable_span(span)) for span in ingested.accepted]
+        with self._lock:
+            self.otlp_requests.append(ingested.decoded)
+            self.otlp_rejected_spans += ingested.rejected
+            for document in documents:
+                self.received.append(json.dumps(document))
+                self.store.add(document)
+            if self.segments_path is not None and documents:
+                with self.segments_path.open("a") as out:
+                    out.writelines(json.dumps(d) + "\n" for d in documents)
+        payload, media = success_body(ingested.rejected, ingested.message, ingested.as_json)
+        return 200, payload, media, {}
 
     @property
     def endpoint(self) -> str:
@@ -303,6 +391,10 @@ class XRayAPI(LoopbackServer):
         class Handler(LoopbackHandler):
             def do_POST(self) -> None:
                 body = self.read_body()
+                if self.path.split("?")[0].rstrip("/") == OTLP_PATH:
+                    status, payload, media, extra = api.otlp(dict(self.headers.items()), body)
+                    self.reply(status, payload, media, extra)
+                    return
                 try:
                     operation = OPERATIONS.get(self.path.split("?")[0].rstrip("/"))
                     if operation is None:
