@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "otel_xray.resource"),
     ("otel_xray.export",),
     ("otel_xray.instrumentation",),
-    ("otel_xray.configurator", "otel_xray.distro"),
+    ("otel_xray.configurator", "otel_xray.distro", "otel_xray.environment_variables"),
     ("otel_xray.annotations", "otel_xray.subsegments"),
     ("otel_xray.awslambda",),
 )  # fmt: skip
