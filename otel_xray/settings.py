@@ -43,6 +43,11 @@ KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "sqlalchemy",
     "redis",
     "pymongo",
+    "flask",
+    "django",
+    "fastapi",
+    "starlette",
+    "powertools-event-handler",
 )
 KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "console", "none")
 KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")

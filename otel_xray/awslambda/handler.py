@@ -33,6 +33,7 @@ import functools
 import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -146,6 +147,7 @@ class _Invocation:
                 if joining is not None:
                     otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
+            _web_request(span, opened=True)
             reserve(span.get_span_context().trace_id, ["ColdStart", "Service"])
             return cls(span, token, context, tracing)
         except Exception:
@@ -172,6 +174,7 @@ class _Invocation:
                     self.span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         self.span.set_status(Status(StatusCode.ERROR))
+            _web_request(self.span, opened=False)
             self.span.end()
         except Exception:
             logger.exception("otel-xray: could not end the invocation span")
@@ -186,6 +189,14 @@ class _Invocation:
             )
         except Exception:
             logger.exception("otel-xray: flush failed")
+
+
+def _web_request(span: trace.Span, opened: bool) -> None:
+    """Tell the web frameworks' rows which span stands for the request, once one of them
+    is loaded (:mod:`otel_xray.instrumentation.web`); nothing is imported for it."""
+    web = sys.modules.get("otel_xray.instrumentation.web")
+    if web is not None:
+        (web.open_request if opened else web.close_request)(span)
 
 
 def _parent_context(event: Any, settings: Settings) -> otel_context.Context:
