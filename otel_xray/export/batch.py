@@ -47,5 +47,9 @@ class BatchExportProcessor(BatchSpanProcessor):
             return False
 
     def forget_inherited(self) -> None:
-        # The SDK re-creates its worker and queue in a forked child itself.
-        return None
+        """In a forked child (a gunicorn worker): the SDK re-creates its worker thread and
+        empties its queue itself (``BatchProcessor._at_fork_reinit``), so no span buffered in
+        the parent is sent twice; our exporter's socket is the parent's, so it reopens."""
+        exporter = self.span_exporter
+        if isinstance(exporter, SpanExporterAdapter):
+            exporter.exporter.reopen()
