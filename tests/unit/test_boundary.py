@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "otel_xray.lazy_re", "otel_xray.spans",
      "otel_xray.concurrency", "otel_xray.xray"),
     ("otel_xray.propagation", "otel_xray.xray.segment", "otel_xray.pii", "otel_xray.sampling",
-     "otel_xray.resource"),
+     "otel_xray.resource", "otel_xray.platforms"),
     ("otel_xray.export",),
     ("otel_xray.instrumentation",),
     ("otel_xray.configurator", "otel_xray.distro", "otel_xray.environment_variables"),
