@@ -33,8 +33,14 @@ detection reads a few small files and makes no request (``benchmarks/platform_de
 An explicitly set endpoint is probed without that check. Each request is bounded by
 :data:`TIMEOUT_SECONDS`; a failure is a debug line and no attributes, never an error.
 
-EKS is not detected here (see docs/services.md): its cluster name needs the Kubernetes
-API; set ``OTEL_RESOURCE_ATTRIBUTES=cloud.platform=aws_eks,k8s.cluster.name=...``.
+* **EKS**: in a pod (``KUBERNETES_SERVICE_HOST`` / ``KUBERNETES_SERVICE_PORT``, set by the
+  kubelet, and the service account's token and CA under
+  ``/var/run/secrets/kubernetes.io/serviceaccount``: kubernetes.io, "Accessing the
+  Kubernetes API from a Pod"), as upstream's ``AwsEksResourceDetector``
+  (opentelemetry-sdk-extension-aws 2.1, ``resource/eks.py``) does it: the ``aws-auth``
+  ConfigMap in ``kube-system`` says EKS, the ``cluster-info`` ConfigMap of Container
+  Insights (``amazon-cloudwatch``) names the cluster, ``/proc/self/cgroup`` holds the
+  container id; the pod is the hostname (the X-Ray guide's ``eks.pod``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ logger = logging.getLogger("otel_xray")
 TIMEOUT_SECONDS = 1.0
 IMDS_DEFAULT_ENDPOINT = "http://169.254.169.254"
 BEANSTALK_CONF = Path("/var/elasticbeanstalk/xray/environment.conf")
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+CGROUP = Path("/proc/self/cgroup")
+_CONTAINER_ID_LENGTH = 64
 #: Files that say "this is an EC2 instance" (identify_ec2_instances.html).
 EC2_HINTS: tuple[tuple[Path, str], ...] = (
     (Path("/sys/devices/virtual/dmi/id/sys_vendor"), "amazon ec2"),
@@ -67,12 +76,21 @@ def detect(
     where: PlatformEnvironment,
     *,
     beanstalk_conf: Path = BEANSTALK_CONF,
+    service_account: Path = SERVICE_ACCOUNT,
     ec2_hints: tuple[tuple[Path, str], ...] = EC2_HINTS,
 ) -> Attributes:
     """The resource attributes of the platform this process runs on ({} when none)."""
     ecs_uri = where.ecs_metadata_uri
     if ecs_uri:
         found = _guarded("ECS", lambda: ecs(ecs_uri))
+        if found:
+            return found
+    if where.k8s_service_host and (service_account / "token").is_file():
+        found = _guarded(
+            "EKS",
+            lambda: eks(where.k8s_service_host or "", where.k8s_service_port or "443",
+                        service_account, where.hostname),
+        )
         if found:
             return found
     if beanstalk_conf.is_file():
@@ -96,12 +114,56 @@ def _guarded(platform: str, find: Any) -> Attributes:
         return {}
 
 
-def _get_json(url: str, headers: Mapping[str, str] | None = None, method: str = "GET") -> Any:
+def _get_json(
+    url: str, headers: Mapping[str, str] | None = None, method: str = "GET", context: Any = None
+) -> Any:
     import urllib.request  # noqa: PLC0415  (only where there is metadata to ask for)
 
     request = urllib.request.Request(url, headers=dict(headers or {}), method=method)
-    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS, context=context) as response:
         return json.loads(response.read())
+
+
+def eks(
+    host: str, port: str, service_account: Path, hostname: str | None, cgroup: Path | None = None
+) -> Attributes:
+    """The Kubernetes API with the pod's service account: EKS, its cluster, the container."""
+    import ssl  # noqa: PLC0415
+
+    token = (service_account / "token").read_text().strip()
+    context = ssl.create_default_context(cafile=str(service_account / "ca.crt"))
+    base = f"https://{host}:{port}/api/v1/namespaces"
+    auth = {"Authorization": f"Bearer {token}"}
+    _get_json(f"{base}/kube-system/configmaps/aws-auth", auth, context=context)  # EKS's own
+    cluster = ""
+    try:
+        info = _get_json(
+            f"{base}/amazon-cloudwatch/configmaps/cluster-info", auth, context=context
+        )
+        cluster = str(info.get("data", {}).get("cluster.name", ""))
+    except Exception as error:
+        logger.debug("otel-xray: no EKS cluster name (Container Insights' cluster-info): %s", error)
+    found: Attributes = {
+        "cloud.provider": "aws",
+        "cloud.platform": "aws_eks",
+        "k8s.cluster.name": cluster,
+        "k8s.pod.name": hostname,
+        "container.id": _container_id(cgroup or CGROUP),
+    }
+    return {k: v for k, v in found.items() if v not in (None, "")}
+
+
+def _container_id(cgroup: Path) -> str:
+    """The last 64 characters of the first long ``/proc/self/cgroup`` line (upstream's rule;
+    a ``.scope`` suffix, as containerd's, is cut first)."""
+    try:
+        for raw in cgroup.read_text().splitlines():
+            line = raw.strip().removesuffix(".scope")
+            if len(line) > _CONTAINER_ID_LENGTH:
+                return line[-_CONTAINER_ID_LENGTH:]
+    except OSError:
+        pass
+    return ""
 
 
 def ecs(uri: str) -> Attributes:

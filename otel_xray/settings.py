@@ -175,6 +175,11 @@ class PlatformEnvironment(NamedTuple):
     imds_endpoint: str | None = None
     #: AWS_EC2_METADATA_DISABLED=true, botocore's variable.
     imds_disabled: bool = False
+    #: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT, set by the kubelet in every pod.
+    k8s_service_host: str | None = None
+    k8s_service_port: str | None = None
+    #: HOSTNAME: a Kubernetes pod's name.
+    hostname: str | None = None
 
 
 class Settings(NamedTuple):
@@ -237,6 +242,9 @@ class Settings(NamedTuple):
                 ecs_metadata_uri=parser._raw("ECS_CONTAINER_METADATA_URI_V4"),
                 imds_endpoint=parser._raw("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
                 imds_disabled=(parser._raw("AWS_EC2_METADATA_DISABLED") or "").lower() == "true",
+                k8s_service_host=parser._raw("KUBERNETES_SERVICE_HOST"),
+                k8s_service_port=parser._raw("KUBERNETES_SERVICE_PORT"),
+                hostname=parser._raw("HOSTNAME"),
             ),
             service_name=env.get("OTEL_SERVICE_NAME") or env.get("AWS_LAMBDA_FUNCTION_NAME"),
             resource_attributes=parser.key_values("OTEL_RESOURCE_ATTRIBUTES"),

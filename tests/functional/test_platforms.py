@@ -22,7 +22,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from otel_xray import configurator, platforms
-from otel_xray.devtools.services.metadata import IDENTITY, MetadataServer
+from otel_xray.devtools.services.metadata import IDENTITY, KubernetesApi, MetadataServer
 from otel_xray.export import Deadline
 from otel_xray.settings import PlatformEnvironment, Settings
 from otel_xray.testing import InMemoryExporter
@@ -108,9 +108,38 @@ def test_elastic_beanstalk(tmp_path: Path) -> None:
     }
 
 
+CONTAINER = "3f2c7e4b9a1d0c8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e"
+
+
+@pytest.mark.parametrize("is_eks", [True, False])
+def test_eks_through_the_kubernetes_api(tmp_path: Path, is_eks: bool) -> None:
+    """The pod's service account against the API stand-in over TLS; a Kubernetes cluster
+    without EKS's aws-auth ConfigMap is not EKS."""
+    cgroup = tmp_path / "cgroup"
+    cgroup.write_text(f"0::/kubepods/besteffort/pod1234/cri-containerd-{CONTAINER}.scope\n")
+    account = tmp_path / "serviceaccount"
+    with KubernetesApi(account, cluster_name="shop", eks=is_eks) as api:
+        host, port = api.host_port
+        where = PlatformEnvironment(k8s_service_host=host, k8s_service_port=port,
+                                    hostname="payments-6d4cf56db6-8xkqz", imds_disabled=True)
+        original = platforms.CGROUP
+        platforms.CGROUP = cgroup
+        try:
+            found = platforms.detect(where, service_account=account,
+                                     beanstalk_conf=tmp_path / "none")
+        finally:
+            platforms.CGROUP = original
+    if not is_eks:
+        assert found == {}
+        return
+    assert found == {
+        "cloud.provider": "aws", "cloud.platform": "aws_eks", "k8s.cluster.name": "shop",
+        "k8s.pod.name": "payments-6d4cf56db6-8xkqz", "container.id": CONTAINER,
+    }
+
+
 def test_eks_from_resource_attributes() -> None:
-    """EKS is not detected (its cluster name needs the Kubernetes API); set by the
-    user (or the EKS add-on's operator) as resource attributes, it gives aws.go's block."""
+    """The same attributes set by the user (or an operator): aws.go's block."""
     document = segment({"OTEL_RESOURCE_ATTRIBUTES": (
         "cloud.provider=aws,cloud.platform=aws_eks,k8s.cluster.name=shop,"
         "k8s.pod.name=payments-6d4cf56db6-8xkqz,container.id=0f1e2d"

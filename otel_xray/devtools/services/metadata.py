@@ -1,5 +1,6 @@
 """Local stand-ins for the metadata a service reads about where it runs: ECS's task
-metadata endpoint v4 and EC2's instance metadata service (IMDSv2).
+metadata endpoint v4, EC2's instance metadata service (IMDSv2), and the Kubernetes API
+an EKS pod asks (:class:`KubernetesApi`).
 
 The shapes are the documented example responses, trimmed to the fields
 :mod:`otel_xray.platforms` reads and a few beside them (transcribed from the pages; not
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import copy
 import secrets
+import ssl
+from pathlib import Path
 from typing import Any, Self
 
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer, Running
@@ -178,3 +181,97 @@ class MetadataServer(Running):
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class KubernetesApi(Running):
+    """The two ConfigMaps an EKS pod's detector reads, over HTTPS with a bearer token, and
+    the pod's service account directory (``token``, ``ca.crt``) to point it at.
+
+    Shapes: the Kubernetes API's ConfigMap object (kubernetes.io API reference, ConfigMap
+    v1: ``kind``, ``apiVersion``, ``metadata``, ``data``); ``aws-auth`` in ``kube-system``
+    is EKS's (docs.aws.amazon.com/eks/latest/userguide/auth-configmap.html) and
+    ``cluster-info`` in ``amazon-cloudwatch`` holds ``cluster.name`` (Container Insights'
+    quick start, docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+    Container-Insights-setup-EKS-quickstart.html). A request without the token is 401.
+    The certificate is made here for 127.0.0.1 (``cryptography``, from the local extra).
+    """
+
+    def __init__(self, directory: Path, cluster_name: str = "shop", eks: bool = True) -> None:
+        self.directory = directory
+        self.token = secrets.token_urlsafe(24)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "token").write_text(self.token)
+        cert, key = _self_signed(directory)
+        (directory / "ca.crt").write_bytes(cert.read_bytes())
+        maps = {"/api/v1/namespaces/amazon-cloudwatch/configmaps/cluster-info": {
+            "kind": "ConfigMap", "apiVersion": "v1",
+            "metadata": {"name": "cluster-info", "namespace": "amazon-cloudwatch"},
+            "data": {"cluster.name": cluster_name, "logs.region": REGION},
+        }}
+        if eks:
+            maps["/api/v1/namespaces/kube-system/configmaps/aws-auth"] = {
+                "kind": "ConfigMap", "apiVersion": "v1",
+                "metadata": {"name": "aws-auth", "namespace": "kube-system"},
+                "data": {"mapRoles": "- rolearn: arn:aws:iam::111122223333:role/nodes\n"},
+            }
+        token = self.token
+
+        class Handler(LoopbackHandler):
+            def do_GET(self) -> None:
+                if self.headers.get("Authorization") != f"Bearer {token}":
+                    self.reply_json(401, {"kind": "Status", "code": 401})
+                elif self.path in maps:
+                    self.reply_json(200, maps[self.path])
+                else:
+                    self.reply_json(404, {"kind": "Status", "code": 404})
+
+        self._server = LoopbackServer(Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        inner = self._server._server  # the loopback HTTP server, wrapped in TLS
+        inner.socket = context.wrap_socket(inner.socket, server_side=True)
+
+    @property
+    def host_port(self) -> tuple[str, str]:
+        """``KUBERNETES_SERVICE_HOST`` and ``KUBERNETES_SERVICE_PORT``."""
+        host, _, port = self._server.address.partition(":")
+        return host, port
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    import datetime  # noqa: PLC0415
+    import ipaddress  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "server.crt", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))
+    return cert_path, key_path
