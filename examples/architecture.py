@@ -2,6 +2,7 @@
 
     client -> API Gateway (orders/prod) -> order-api -> pricing (Lambda Invoke)
                                                      -> DynamoDB, the payment API
+                                                        (a service on "ECS" -> its DynamoDB ledger)
                                                      -> SNS (orders topic) -> notifier
                                                                            -> SQS -> order-worker
     order-worker -> DynamoDB, S3, EventBridge (OrderCompleted rule) -> notifier
@@ -54,6 +55,7 @@ def run(
     """Every order through the whole architecture; every document lands in ``store``."""
     outcome = Run()
     with LocalServices(unique_names) as services:
+        payments = services.payments
         base = services.function_env()
 
         def function(name: str, env: dict[str, str] | None = None) -> LocalFunction:
@@ -116,6 +118,8 @@ def run(
     for results in outcome.invocations.values():
         for result in results:
             store.add_all(result.segments)
+    # The payment service's own segments: flushed by its workers as LocalServices stopped it.
+    store.add_all(payments.take())
     return outcome
 
 

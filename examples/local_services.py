@@ -11,70 +11,125 @@ from __future__ import annotations
 
 import json
 import os
-import threading
+import socket
+import subprocess
+import sys
+import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from otel_xray.devtools.loopback import Running
+from examples.payments.app import DECLINE_ABOVE, SLOW_AMOUNT, SLOW_SECONDS, THROTTLED_AMOUNT
+from otel_xray.devtools.components.daemon import XRayDaemon
+from otel_xray.devtools.loopback import Running, end_process_group
+from otel_xray.devtools.services.metadata import MetadataServer
 from otel_xray.devtools.services.moto_server import AwsServices
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "examples"
-#: Payments above this amount are declined (HTTP 402), so the demo can show an error.
-DECLINE_ABOVE = 10_000
-#: This amount makes the payment API answer slowly (a slow checkout to find in X-Ray).
-SLOW_AMOUNT = 7_500
-SLOW_SECONDS = 1.2
-#: This amount is throttled (HTTP 429).
-THROTTLED_AMOUNT = 429
+#: The payment API's amounts (examples/payments/app.py): above DECLINE_ABOVE declined
+#: (HTTP 402), SLOW_AMOUNT answered slowly, THROTTLED_AMOUNT throttled (HTTP 429).
+__all__ = ["DECLINE_ABOVE", "SLOW_AMOUNT", "SLOW_SECONDS", "THROTTLED_AMOUNT"]
 
 
-class _PaymentHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            amount = float(json.loads(body).get("amount", 0))
-        except (ValueError, AttributeError):
-            amount = -1
-        status = 200 if 0 < amount <= DECLINE_ABOVE else 402
-        if amount == THROTTLED_AMOUNT:
-            status = 429
-        if amount == SLOW_AMOUNT:
-            time.sleep(SLOW_SECONDS)
-        payload = json.dumps({"approved": status == 200}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+#: The payment API's gunicorn workers.
+WORKERS = 2
 
 
 class PaymentApi(Running):
-    """The payment API alone on 127.0.0.1 (``url``), e.g. for ``otel-xray up``'s PaymentUrl.
+    """The payment API (examples/payments/app.py) as a traced service on 127.0.0.1: Flask
+    under gunicorn with two workers, started by ``opentelemetry-instrument``, "on ECS"
+    through the task metadata stand-in, its segment documents sent over UDP to a local
+    X-Ray daemon of its own (:attr:`documents` after :meth:`stop`, or :meth:`take`).
 
-    ``python -m examples.local_services`` runs it until Ctrl-C and prints its URL.
+    ``url`` is its charges endpoint (e.g. for ``otel-xray up``'s PaymentUrl).
+    ``aws_endpoint`` and ``ledger_table``: where it records each charge (its own
+    downstream call); without them it calls nothing. ``python -m examples.local_services``
+    runs it until Ctrl-C and prints its URL.
     """
 
-    def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _PaymentHandler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/charges"
+    def __init__(self, aws_endpoint: str | None = None, ledger_table: str | None = None) -> None:
+        self._metadata = MetadataServer(container_name="payments")
+        self._daemon = XRayDaemon()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/charges"
+        self._aws_endpoint = aws_endpoint
+        self._ledger_table = ledger_table
+        self._process: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkstemp(prefix="payments-", suffix=".log")[1])
+        self.documents: list[dict[str, Any]] = []
 
     def start(self) -> PaymentApi:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._metadata.start()
+        self._daemon.start()
+        bin_dir = Path(sys.executable).parent
+        fd = self._listener.fileno()
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AWS_", "PYTHON"))
+        } | {
+            "PYTHONPATH": str(ROOT),
+            "OTEL_SERVICE_NAME": "payments",
+            "OTEL_TRACES_EXPORTER": "xray-udp",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{self._daemon.address[1]}",
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "ECS_CONTAINER_METADATA_URI_V4": self._metadata.ecs_uri,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        if self._aws_endpoint and self._ledger_table:
+            env |= {
+                "AWS_ENDPOINT_URL": self._aws_endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PAYMENTS_LEDGER_TABLE": self._ledger_table,
+            }
+        with self.log.open("wb") as out:
+            self._process = subprocess.Popen(
+                [str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "gunicorn"),
+                 "--workers", str(WORKERS), "--bind", f"fd://{fd}", "examples.payments.app:app"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, pass_fds=(fd,),
+                start_new_session=True,
+            )  # fmt: skip
+        self._wait_ready()
         return self
 
+    def _wait_ready(self) -> None:
+        """Until every worker has answered: one still booting would compete for the CPU
+        with the first requests (a cold start seconds slower on a small machine)."""
+        health = self.url.removesuffix("/charges") + "/health"
+        answered: set[int] = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(answered) < WORKERS:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"the payment API exited:\n{self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(health, timeout=2) as reply:
+                    answered.add(int(json.loads(reply.read())["pid"]))
+            except OSError:
+                time.sleep(0.1)
+        if len(answered) < WORKERS:
+            raise RuntimeError(f"the payment API did not start:\n{self.log.read_text()[-3000:]}")
+        self._daemon.wait_idle(quiet_seconds=0.3)
+        self._daemon.take()  # the probes' own segments
+
+    def take(self) -> list[dict[str, Any]]:
+        """The documents its workers sent since the last call."""
+        self.documents.extend(self._daemon.take())
+        documents, self.documents = self.documents, []
+        return documents
+
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """SIGTERM to gunicorn (its workers flush what they buffer as they exit), by PID."""
+        end_process_group(self._process, grace=20)
+        self._daemon.wait_idle(quiet_seconds=0.3, timeout=5)
+        self.documents.extend(self._daemon.take())
+        self._daemon.stop()
+        self._metadata.stop()
+        self._listener.close()
+        self.log.unlink(missing_ok=True)
 
 
 class LocalServices:
@@ -85,7 +140,7 @@ class LocalServices:
         so tests that start several need it); the demo, a process of its own, uses the
         plain names its service map should read with."""
         self._aws = AwsServices()
-        self._payments = PaymentApi()
+        self._payments: PaymentApi | None = None
         self.aws_endpoint = ""
         self.payment_url = ""
         self.queue_url = ""
@@ -93,10 +148,18 @@ class LocalServices:
         self.table = f"orders{suffix}"
         self.bucket = f"order-receipts{suffix}"
         self.queue_name = f"orders{suffix}"
+        self.ledger = f"payments-ledger{suffix}"
 
     def start(self) -> LocalServices:
         self._aws.start()
         self.aws_endpoint = self._aws.endpoint
+        self.client("dynamodb").create_table(
+            TableName=self.ledger,
+            KeySchema=[{"AttributeName": "charge_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "charge_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self._payments = PaymentApi(self.aws_endpoint, self.ledger)
         self.payment_url = self._payments.start().url
         self.client("dynamodb").create_table(
             TableName=self.table,
@@ -132,9 +195,16 @@ class LocalServices:
             drained += len(messages)
         return drained
 
+    @property
+    def payments(self) -> PaymentApi:
+        """The payment service (its documents: :meth:`PaymentApi.take`)."""
+        assert self._payments is not None, "LocalServices is not started"
+        return self._payments
+
     def stop(self) -> None:
+        if self._payments is not None:
+            self._payments.stop()
         self._aws.stop()
-        self._payments.stop()
 
     def __enter__(self) -> LocalServices:
         return self.start()

@@ -320,6 +320,8 @@ def _build(
         _register_after_restore()
     if settings.in_lambda and settings.lambda_env.never_frozen and exporting is not None:
         _flush_on_sigterm(tracing)
+    if set_global and not settings.in_lambda:
+        _shutdown_on_sigterm()
     return tracing
 
 
@@ -361,6 +363,35 @@ def _disarm_bridge() -> None:
     bridge = sys.modules.get(_BRIDGE)
     if bridge is not None:
         bridge.uninstall()
+
+
+def _shutdown_on_sigterm() -> None:
+    """Outside Lambda, a SIGTERM (``docker stop``, ECS stopping a task, Kubernetes) ends a
+    plain Python process without running ``atexit``, so the spans still queued would be
+    lost. When nobody handles SIGTERM yet (a server such as gunicorn or uvicorn installs
+    its own later and exits through ``atexit``), the handler here shuts the pipeline down,
+    bounded by ``OTEL_XRAY_FLUSH_TIMEOUT_MS``, then lets SIGTERM do what it would have
+    done. Only from the main thread (Python's rule for ``signal.signal``)."""
+    import signal  # noqa: PLC0415
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            try:
+                tracing = current()  # the pipeline of now, not of when this was installed
+                if tracing is not None:
+                    tracing.provider.shutdown()
+            finally:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+    except (ValueError, OSError):
+        logger.debug("otel-xray: no SIGTERM handler installed", exc_info=True)
 
 
 def _register_after_restore() -> None:
@@ -406,10 +437,16 @@ def _build_processor(
         )
 
         return BatchExportProcessor(
-            OTLPSpanExporter(endpoint=settings.otlp_endpoint, headers=settings.otlp_headers)
+            OTLPSpanExporter(endpoint=settings.otlp_endpoint, headers=settings.otlp_headers),
+            max_queue_size=settings.max_queue_size,
+            shutdown_timeout_ms=settings.flush_timeout_ms,
         )
     adapted = SpanExporterAdapter(exporter or _build_exporter(settings), settings.flush_timeout_ms)
-    return BatchExportProcessor(adapted)
+    return BatchExportProcessor(
+        adapted,
+        max_queue_size=settings.max_queue_size,
+        shutdown_timeout_ms=settings.flush_timeout_ms,
+    )
 
 
 def _build_exporter(settings: Settings) -> BoundedExporter:

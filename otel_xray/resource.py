@@ -33,10 +33,16 @@ _SDK_ATTRIBUTES: dict[str, AttributeValue] = {
 
 
 def build_resource(settings: Settings) -> Resource:
-    """Lambda attributes, then OTEL_RESOURCE_ATTRIBUTES, then service.name."""
+    """Lambda's attributes (or, elsewhere, the platform's: :mod:`otel_xray.platforms`),
+    then OTEL_RESOURCE_ATTRIBUTES, then service.name."""
     attributes: dict[str, AttributeValue] = dict(_SDK_ATTRIBUTES)
     if settings.in_lambda:
         attributes.update(_lambda_attributes(settings.lambda_env))
+    elif settings.platform.enabled:
+        # Only outside Lambda, so the Lambda cold path never imports it.
+        from otel_xray.platforms import detect  # noqa: PLC0415
+
+        attributes.update(detect(settings.platform))
     attributes.update(settings.resource_attributes)
     attributes["service.name"] = (
         settings.service_name

@@ -47,6 +47,11 @@ KNOWN_INSTRUMENTATIONS: tuple[str, ...] = (
     "asyncpg",
     "redis",
     "pymongo",
+    "flask",
+    "django",
+    "fastapi",
+    "starlette",
+    "powertools-event-handler",
 )
 KNOWN_EXPORTERS: tuple[str, ...] = ("otlp", "xray-udp", "xray-otlp-udp", "console", "none")
 KNOWN_PROPAGATORS: tuple[str, ...] = ("xray", "xray-lambda", "tracecontext", "baggage", "none")
@@ -232,6 +237,24 @@ class OtlpSigning(NamedTuple):
     service: str = "xray"
 
 
+class PlatformEnvironment(NamedTuple):
+    """Where a service outside Lambda finds its platform's metadata (:mod:`otel_xray.platforms`)."""
+
+    #: OTEL_XRAY_PLATFORM_DETECTION (default true; never inside Lambda).
+    enabled: bool = True
+    #: ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent in each container.
+    ecs_metadata_uri: str | None = None
+    #: AWS_EC2_METADATA_SERVICE_ENDPOINT, botocore's variable (None: 169.254.169.254).
+    imds_endpoint: str | None = None
+    #: AWS_EC2_METADATA_DISABLED=true, botocore's variable.
+    imds_disabled: bool = False
+    #: KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT, set by the kubelet in every pod.
+    k8s_service_host: str | None = None
+    k8s_service_port: str | None = None
+    #: HOSTNAME: a Kubernetes pod's name.
+    hostname: str | None = None
+
+
 class Settings(NamedTuple):
     """The configuration of one process, read from its environment.
 
@@ -241,6 +264,7 @@ class Settings(NamedTuple):
     sdk_disabled: bool = False
     in_lambda: bool = False
     lambda_env: LambdaEnvironment = LambdaEnvironment()
+    platform: PlatformEnvironment = PlatformEnvironment()
     service_name: str | None = None
     resource_attributes: Mapping[str, str] = _NONE
     exporter: str = "otlp"
@@ -302,6 +326,15 @@ class Settings(NamedTuple):
             sdk_disabled=parser.boolean("OTEL_SDK_DISABLED", False),
             in_lambda=in_lambda,
             lambda_env=LambdaEnvironment.from_env(env),
+            platform=PlatformEnvironment(
+                enabled=not in_lambda and parser.boolean("OTEL_XRAY_PLATFORM_DETECTION", True),
+                ecs_metadata_uri=parser._raw("ECS_CONTAINER_METADATA_URI_V4"),
+                imds_endpoint=parser._raw("AWS_EC2_METADATA_SERVICE_ENDPOINT"),
+                imds_disabled=(parser._raw("AWS_EC2_METADATA_DISABLED") or "").lower() == "true",
+                k8s_service_host=parser._raw("KUBERNETES_SERVICE_HOST"),
+                k8s_service_port=parser._raw("KUBERNETES_SERVICE_PORT"),
+                hostname=parser._raw("HOSTNAME"),
+            ),
             service_name=env.get("OTEL_SERVICE_NAME") or env.get("AWS_LAMBDA_FUNCTION_NAME"),
             resource_attributes=parser.key_values("OTEL_RESOURCE_ATTRIBUTES"),
             exporter=parser.choice("OTEL_TRACES_EXPORTER", KNOWN_EXPORTERS, default_exporter),

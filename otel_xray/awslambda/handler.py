@@ -45,6 +45,7 @@ import functools
 import importlib
 import inspect
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -179,6 +180,7 @@ class _Invocation:
                 if joining is not None:
                     otel_context.detach(joining)
             token = otel_context.attach(trace.set_span_in_context(span, parent))
+            _web_request(span, opened=True)
             reserve(span.get_span_context().trace_id, annotated)
             return cls(span, token, context, tracing, own)
         except Exception:
@@ -206,6 +208,7 @@ class _Invocation:
                     self.span.set_attribute("http.response.status_code", status)
                     if status >= 500:
                         self.span.set_status(Status(StatusCode.ERROR))
+            _web_request(self.span, opened=False)
             self.span.end()
         except Exception:
             logger.exception("otel-xray: could not end the invocation span")
@@ -247,6 +250,14 @@ def _tenant(context: Any, tracing: Tracing) -> str | None:
     if policy == "hash" and tracing.redactor is not None:
         return tracing.redactor.replacement("tenant", tenant)
     return tenant if policy == "keep" else None
+
+
+def _web_request(span: trace.Span, opened: bool) -> None:
+    """Tell the web frameworks' rows which span stands for the request, once one of them
+    is loaded (:mod:`otel_xray.instrumentation.web`); nothing is imported for it."""
+    web = sys.modules.get("otel_xray.instrumentation.web")
+    if web is not None:
+        (web.open_request if opened else web.close_request)(span)
 
 
 def _parent_context(event: Any, settings: Settings) -> otel_context.Context:

@@ -37,7 +37,28 @@ class SpanExporterAdapter(SpanExporter):
 
 
 class BatchExportProcessor(BatchSpanProcessor):
-    """``BatchSpanProcessor`` with the pipeline's ``flush(deadline)`` handle."""
+    """``BatchSpanProcessor`` with the pipeline's ``flush(deadline)`` handle, and a bounded
+    shutdown.
+
+    What a dead or slow endpoint can cost the service, by the SDK's own design
+    (opentelemetry-sdk 1.45 ``_shared_internal.BatchProcessor``): ``on_end`` only appends
+    to a deque of at most ``max_queue_size`` spans (beyond that the oldest are dropped and
+    counted), and exports run on the worker thread, so a request never waits on the
+    network and memory stays bounded. What is left is the exit: the SDK waits up to
+    30 s for the worker to send what is queued. Here that wait is ``shutdown_timeout_ms``
+    (``OTEL_XRAY_FLUSH_TIMEOUT_MS``); a worker still stuck in an export is a daemon
+    thread and does not hold the process.
+    """
+
+    def __init__(
+        self, exporter: SpanExporter, max_queue_size: int | None = None,
+        shutdown_timeout_ms: int = 30_000,
+    ) -> None:
+        super().__init__(exporter, max_queue_size=max_queue_size)
+        self._shutdown_timeout_ms = shutdown_timeout_ms
+
+    def shutdown(self) -> None:
+        self._batch_processor.shutdown(timeout_millis=self._shutdown_timeout_ms)
 
     def flush(self, deadline: Deadline) -> bool:
         try:
@@ -47,5 +68,9 @@ class BatchExportProcessor(BatchSpanProcessor):
             return False
 
     def forget_inherited(self) -> None:
-        # The SDK re-creates its worker and queue in a forked child itself.
-        return None
+        """In a forked child (a gunicorn worker): the SDK re-creates its worker thread and
+        empties its queue itself (``BatchProcessor._at_fork_reinit``), so no span buffered in
+        the parent is sent twice; our exporter's socket is the parent's, so it reopens."""
+        exporter = self.span_exporter
+        if isinstance(exporter, SpanExporterAdapter):
+            exporter.exporter.reopen()

@@ -135,6 +135,34 @@ REGISTRY: dict[str, Instrumentation] = {
         "opentelemetry.instrumentation.pymongo",
         "PymongoInstrumentor",
     ),
+    # Web frameworks. In a service each request is the framework's SERVER span (named after
+    # its route); inside Lambda upstream's middleware makes an INTERNAL child of the
+    # handler's span, and the web hook hands its route up to the handler's span.
+    "flask": Instrumentation(
+        "flask", "opentelemetry.instrumentation.flask", "FlaskInstrumentor",
+        hook="otel_xray.instrumentation.web",
+    ),
+    "django": Instrumentation(
+        # Armed on the first handler's load_middleware, after the settings (see the module).
+        "django.core.handlers.base", "otel_xray.instrumentation.django", "DjangoInstrumentor",
+        hook="otel_xray.instrumentation.web",
+    ),
+    "fastapi": Instrumentation(
+        "fastapi", "opentelemetry.instrumentation.fastapi", "FastAPIInstrumentor",
+        hook="otel_xray.instrumentation.web",
+        options=(("exclude_spans", "otel_xray.instrumentation.web:EXCLUDED_ASGI_SPANS"),),
+    ),
+    "starlette": Instrumentation(
+        # Per app, FastAPI's apps left to the row above (see the module).
+        "starlette.applications", "otel_xray.instrumentation.starlette", "StarletteInstrumentor",
+        hook="otel_xray.instrumentation.web",
+    ),
+    "powertools-event-handler": Instrumentation(
+        # No upstream instrumentation: the route on the handler's span (see the module).
+        "aws_lambda_powertools.event_handler.api_gateway",
+        "otel_xray.instrumentation.powertools",
+        "PowertoolsInstrumentor",
+    ),
 }
 
 #: Libraries the X-Ray SDK's ``patch_all()`` covers that no row above serves, and why.

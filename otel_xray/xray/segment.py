@@ -613,6 +613,7 @@ def _aws_segment_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
                 resource.get("telemetry.auto.version") or resource.get("telemetry.distro.version")
             ),
         }
+    found.update(_platform_fields(resource))
     arns = _log_groups(resource.get("aws.log.group.arns"))
     names = _log_groups(resource.get("aws.log.group.names"))
     if arns:
@@ -622,6 +623,59 @@ def _aws_segment_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
         ]
     elif names:
         found["cloudwatch_logs"] = [{"log_group": name} for name in names]
+    return found
+
+
+def _platform_fields(resource: Mapping[str, Any]) -> dict[str, Any]:
+    """aws.go ``makeAws``: ``ec2`` (``aws_ec2`` or a ``host.id``), ``ecs`` (``aws_ecs``),
+    ``elastic_beanstalk`` (``aws_elastic_beanstalk`` with a ``service.instance.id``),
+    ``eks`` (``aws_eks`` or a ``k8s.cluster.name``), and ``account_id`` from the resource;
+    the field names are awsxray's ``tracesegment.go`` and the X-Ray guide's ``aws`` block.
+    On segments only, as the X-Ray SDK's plugins record them (the collector repeats them
+    on every subsegment). Empty fields are left out (the collector's ``omitempty``)."""
+
+    def text(key: str) -> str | None:
+        value = resource.get(key)
+        return str(value) if value not in (None, "") else None
+
+    def block(**fields: Any) -> dict[str, Any]:
+        return {k: v for k, v in fields.items() if v is not None}
+
+    found: dict[str, Any] = {}
+    platform = resource.get("cloud.platform")
+    if text("cloud.account.id"):
+        found["account_id"] = text("cloud.account.id")
+    if platform == "aws_ec2" or text("host.id"):
+        found["ec2"] = block(
+            instance_id=text("host.id"),
+            availability_zone=text("cloud.availability_zone"),
+            instance_size=text("host.type"),
+            ami_id=text("host.image.id"),
+        )
+    if platform == "aws_ecs":
+        found["ecs"] = block(
+            container=text("container.name"),
+            container_id=text("container.id"),
+            availability_zone=text("cloud.availability_zone"),
+            container_arn=text("aws.ecs.container.arn"),
+            cluster_arn=text("aws.ecs.cluster.arn"),
+            task_arn=text("aws.ecs.task.arn"),
+            task_family=text("aws.ecs.task.family"),
+            launch_type=text("aws.ecs.launchtype"),
+        )
+    deployment = text("service.instance.id")
+    if platform == "aws_elastic_beanstalk" and deployment:
+        found["elastic_beanstalk"] = block(
+            environment_name=text("service.namespace"),
+            deployment_id=int(deployment) if deployment.isdigit() else 0,
+            version_label=text("service.version"),
+        )
+    if platform == "aws_eks" or text("k8s.cluster.name"):
+        found["eks"] = block(
+            cluster_name=text("k8s.cluster.name"),
+            pod=text("k8s.pod.name"),
+            container_id=text("container.id"),
+        )
     return found
 
 

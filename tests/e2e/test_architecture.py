@@ -1,7 +1,8 @@
 """The whole example architecture (examples/architecture.py): one map, every hop (issue 18).
 
-API Gateway -> order-api -> pricing (Invoke), DynamoDB, the payment API and the orders
-topic; the topic -> notifier and -> the worker's queue; the worker -> DynamoDB, S3 and
+API Gateway -> order-api -> pricing (Invoke), DynamoDB, the payment API (a Flask service
+under gunicorn and opentelemetry-instrument, "on ECS", writing to its ledger table) and
+the orders topic; the topic -> notifier and -> the worker's queue; the worker -> DynamoDB, S3 and
 EventBridge -> notifier. The map must be that, node for node and edge for edge, through
 both exporters; a request not sampled at API Gateway leaves nothing anywhere.
 """
@@ -25,6 +26,9 @@ WORKER, WORKER_FN = "order-worker (AWS::Lambda)", "order-worker (AWS::Lambda::Fu
 NOTIFIER, NOTIFIER_FN = "notifier (AWS::Lambda)", "notifier (AWS::Lambda::Function)"
 TABLE, BUCKET = "orders (AWS::DynamoDB::Table)", "order-receipts (AWS::S3::Bucket)"
 SNS, EVENTS = "SNS (AWS::SNS)", "EventBridge (AWS::Events)"
+#: The payment API, a service "on ECS" (EC2 launch type: the collector's origin), and the
+#: ledger table it writes to: its own segment and its own downstream call.
+PAYMENTS, LEDGER = "payments (AWS::ECS::EC2)", "payments-ledger (AWS::DynamoDB::Table)"
 #: The architecture drawn in docs/how-it-works.md, edge for edge.
 EXPECTED_EDGES = {
     ("client", STAGE),
@@ -33,7 +37,8 @@ EXPECTED_EDGES = {
     (API_FN, PRICING),
     (PRICING, PRICING_FN),
     (API_FN, TABLE),
-    (API_FN, "127.0.0.1 (remote)"),
+    (API_FN, PAYMENTS),
+    (PAYMENTS, LEDGER),
     (API_FN, SNS),
     (SNS, NOTIFIER),
     (SNS, WORKER),  # through the queue: a link

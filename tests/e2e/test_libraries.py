@@ -258,6 +258,9 @@ def test_every_library_has_a_case_or_a_reason() -> None:
     tested = set(SQL_CASES) | {"sqlite3", "redis", "urllib", "httpx", "aiohttp-client"}
     tested |= {"botocore", "requests", "urllib3"}  # tests/e2e/test_service_map.py
     tested |= {"asyncpg", "s3transfer"}  # the idioms below
+    # tests/functional/test_web_frameworks.py (each framework, in a service and in Lambda)
+    # and tests/e2e/test_servers.py (Flask, Django, FastAPI under gunicorn and uvicorn).
+    tested |= {"flask", "django", "fastapi", "starlette", "powertools-event-handler"}
     untested = set(REGISTRY) - tested
     assert untested == {"pymongo"}
     assert set(LEFT_OUT) == {"aiobotocore", "httplib", "pynamodb"}

@@ -19,8 +19,6 @@ Installing needs PyPI (pip's cache makes a second run quick); it takes about a m
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -28,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PIP_QUIET = ["--quiet", "--disable-pip-version-check"]
+from tests.e2e.packaging import PIP_QUIET, build_dist, clean_env, make_venv, run
+
 HINT = 'pip install "otel-xray[local]"'
 
 #: A user's project: a handler and a test of it with the ``xray`` fixture.
@@ -60,45 +58,17 @@ PROJECT = {
 }
 
 
-def run(
-    command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def clean_env(venv: Path) -> dict[str, str]:
-    """The environment of a shell with the virtualenv activated and nothing of the checkout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "OTEL", "PYTHON"))}
-    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    env["VIRTUAL_ENV"] = str(venv)
-    return env
-
-
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel and the sdist, built from the checkout by ``python -m build``."""
-    out = tmp_path_factory.mktemp("dist")
-    built = run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], cwd=ROOT)
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return out
+    return build_dist(tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Iterator[Path]:
     """A fresh virtualenv outside the checkout, with the base wheel and pytest installed."""
-    home = tmp_path_factory.mktemp("venv") / "env"
-    made = run([sys.executable, "-m", "venv", str(home)], cwd=home.parent)
-    assert made.returncode == 0, made.stderr
     [wheel] = dist.glob("*.whl")
-    installed = run(
-        [str(home / "bin" / "python"), "-m", "pip", "install", *PIP_QUIET, str(wheel), "pytest"],
-        cwd=home.parent,
-        env=clean_env(home),
-    )
-    assert installed.returncode == 0, installed.stderr[-3000:]
-    yield home
+    yield make_venv(tmp_path_factory.mktemp("venv") / "env", str(wheel), "pytest")
 
 
 def test_wheel_and_sdist_pass_twine_check(dist: Path) -> None:

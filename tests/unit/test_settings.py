@@ -93,7 +93,7 @@ def test_disabled_instrumentations_are_removed() -> None:
         ),
         (
             "OTEL_XRAY_INSTRUMENTATIONS",
-            "flask",
+            "tornado",
             "comma-separated list of botocore",
             "instrumentations",
             KNOWN_INSTRUMENTATIONS,
