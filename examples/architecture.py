@@ -2,8 +2,8 @@
 
     client -> API Gateway (orders/prod) -> order-api -> pricing (Lambda Invoke)
                                                      -> DynamoDB, the payment API
-                                                     -> SNS (orders topic) -> notifier
-                                                                           -> SQS -> order-worker
+                                                     -> orders topic (SNS, active) -> notifier
+                                                                    -> SQS queue ··> order-worker
     order-worker -> DynamoDB, S3, EventBridge (OrderCompleted rule) -> notifier
 
 Each front door is a local stand-in that passes the trace header on as AWS documents
@@ -68,6 +68,7 @@ def run(
             topic = SnsTopic(
                 f"orders-topic{services.table.removeprefix('orders')}",
                 [notifier, ("sqs", services.queue_url, services.client("sqs"))],
+                tracing="Active",  # as deploy/template.yaml's OrdersTopic
             ).start()
             bus = EventBus([({"source": ["orders"], "detail-type": ["OrderCompleted"]},
                              [notifier])]).start()  # fmt: skip
@@ -102,6 +103,7 @@ def run(
                             outcome.invocations.setdefault("order-worker", []).append(result)
                         bus.wait()
                         store.add_all(gateway.documents)
+                        store.add_all(topic.documents)
                         outcome.invocations["order-api"] = list(gateway.invocations)
                     finally:
                         gateway.stop()

@@ -36,7 +36,7 @@ from otel_xray.devtools.traces.filters import FilterExpression
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import ROOT
-from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, TABLE
+from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, QUEUE, TABLE, TOPIC
 
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 REQUESTS = ROOT / "examples" / "requests" / "orders.json"
@@ -45,6 +45,8 @@ UNSAMPLED_ROOT = "1-6b0cc901-0123456789abcdef01234567"
 LOCAL_NAMES = {
     TABLE: "OrdersTable (AWS::DynamoDB::Table)",
     BUCKET: "receiptsbucket (AWS::S3::Bucket)",
+    TOPIC: "OrdersTopic (AWS::SNS::Topic)",
+    QUEUE: "OrdersQueue (AWS::SQS::Queue)",
 }
 
 

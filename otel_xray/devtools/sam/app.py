@@ -82,7 +82,7 @@ from otel_xray.devtools.sam.cloudformation import read_template
 from otel_xray.devtools.services.api_gateway import ApiGatewayStage, Route
 from otel_xray.devtools.services.eventbridge import EventBus
 from otel_xray.devtools.services.moto_server import TEST_CREDENTIALS, AwsServices
-from otel_xray.devtools.services.sns import SnsTopic
+from otel_xray.devtools.services.sns import TRACING_MODES, SnsTopic
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -630,7 +630,16 @@ class LocalApp:
                 )
         for logical_id, subscribers in topics.items():
             name = _declared(resources, logical_id, "TopicName", logical_id, "AWS::SNS::Topic")
-            running = SnsTopic(name, subscribers).start()
+            # TracingConfig: Active records the topic's segment and its deliveries;
+            # PassThrough (the default) only passes the header on (services.sns).
+            tracing = r.resolve(
+                (template[logical_id].get("Properties") or {}).get("TracingConfig") or "PassThrough"
+            )
+            if tracing not in TRACING_MODES:
+                raise TemplateError(
+                    f"{logical_id}: TracingConfig {tracing!r}; accepted: {', '.join(TRACING_MODES)}"
+                )
+            running = SnsTopic(name, subscribers, tracing=str(tracing)).start()
             self._topics[logical_id] = running
             self._started.append(running)
         SnsTopic.share(list(self._topics.values()))  # one endpoint serves every topic
@@ -804,6 +813,8 @@ class LocalApp:
         results.extend((name, result) for name, _, result in self._invoke.invocations)
         for topic in self._topics.values():
             results.extend(topic.deliveries)
+            self.documents.extend(d for d in topic.documents if id(d) not in seen)
+            seen.update(id(d) for d in topic.documents)
         if self._bus is not None:
             results.extend((name, result) for name, _, result in self._bus.deliveries)
         results.extend(self._queued)

@@ -55,6 +55,14 @@ INFERRED_ORIGINS = {
 #: the callee's own AWS::Lambda segment is that node.
 PASS_THROUGH = frozenset({"EventBridge", "SNS"})
 
+#: Segment origins of a pass-through service recording its own segment (an SNS topic
+#: with active tracing, ``services.sns``; a state machine, ``services.stepfunctions``).
+#: Under a call they stand for the service themselves, so no inferred node is added in
+#: front of them (xray-concepts.md: "If the downstream service is also instrumented, the
+#: segment that it sends replaces the inferred segment generated from the upstream
+#: client's subsegment"; the SNS page's map: publisher -> topic -> subscribers).
+SELF_TRACED_ORIGINS = frozenset({"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"})
+
 
 def inferred_origin(service: str) -> str:
     return INFERRED_ORIGINS.get(service, f"AWS::{service}")
@@ -252,11 +260,17 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
         if node.get("namespace") == "aws" and names:
             node["aws"]["resource_names"] = names
     called = {s.get("parent_id") for s in trace.segments}
+    self_traced = {
+        s.get("parent_id") for s in trace.segments if s.get("origin") in SELF_TRACED_ORIGINS
+    }
     inferred = [
         _inferred_segment(node, trace_id)
         for node, _ in list(trace.walk())
         if node.get("namespace") == "aws"
-        and (node.get("id") not in called or node.get("name") in PASS_THROUGH)
+        and (
+            node.get("id") not in called
+            or (node.get("name") in PASS_THROUGH and node.get("id") not in self_traced)
+        )
     ]
     if inferred:
         trace.segments = sorted(trace.segments + inferred, key=start_of)
