@@ -44,6 +44,9 @@ INFERRED_ORIGINS = {
     "Lambda": "AWS::Lambda",
     "SFN": "AWS::StepFunctions::StateMachine",
     "EventBridge": "AWS::Events",
+    # Step Functions' optimized EventBridge task child (console screenshots,
+    # shared/reference/stepfunctions-sns.md: "Events" with PutEvents, node AWS::Events).
+    "Events": "AWS::Events",
 }
 
 
@@ -53,7 +56,7 @@ INFERRED_ORIGINS = {
 #: EventBridge event node connects source and target services"; X-Ray guide, SNS page:
 #: publisher, topic and subscribers as connected nodes). A Lambda Invoke is not one:
 #: the callee's own AWS::Lambda segment is that node.
-PASS_THROUGH = frozenset({"EventBridge", "SNS"})
+PASS_THROUGH = frozenset({"EventBridge", "Events", "SNS"})
 
 #: Segment origins of a pass-through service recording its own segment (an SNS topic
 #: with active tracing, ``services.sns``; a state machine, ``services.stepfunctions``).
