@@ -1,8 +1,10 @@
 """The whole example architecture (examples/architecture.py): one map, every hop (issue 18).
 
 API Gateway -> order-api -> pricing (Invoke), DynamoDB, the payment API and the orders
-topic; the topic -> notifier and -> the worker's queue; the worker -> DynamoDB, S3 and
-EventBridge -> notifier. The map must be that, node for node and edge for edge, through
+topic (active tracing); the topic -> notifier and -> the worker's queue; the worker ->
+DynamoDB, S3, EventBridge -> notifier, and the order-fulfilment state machine -> its
+Lambda tasks and the table (issue 31).
+The map must be that, node for node and edge for edge, through
 both exporters; a request not sampled at API Gateway leaves nothing anywhere.
 """
 
@@ -26,6 +28,9 @@ NOTIFIER, NOTIFIER_FN = "notifier (AWS::Lambda)", "notifier (AWS::Lambda::Functi
 TABLE, BUCKET = "orders (AWS::DynamoDB::Table)", "order-receipts (AWS::S3::Bucket)"
 TOPIC, EVENTS = "orders-topic (AWS::SNS::Topic)", "EventBridge (AWS::Events)"
 QUEUE = "orders (AWS::SQS::Queue)"
+MACHINE = "order-fulfilment (AWS::StepFunctions::StateMachine)"
+RESERVE, RESERVE_FN = "reserve-stock (AWS::Lambda)", "reserve-stock (AWS::Lambda::Function)"
+SHIP, SHIP_FN = "ship-order (AWS::Lambda)", "ship-order (AWS::Lambda::Function)"
 #: The architecture drawn in docs/how-it-works.md, edge for edge.
 EXPECTED_EDGES = {
     ("client", STAGE),
@@ -47,6 +52,15 @@ EXPECTED_EDGES = {
     (WORKER_FN, EVENTS),
     (EVENTS, NOTIFIER),
     (NOTIFIER, NOTIFIER_FN),
+    # The worker starts the fulfilment state machine (deploy/statemachines): its
+    # execution segment, then a node per integration it called (Step Functions guide:
+    # "There is a service map node for each service integration that is called").
+    (WORKER_FN, MACHINE),
+    (MACHINE, RESERVE),
+    (RESERVE, RESERVE_FN),
+    (MACHINE, TABLE),
+    (MACHINE, SHIP),
+    (SHIP, SHIP_FN),
 }
 
 
@@ -89,6 +103,22 @@ def test_one_trace_per_request_across_the_synchronous_hops(
     assert [t.id for t in faults.select(store)] == [declined.root]
     through_events = FilterExpression.parse('edge("EventBridge", "notifier")')
     assert [t.id for t in through_events.select(store)] == [worker.root]
+    # The fulfilment joins the worker's trace through StartExecution's header, down to
+    # its last Lambda task (the worker's own trace links back to the API's).
+    [execution] = outcome.executions
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    assert [r.root for r in outcome.invocations["reserve-stock"]] == [worker.root]
+    assert [r.root for r in outcome.invocations["ship-order"]] == [worker.root]
+    trace = store.trace(worker.root)
+    [machine] = [s for s in trace.segments if s.get("origin") == "AWS::StepFunctions::StateMachine"]
+    start = trace.get(machine["parent_id"])
+    assert start is not None and start["aws"]["operation"] == "StartExecution"
+    states = [s["name"] for s in machine["subsegments"]]
+    assert states == ["ReserveStock", "InStock", "PackItems", "MarkShipping", "WaitForCourier",
+                      "Ship"]  # fmt: skip
+    ship_call = machine["subsegments"][-1]["subsegments"][0]
+    [ship_segment] = [s for s in trace.segments if s.get("parent_id") == ship_call["id"]]
+    assert (ship_segment["name"], ship_segment["origin"]) == ("ship-order", "AWS::Lambda")
 
 
 def test_a_request_not_sampled_at_api_gateway_stays_unsampled_down_the_chain() -> None:

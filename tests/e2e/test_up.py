@@ -255,3 +255,73 @@ def test_make_up_runs_the_example_template_with_its_orders(
     printed = capsys.readouterr().out
     assert "POST /orders -> 201" in printed and "POST /orders -> 502" in printed
     assert "orders/prod" in {json.loads(line)["name"] for line in out.read_text().splitlines()}
+
+
+def test_the_fulfilment_joins_the_worker_s_trace_down_to_its_last_lambda_task(
+    up: tuple[TraceStore, list[Sent], LocalApp],
+) -> None:
+    """The template's OrderFulfilment (AWS::Serverless::StateMachine, DefinitionUri with
+    DefinitionSubstitutions, Tracing.Enabled): the worker's StartExecution carries its
+    header, so the execution segment and each Lambda task's segments are in the worker's
+    trace (Step Functions developer guide, concepts-xray-tracing; botocore's model,
+    StartExecutionInput.traceHeader: the header is used)."""
+    store, _, local = up
+    [worker] = local.invocations["order-worker"]
+    [reserve] = local.invocations["reserve-stock"]
+    [ship] = local.invocations["ship-order"]
+    assert reserve.root == ship.root == worker.root
+    assert ship.response["tracking"].startswith("TRK-")
+    trace = store.trace(worker.root)
+    machine_origin = "AWS::StepFunctions::StateMachine"
+    [machine] = [s for s in trace.segments if s.get("origin") == machine_origin]
+    assert machine["name"] == "order-fulfilment" and "fault" not in machine
+    assert [s["name"] for s in machine["subsegments"]][-1] == "Ship"
+
+
+STATE_MACHINE_TEMPLATE = {
+    "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function",
+               "Properties": {"CodeUri": "fn/", "Handler": "app.handler"}},
+        "Flow": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": "flow",
+                "TracingConfiguration": {"Enabled": False},
+                "DefinitionSubstitutions": {"Target": {"Fn::GetAtt": ["Fn", "Arn"]}},
+                "Definition": {"StartAt": "Call", "States": {"Call": {
+                    "Type": "Task", "Resource": "${Target}", "End": True}}},
+            },
+        },
+    }
+}  # fmt: skip
+
+
+def test_a_cloudformation_state_machine_runs_with_tracing_off_as_the_guide_says(
+    tmp_path: Path,
+) -> None:
+    """AWS::StepFunctions::StateMachine with an inline Definition and tracing off: an
+    execution is traced only "if a trace ID is passed by an upstream service" (developer
+    guide), here ``traceHeader`` in the body; one without stays untraced, and ``up``
+    says tracing is off."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return event\n")
+    app = App.from_template(STATE_MACHINE_TEMPLATE, tmp_path)
+    root = "1-6b0cc903-0123456789abcdef01234567"
+    with LocalApp(app, build_dir=tmp_path / "build") as local:
+        header = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+        traced = local.send({"start_execution": "Flow", "input": {"n": 1}, "trace_header": header})
+        untraced = local.send({"start_execution": "flow", "input": {"n": 2}})
+        documents = list(local.documents)
+        notes = list(local.notes)
+    assert traced.answer.endswith(":execution:flow:" + traced.answer.rsplit(":", 1)[-1])
+    assert untraced.status == 200
+    machines = [d for d in documents if d.get("origin") == "AWS::StepFunctions::StateMachine"]
+    assert [(m["name"], m["trace_id"]) for m in machines] == [("flow", root)]
+    [fn] = local.invocations["Fn"][:1]
+    assert fn.root == root and fn.response == {"n": 1}
+    assert any("Flow: tracing is off" in note for note in notes)
+    with (
+        pytest.raises(TemplateError, match="start_execution 'Nope': accepted: Flow"),
+        LocalApp(app, build_dir=tmp_path / "build") as again,
+    ):
+        again.send({"start_execution": "Nope"})

@@ -190,6 +190,25 @@ def resource_of(resource: Any, where: str) -> tuple[str, str, bool]:
     )
 
 
+def substitute(text: str, substitutions: Mapping[str, Any]) -> dict[str, Any]:
+    """A definition's text with its ``DefinitionSubstitutions`` put in, as JSON.
+
+    CloudFormation, ``AWS::StepFunctions::StateMachine.DefinitionSubstitutions``: "A map
+    (string to string) that specifies the mappings for placeholder variables in the state
+    machine definition"; each ``${name}`` of the map is replaced, others are left as they
+    are (what AWS does with those has no source here).
+    """
+    for name, value in substitutions.items():
+        text = text.replace("${" + name + "}", str(value))
+    try:
+        definition = json.loads(text)
+    except ValueError as error:
+        raise DefinitionError(f"the definition is not JSON: {error}") from error
+    if not isinstance(definition, dict):
+        raise DefinitionError("the definition is not a JSON object")
+    return definition
+
+
 # Paths, templates and intrinsics (States Language specification) --------------------------
 
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
