@@ -11,6 +11,7 @@ both exporters; a request not sampled at API Gateway leaves nothing anywhere.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -31,7 +32,28 @@ QUEUE = "orders (AWS::SQS::Queue)"
 MACHINE = "order-fulfilment (AWS::StepFunctions::StateMachine)"
 RESERVE, RESERVE_FN = "reserve-stock (AWS::Lambda)", "reserve-stock (AWS::Lambda::Function)"
 SHIP, SHIP_FN = "ship-order (AWS::Lambda)", "ship-order (AWS::Lambda::Function)"
-#: The architecture drawn in docs/how-it-works.md, edge for edge.
+DRAWING = Path(__file__).parents[2] / "docs" / "how-it-works.md"
+_ARROW = re.compile(r"\s+(->|··>)\s+")
+
+
+def drawn_edges(path: Path = DRAWING) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """The edges of the map drawn in the docs (the code block after the
+    ``service-map`` marker, one chain a line), and which of them are links (``··>``)."""
+    text = path.read_text()
+    block = text[text.index("<!-- service-map:") :].split("```")[1]
+    edges, linked = set(), set()
+    for line in block.strip().splitlines():
+        parts = _ARROW.split(line.strip())
+        nodes, arrows = parts[::2], parts[1::2]
+        for source, arrow, target in zip(nodes, arrows, nodes[1:], strict=False):
+            edges.add((source, target))
+            if arrow == "··>":
+                linked.add((source, target))
+    return edges, linked
+
+
+#: The architecture drawn in docs/how-it-works.md, edge for edge (the drawing is read
+#: and compared with this list too, so the docs cannot drift from what is tested).
 EXPECTED_EDGES = {
     ("client", STAGE),
     (STAGE, API),
@@ -74,6 +96,12 @@ def app(request: pytest.FixtureRequest) -> tuple[TraceStore, architecture.Run]:
     return store, architecture.run(store, exporter=request.param)
 
 
+def test_the_drawing_in_the_docs_is_this_architecture() -> None:
+    edges, linked = drawn_edges()
+    assert edges == EXPECTED_EDGES
+    assert linked == {(QUEUE, WORKER)}
+
+
 def test_the_map_is_the_architecture(app: tuple[TraceStore, architecture.Run]) -> None:
     store, outcome = app
     assert [status for status, _ in outcome.responses] == [201, 502]
@@ -84,6 +112,9 @@ def test_the_map_is_the_architecture(app: tuple[TraceStore, architecture.Run]) -
     assert nodes == {n for edge in EXPECTED_EDGES for n in edge}
     [queue_hop] = [e for (s, t), e in graph.edges.items() if t == ("order-worker", "AWS::Lambda")]
     assert queue_hop.linked
+    linked = {(unsuffixed(graph.nodes[e.source].label), unsuffixed(graph.nodes[e.target].label))
+              for e in graph.edges.values() if e.linked}  # fmt: skip
+    assert linked == drawn_edges()[1]
     for trace in store.traces():
         assert trace.orphans == []
 

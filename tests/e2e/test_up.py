@@ -36,7 +36,7 @@ from otel_xray.devtools.traces.filters import FilterExpression
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import ROOT
-from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, QUEUE, TABLE, TOPIC
+from tests.e2e.test_architecture import BUCKET, EXPECTED_EDGES, QUEUE, TABLE, TOPIC, drawn_edges
 
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 REQUESTS = ROOT / "examples" / "requests" / "orders.json"
@@ -74,8 +74,13 @@ def test_the_template_runs_as_the_architecture_drawn(
     store, sent, local = up
     assert [s.status for s in sent] == [201, 502, 502]
     graph = ServiceGraph.build(store)
+    drawn, drawn_links = drawn_edges()  # docs/how-it-works.md
+    assert drawn == EXPECTED_EDGES
     expected = {(LOCAL_NAMES.get(a, a), LOCAL_NAMES.get(b, b)) for a, b in EXPECTED_EDGES}
     assert set(graph.edge_labels()) == expected
+    linked = {(graph.nodes[e.source].label, graph.nodes[e.target].label)
+              for e in graph.edges.values() if e.linked}  # fmt: skip
+    assert linked == {(LOCAL_NAMES.get(a, a), LOCAL_NAMES.get(b, b)) for a, b in drawn_links}
     for trace in store.traces():
         assert trace.orphans == []
     # What the template declares but up does not run is said, not assumed.
