@@ -916,6 +916,7 @@ class StepFunctions(LoopbackServer):
         from botocore.exceptions import ClientError  # type: ignore[import-untyped]  # noqa: PLC0415
 
         resource = str(state.get("Resource"))
+        client = self._client(service)  # made before the call's clock starts (once a service)
         child: dict[str, Any] = {
             "name": CHILD_NAMES.get(service, service.capitalize()),
             "id": _new_id(),
@@ -934,7 +935,7 @@ class StepFunctions(LoopbackServer):
                     "Payload": json.dumps(payload if plain else payload.get("Payload", {})),
                 }
                 child["aws"]["function_name"] = function
-                reply = self._client("lambda").invoke(**request)
+                reply = client.invoke(**request)
                 body = reply["Payload"].read()
                 status = reply["ResponseMetadata"]["HTTPStatusCode"]
                 result = json.loads(body or b"null")
@@ -969,7 +970,7 @@ class StepFunctions(LoopbackServer):
                         "StringValue": self._local.header,
                     }
                 method = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
-                reply = getattr(self._client(service), method)(**request)
+                reply = getattr(client, method)(**request)
                 status = reply.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
                 result = _plain({k: v for k, v in reply.items() if k != "ResponseMetadata"})
             request_id = reply.get("ResponseMetadata", {}).get("RequestId")
