@@ -330,3 +330,14 @@ def test_a_cloudformation_state_machine_runs_with_tracing_off_as_the_guide_says(
         LocalApp(app, build_dir=tmp_path / "build") as again,
     ):
         again.send({"start_execution": "Nope"})
+
+
+def test_a_topic_tracing_config_that_is_not_one_is_refused_by_name(tmp_path: Path) -> None:
+    """CloudFormation, AWS::SNS::Topic TracingConfig: Active or PassThrough."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    template = _template(Events={"N": {"Type": "SNS", "Properties": {"Topic": {"Ref": "T"}}}})
+    template["Resources"]["T"] = {"Type": "AWS::SNS::Topic", "Properties": {"TracingConfig": "On"}}
+    app = App.from_template(template, tmp_path)
+    with pytest.raises(TemplateError, match="T: TracingConfig 'On'; accepted: PassThrough, Active"):
+        LocalApp(app, build_dir=tmp_path / "build").start()
