@@ -545,6 +545,8 @@ class StepFunctions(LoopbackServer):
                 f"State Machine Does Not Exist: '{request.get('stateMachineArn')}'; local "
                 f"machines: {', '.join(sorted(self.machines))}",
             )
+        # botocore's model lists StateMachineTypeNotSupported for StartSyncExecution;
+        # that a Standard machine gets it is inference (Express-only, as the API says).
         if sync and machine.type != "EXPRESS":
             raise _ApiError(
                 "StateMachineTypeNotSupported",
@@ -943,6 +945,10 @@ class StepFunctions(LoopbackServer):
                 status = reply["ResponseMetadata"]["HTTPStatusCode"]
                 result = json.loads(body or b"null")
                 if reply.get("FunctionError"):
+                    # Invoke answered 200 with a function error: the child keeps the 200
+                    # (the callback-timeout screenshot: a Lambda child OK under a failed
+                    # state); the States error is the function's errorType (inference:
+                    # no reference here states the name a Lambda task fails with).
                     child.update(end_time=_now(), http={"response": {"status": status}})
                     error = (
                         result.get("errorType", "Lambda.Unknown")
@@ -990,9 +996,9 @@ class StepFunctions(LoopbackServer):
             if status == 429:
                 child["throttle"] = True
             code = failed.response.get("Error", {}).get("Code", "Unknown")
-            # An aws-sdk task's error is SERVICE.Exception (developer guide, "Handling
-            # errors" of the SDK integrations); the optimized ones name the code alike
-            # here (inference).
+            # The States error is SERVICE.Code, for aws-sdk and optimized tasks alike
+            # (inference: the shape of the SDK integrations' error names, which no
+            # reference here publishes).
             prefix = CHILD_NAMES.get(service, service.capitalize())
             raise StatesError(f"{prefix}.{code}", str(failed)) from None
         except StatesError:
