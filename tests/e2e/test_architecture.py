@@ -10,6 +10,7 @@ both exporters; a request not sampled at API Gateway leaves nothing anywhere.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -168,3 +169,34 @@ def test_a_request_not_sampled_at_api_gateway_stays_unsampled_down_the_chain() -
     # unsampled trace has no published source here, so the link is kept).
     [worker] = outcome.invocations["order-worker"]
     assert worker.root != root
+
+
+def test_the_order_s_connected_view_runs_from_api_gateway_to_the_last_lambda_task(
+    app: tuple[TraceStore, architecture.Run], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``otel-xray traces --trace ID --linked``: the order's trace, then the worker's trace
+    that links to its queued message (X-Ray guide, xray-tracelinking: "a connected view of
+    each request as it's queued with Amazon SQS and processed by one or more Lambda
+    functions"), which carries the fulfilment down to ship-order. Two traces, linked: the
+    queue starts a trace of its own, as SQS to Lambda does."""
+    from otel_xray.devtools.cli import main  # noqa: PLC0415
+
+    store, outcome = app
+    accepted, _ = outcome.invocations["order-api"]
+    [worker] = outcome.invocations["order-worker"]
+    segments = tmp_path / "segments.jsonl"
+    segments.write_text("".join(json.dumps(d) + "\n" for d in store.documents()))
+    assert main(["traces", str(segments), "--trace", accepted.root, "--linked"]) == 0
+    printed = capsys.readouterr().out
+    order = [
+        f"trace {accepted.root}",
+        "orders/prod [AWS::ApiGateway::Stage]",
+        f"··▶ linked: a message of {accepted.root} started this trace",
+        f"trace {worker.root}",
+        "SFN StartExecution 200 (aws)",
+        "order-fulfilment [AWS::StepFunctions",  # the label is cut at its column
+        "ship-order [AWS::Lambda::Function]",
+    ]
+    positions = [printed.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert main(["traces", str(segments), "--trace", "1-00000000-000000000000000000000000"]) == 2

@@ -214,6 +214,27 @@ class TraceStore:
     def traces(self) -> list[Trace]:
         return [self.trace(t) for t in self.trace_ids()]
 
+    def linked(self, trace_id: str) -> list[Trace]:
+        """The trace and every trace that links to it, and to those, in order: the
+        connected view the X-Ray guide describes for SQS to Lambda ("a connected view of
+        each request as it's queued with Amazon SQS and processed by one or more Lambda
+        functions", xray-tracelinking), bounded by the store's traces."""
+        with self._lock:
+            snapshot = {t: list(docs.values()) for t, docs in self._documents.items()}
+        linking: dict[str, set[str]] = {}
+        for other, documents in snapshot.items():
+            for document in documents:
+                for link in document.get("links") or []:
+                    if isinstance(link, dict) and link.get("trace_id") != other:
+                        linking.setdefault(str(link.get("trace_id")), set()).add(other)
+        order, seen = [trace_id], {trace_id}
+        for current in order:
+            for other in sorted(linking.get(current, ())):
+                if other not in seen:
+                    seen.add(other)
+                    order.append(other)
+        return [self.trace(t) for t in order if t in snapshot]
+
     def find(self, trace_id: str, document_id: str) -> tuple[Trace, Document] | None:
         """A document by trace and id, with its assembled trace (for links)."""
         with self._lock:
