@@ -214,6 +214,9 @@ class SnsTopic(LoopbackServer):
                     "end_time": max(ended, started),
                     "namespace": "aws",
                     "aws": {"region": REGION, **aws},
+                    # What the delivery call was answered (inference, as its fields):
+                    # SendMessage 200, an asynchronous Invoke 202.
+                    "http": {"response": {"status": 202 if service == "Lambda" else 200}},
                 }
             )
 

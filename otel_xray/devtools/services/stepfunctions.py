@@ -60,6 +60,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -70,7 +71,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Self
 
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.propagation import parse_trace_header
@@ -166,6 +167,20 @@ def check_definition(definition: Any, where: str) -> None:
                 check_definition(branch, f"{here}.Branches[{number}]")
         if kind == "Map":
             check_definition(state.get("ItemProcessor") or state.get("Iterator"), here)
+
+
+def _services(definition: Mapping[str, Any]) -> set[str]:
+    """The boto3 services a (checked) definition's tasks call, branches and maps included."""
+    found: set[str] = set()
+    for name, state in definition.get("States", {}).items():
+        if state.get("Type") == "Task":
+            found.add(resource_of(state.get("Resource"), name)[0])
+        for branch in state.get("Branches") or []:
+            found |= _services(branch)
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if isinstance(processor, Mapping):
+            found |= _services(processor)
+    return found
 
 
 def resource_of(resource: Any, where: str) -> tuple[str, str, bool]:
@@ -527,6 +542,15 @@ class StepFunctions(LoopbackServer):
     @property
     def endpoint(self) -> str:
         return f"http://{self.address}"
+
+    def start(self) -> Self:
+        """Serve, with a client made for each service the machines call (made once, before
+        any task's clock starts: a boto3 client takes ~0.1-0.5 s to make here)."""
+        for machine in self.machines.values():
+            for service in _services(machine.definition):
+                with contextlib.suppress(StatesError):  # no endpoint: the task says so
+                    self._client(service)
+        return super().start()
 
     def wait(self, timeout: float = 60.0) -> None:
         """Wait for the executions still running."""
