@@ -461,6 +461,8 @@ class Execution:
 
     @property
     def arn(self) -> str:
+        # An Express execution's ARN says ``express`` where a Standard one says
+        # ``execution`` (inference: no reference here shows an Express ARN).
         kind = "express" if self.machine.type == "EXPRESS" else "execution"
         return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:{kind}:{self.machine.name}:{self.name}"
 
@@ -1091,6 +1093,7 @@ class StepFunctions(LoopbackServer):
             out = done.describe()
             out.pop("inputDetails", None)
             out.pop("outputDetails", None)
+            # Placeholders: botocore's model has the field; nothing is billed locally.
             out["billingDetails"] = {
                 "billedMemoryUsedInMB": 64,
                 "billedDurationInMilliseconds": 100,
