@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-EXAMPLES := order_api order_worker pricing notifier libraries
+EXAMPLES := order_api order_worker pricing notifier fulfilment libraries
 PYTEST_WORKERS ?= auto
 
 .PHONY: install servers layer runtime rie collector daemon adot examples bench-functions lint test test-unit demo up bench soak clean

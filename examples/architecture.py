@@ -3,9 +3,11 @@
     client -> API Gateway (orders/prod) -> order-api -> pricing (Lambda Invoke)
                                                      -> DynamoDB, the payment API
                                                         (a service on "ECS" -> its DynamoDB ledger)
-                                                     -> SNS (orders topic) -> notifier
-                                                                           -> SQS -> order-worker
+                                                     -> orders topic (SNS, active) -> notifier
+                                                                    -> SQS queue ··> order-worker
     order-worker -> DynamoDB, S3, EventBridge (OrderCompleted rule) -> notifier
+                 -> order-fulfilment (Step Functions) -> reserve-stock, orders (DynamoDB),
+                                                         ship-order
 
 Each front door is a local stand-in that passes the trace header on as AWS documents
 it (``otel_xray.devtools.services``: ``api_gateway``, ``sns``, ``eventbridge``; and
@@ -22,14 +24,24 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from examples.local_services import BUILD, LocalServices
+from examples.local_services import BUILD, ROOT, LocalServices
 from otel_xray.devtools.functions.event_sources import SqsEventSource
 from otel_xray.devtools.functions.invoke import InvocationResult, LocalFunction
 from otel_xray.devtools.functions.invoke_endpoint import LambdaEndpoint
 from otel_xray.devtools.services.api_gateway import ApiGatewayStage
 from otel_xray.devtools.services.eventbridge import EventBus
 from otel_xray.devtools.services.sns import SnsTopic
+from otel_xray.devtools.services.stepfunctions import (
+    Execution,
+    StateMachine,
+    StepFunctions,
+    substitute,
+)
 from otel_xray.devtools.traces.store import TraceStore
+
+#: The fulfilment state machine the worker starts, as deploy/template.yaml deploys it.
+DEFINITION = ROOT / "deploy" / "statemachines" / "fulfilment.asl.json"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 #: (title, amount, items, trace header sent to API Gateway or None).
 ORDERS: list[tuple[str, float, list[str], str | None]] = [
@@ -44,6 +56,8 @@ class Run:
 
     responses: list[tuple[int, Any]] = field(default_factory=list)
     invocations: dict[str, list[InvocationResult]] = field(default_factory=dict)
+    #: The fulfilment executions the worker started.
+    executions: list[Execution] = field(default_factory=list)
 
 
 def run(
@@ -58,18 +72,27 @@ def run(
         payments = services.payments
         base = services.function_env()
 
-        def function(name: str, env: dict[str, str] | None = None) -> LocalFunction:
-            code = BUILD / name.replace("-", "_")
+        def function(
+            name: str, env: dict[str, str] | None = None, code: str = "", handler: str = "handler"
+        ) -> LocalFunction:
             return LocalFunction(
-                "app.handler", code, env={**base, **(env or {})}, function_name=name,
-                exporter=exporter,
+                f"app.{handler}", BUILD / (code or name.replace("-", "_")),
+                env={**base, **(env or {})}, function_name=name, exporter=exporter,
             )  # fmt: skip
 
-        with function("pricing") as pricing, function("notifier") as notifier:
-            invoke = LambdaEndpoint({"pricing": pricing}).start()
+        with (
+            function("pricing") as pricing,
+            function("notifier") as notifier,
+            function("reserve-stock", code="fulfilment", handler="reserve") as reserve,
+            function("ship-order", code="fulfilment", handler="ship") as ship,
+        ):
+            invoke = LambdaEndpoint(
+                {"pricing": pricing, "reserve-stock": reserve, "ship-order": ship}
+            ).start()
             topic = SnsTopic(
                 f"orders-topic{services.table.removeprefix('orders')}",
                 [notifier, ("sqs", services.queue_url, services.client("sqs"))],
+                tracing="Active",  # as deploy/template.yaml's OrdersTopic
             ).start()
             bus = EventBus([({"source": ["orders"], "detail-type": ["OrderCompleted"]},
                              [notifier])]).start()  # fmt: skip
@@ -79,7 +102,21 @@ def run(
                 "PRICING_FUNCTION": "pricing",
                 "ORDERS_TOPIC_ARN": topic.topic_arn,
             }
-            worker_env = {"AWS_ENDPOINT_URL_EVENTBRIDGE": bus.endpoint, "EVENT_BUS_NAME": "orders"}
+            definition = substitute(DEFINITION.read_text(), {
+                "ReserveFunctionArn": FUNCTION_ARN.format("reserve-stock"),
+                "ShipFunctionArn": FUNCTION_ARN.format("ship-order"),
+                "OrdersTable": services.table,
+            })  # fmt: skip
+            machine = StateMachine("order-fulfilment", definition, tracing=True)
+            endpoints = {"lambda": invoke.endpoint, "sns": topic.endpoint,
+                         "events": bus.endpoint, "default": services.aws_endpoint}  # fmt: skip
+            sfn = StepFunctions([machine], endpoints).start()
+            worker_env = {
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": bus.endpoint,
+                "EVENT_BUS_NAME": "orders",
+                "AWS_ENDPOINT_URL_SFN": sfn.endpoint,
+                "FULFILMENT_STATE_MACHINE_ARN": machine.arn,
+            }
             try:
                 with (
                     function("order-api", api_env) as api,
@@ -103,7 +140,12 @@ def run(
                             source.complete(event, result.response)
                             outcome.invocations.setdefault("order-worker", []).append(result)
                         bus.wait()
+                        sfn.wait()
+                        invoke.settle()
                         store.add_all(gateway.documents)
+                        store.add_all(topic.documents)
+                        store.add_all(sfn.documents)
+                        outcome.executions = list(sfn.executions.values())
                         outcome.invocations["order-api"] = list(gateway.invocations)
                     finally:
                         gateway.stop()
@@ -111,7 +153,9 @@ def run(
                 invoke.stop()
                 topic.stop()
                 bus.stop()
-            outcome.invocations["pricing"] = [r for _, _, r in invoke.invocations]
+                sfn.stop()
+            for name, _, result in invoke.invocations:
+                outcome.invocations.setdefault(name, []).append(result)
             outcome.invocations["notifier"] = [r for _, r in topic.deliveries] + [
                 r for _, _, r in bus.deliveries
             ]

@@ -12,8 +12,8 @@ It prints every trace as X-Ray's timeline shows it, the service map, and writes
 the segment documents and the map as SVG under ``build/demo/``. Everything it
 starts, it stops. :func:`run` is this two-function app (the tests' fixture);
 ``make demo`` runs the whole architecture around it (``examples/architecture.py``:
-API Gateway, the pricing function, the orders topic, the notifier, EventBridge),
-through both exporters.
+API Gateway, the pricing function, the orders topic, the notifier, EventBridge, the
+order-fulfilment state machine), through both exporters.
 """
 
 from __future__ import annotations
@@ -118,10 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         store = TraceStore()
         # A process of its own: plain resource names the first time (moto keeps one
         # backend per process, so a second run needs names of its own).
-        architecture.run(store, exporter, unique_names=number > 0)
+        outcome = architecture.run(store, exporter, unique_names=number > 0)
         for trace in store.traces():
             print()
             print(render_trace(trace))
+        accepted = outcome.invocations["order-api"][0].root
+        chain = " ··▶ ".join(t.id for t in store.linked(accepted))
+        print(f"\n== the accepted order, API Gateway to the fulfilment's last task: {chain}")
+        print(f"   (otel-xray traces FILE --trace {accepted} --linked prints them in order)")
         graph = ServiceGraph.build(store)
         print(f"\n== the service map, {exporter} exporter")
         print(render_map(graph))
@@ -134,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     segments = OUT / "segments.jsonl"
     print(f"  again from the file: otel-xray map {segments} --svg {OUT / 'service-map.svg'}")
     print(f"  where the time goes: otel-xray analyze {segments}")
+    print(f"  one order end to end: otel-xray traces {segments} --trace ID --linked")
     print(
         f"  in the browser: otel-xray console {segments} "
         "--groups deploy/template.yaml --param PaymentHost=127.0.0.1"

@@ -167,8 +167,10 @@ class XRayCapture:
 
     Each :meth:`invoke` gets a fresh ``_X_AMZN_TRACE_ID`` (as Lambda gives it), runs
     the handler through otel-xray's wrapper, and records Lambda's ``AWS::Lambda`` and
-    ``AWS::Lambda::Function`` segments next to the function's own documents, so the
-    trace and the service graph are those X-Ray would show.
+    ``AWS::Lambda::Function`` segments (``Initialization`` on the first invoke,
+    ``Invocation`` and ``Overhead`` on each, as ``otel-xray invoke`` writes them) next
+    to the function's own documents, so the trace and the service graph are those
+    X-Ray would show.
     """
 
     def __init__(
@@ -242,6 +244,12 @@ class XRayCapture:
         finished = time.time()
         error = captured.error
         init_started, self._init_started = self._init_started, None
+        exported = [span_to_document(span) for span in self._exporter.spans[seen:]]
+        # Overhead: from the response to the runtime's next poll, as ``otel-xray invoke``
+        # records it (``functions/lambda_segments.py``). In-process, the runtime client's
+        # work after the response (posting it, asking for the next event) is this
+        # bookkeeping: short, as in a warm sandbox whose handler flushed before returning.
+        next_poll = time.time()
         lambdas_own = lambda_segments(
             function_name=self.function_name,
             function_arn=getattr(context, "invoked_function_arn", ""),
@@ -253,15 +261,14 @@ class XRayCapture:
             finished=finished,
             init_started=init_started,
             init_finished=received,
+            next_poll=next_poll,
             error={"errorType": type(error).__name__, "errorMessage": str(error)}
             if error is not None
             else None,
             xray_cause=_runtime_cause(error) if error is not None else None,
             links=sqs_links(event),
         )
-        captured.documents = (lambdas_own if sampled else []) + [
-            span_to_document(span) for span in self._exporter.spans[seen:]
-        ]
+        captured.documents = (lambdas_own if sampled else []) + exported
         self.documents.extend(captured.documents)
         return captured
 

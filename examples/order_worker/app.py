@@ -2,7 +2,9 @@
 
 In the full architecture the queue is subscribed to the orders topic, so a message is
 SNS's envelope around the order; with ``EVENT_BUS_NAME`` set, a completed order is
-announced on EventBridge (``OrderCompleted``), where a rule sends it to the notifier.
+announced on EventBridge (``OrderCompleted``), where a rule sends it to the notifier;
+with ``FULFILMENT_STATE_MACHINE_ARN`` set, the worker starts the order-fulfilment state
+machine for it (Step Functions joins the worker's trace through the call's header).
 
 The layer traces DynamoDB and S3 with no code; ``otel_xray`` names the compute
 step and the receipt file and annotates the order. A record whose order is
@@ -22,6 +24,8 @@ dynamodb = boto3.client("dynamodb")
 s3 = boto3.client("s3")
 EVENT_BUS = os.environ.get("EVENT_BUS_NAME")
 events = boto3.client("events") if EVENT_BUS else None  # only where it is used
+FULFILMENT = os.environ.get("FULFILMENT_STATE_MACHINE_ARN")
+stepfunctions = boto3.client("stepfunctions") if FULFILMENT else None
 TABLE = os.environ["ORDERS_TABLE"]
 BUCKET = os.environ["RECEIPTS_BUCKET"]
 TAX_RATE = 0.2
@@ -62,6 +66,11 @@ def handler(event, context):
                         "EventBusName": EVENT_BUS,
                     }
                 ]
+            )
+        if stepfunctions is not None:
+            stepfunctions.start_execution(
+                stateMachineArn=FULFILMENT,
+                input=json.dumps({"order_id": order_id, "items": message["items"]}),
             )
     return {"batchItemFailures": failures}
 

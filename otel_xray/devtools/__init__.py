@@ -13,8 +13,9 @@ share:
                       the receivers that stand in for them (UDP daemon, OTLP/HTTP)
 ``functions``         the Lambda side: sandbox, Runtime API, the invoke harness,
                       Lambda's own segments, the Invoke endpoint, event sources
-``services``          the AWS front doors: API Gateway, SNS, EventBridge, moto's
-                      server, the local X-Ray API and its SigV4 check
+``services``          the AWS front doors: API Gateway, SNS, EventBridge, Step
+                      Functions, moto's server, the local X-Ray API and its SigV4
+                      check
 ``sam``               a whole app from its SAM template (``otel-xray up``)
 ``cli``               the ``otel-xray`` command, on top
 ====================  =========================================================

@@ -4,7 +4,7 @@ otel-xray invoke MODULE.FUNCTION --code DIR --event FILE [--times N]
                  [--exporter xray-udp|otlp|xray-otlp-udp|xray-otlp] [--env KEY=VALUE]...
                  [--segments OUT.jsonl]
 otel-xray map SEGMENTS.jsonl [--svg OUT.svg] [--json]
-otel-xray traces SEGMENTS.jsonl
+otel-xray traces SEGMENTS.jsonl [--trace ID [--linked]]
 otel-xray query 'FILTER EXPRESSION' SEGMENTS.jsonl
 otel-xray analyze SEGMENTS.jsonl [--filter EXPRESSION] [--trace ID] [--json]
 otel-xray xray-api [--port N] [--segments OUT.jsonl] [--transaction-search on|off]
@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     traces = commands.add_parser("traces", help="every stored trace as a timeline tree")
     traces.add_argument("segments", type=Path, help="JSON lines of segment documents")
+    traces.add_argument("--trace", help="only this trace (its X-Ray trace id)")
+    traces.add_argument(
+        "--linked",
+        action="store_true",
+        help="with --trace: also every trace linked to it (an SQS consumer's), in order",
+    )
 
     query = commands.add_parser("query", help="the traces an X-Ray filter expression selects")
     query.add_argument("expression", help="e.g. 'service(\"order-api\") { fault }'")
@@ -408,8 +414,28 @@ def _traces(args: argparse.Namespace) -> int:
     store = _load(args.segments)
     if store is None:
         return 2
-    for trace in store.traces():
+    if args.trace is None:
+        for trace in store.traces():
+            print(render_trace(trace))
+        return 0
+    if args.trace not in store.trace_ids():
+        print(f"otel-xray: no trace {args.trace} in {args.segments}", file=sys.stderr)
+        return 2
+    chain = store.linked(args.trace) if args.linked else [store.trace(args.trace)]
+    shown: set[str] = set()
+    for trace in chain:
+        sources = sorted(
+            {
+                str(link.get("trace_id"))
+                for segment in trace.segments
+                for link in segment.get("links") or []
+                if isinstance(link, dict) and link.get("trace_id") in shown
+            }
+        )
+        if sources:
+            print(f"\n··▶ linked: a message of {', '.join(sources)} started this trace")
         print(render_trace(trace))
+        shown.add(trace.id)
     return 0
 
 

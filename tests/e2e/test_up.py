@@ -36,7 +36,17 @@ from otel_xray.devtools.traces.filters import FilterExpression
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import TraceStore
 from tests.e2e.conftest import ROOT
-from tests.e2e.test_architecture import API_FN, BUCKET, EXPECTED_EDGES, LEDGER, PAYMENTS, TABLE
+from tests.e2e.test_architecture import (
+    API_FN,
+    BUCKET,
+    EXPECTED_EDGES,
+    LEDGER,
+    PAYMENTS,
+    QUEUE,
+    TABLE,
+    TOPIC,
+    drawn_edges,
+)
 
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 REQUESTS = ROOT / "examples" / "requests" / "orders.json"
@@ -45,6 +55,8 @@ UNSAMPLED_ROOT = "1-6b0cc901-0123456789abcdef01234567"
 LOCAL_NAMES = {
     TABLE: "OrdersTable (AWS::DynamoDB::Table)",
     BUCKET: "receiptsbucket (AWS::S3::Bucket)",
+    TOPIC: "OrdersTopic (AWS::SNS::Topic)",
+    QUEUE: "OrdersQueue (AWS::SQS::Queue)",
 }
 
 
@@ -72,12 +84,17 @@ def test_the_template_runs_as_the_architecture_drawn(
     store, sent, local = up
     assert [s.status for s in sent] == [201, 502, 502]
     graph = ServiceGraph.build(store)
+    drawn, drawn_links = drawn_edges()  # docs/how-it-works.md
+    assert drawn == EXPECTED_EDGES
     # The payment API is outside the template (a PaymentUrl parameter): its own segments go
     # to its own daemon, so here the function's call to it stays a remote node.
     architecture = EXPECTED_EDGES - {(API_FN, PAYMENTS), (PAYMENTS, LEDGER)}
     architecture |= {(API_FN, "127.0.0.1 (remote)")}
     expected = {(LOCAL_NAMES.get(a, a), LOCAL_NAMES.get(b, b)) for a, b in architecture}
     assert set(graph.edge_labels()) == expected
+    linked = {(graph.nodes[e.source].label, graph.nodes[e.target].label)
+              for e in graph.edges.values() if e.linked}  # fmt: skip
+    assert linked == {(LOCAL_NAMES.get(a, a), LOCAL_NAMES.get(b, b)) for a, b in drawn_links}
     for trace in store.traces():
         assert trace.orphans == []
     # What the template declares but up does not run is said, not assumed.
@@ -257,3 +274,84 @@ def test_make_up_runs_the_example_template_with_its_orders(
     printed = capsys.readouterr().out
     assert "POST /orders -> 201" in printed and "POST /orders -> 502" in printed
     assert "orders/prod" in {json.loads(line)["name"] for line in out.read_text().splitlines()}
+
+
+def test_the_fulfilment_joins_the_worker_s_trace_down_to_its_last_lambda_task(
+    up: tuple[TraceStore, list[Sent], LocalApp],
+) -> None:
+    """The template's OrderFulfilment (AWS::Serverless::StateMachine, DefinitionUri with
+    DefinitionSubstitutions, Tracing.Enabled): the worker's StartExecution carries its
+    header, so the execution segment and each Lambda task's segments are in the worker's
+    trace (Step Functions developer guide, concepts-xray-tracing; botocore's model,
+    StartExecutionInput.traceHeader: the header is used)."""
+    store, _, local = up
+    [worker] = local.invocations["order-worker"]
+    [reserve] = local.invocations["reserve-stock"]
+    [ship] = local.invocations["ship-order"]
+    assert reserve.root == ship.root == worker.root
+    assert ship.response["tracking"].startswith("TRK-")
+    trace = store.trace(worker.root)
+    machine_origin = "AWS::StepFunctions::StateMachine"
+    [machine] = [s for s in trace.segments if s.get("origin") == machine_origin]
+    assert machine["name"] == "order-fulfilment" and "fault" not in machine
+    assert [s["name"] for s in machine["subsegments"]][-1] == "Ship"
+
+
+STATE_MACHINE_TEMPLATE = {
+    "Resources": {
+        "Fn": {"Type": "AWS::Serverless::Function",
+               "Properties": {"CodeUri": "fn/", "Handler": "app.handler"}},
+        "Flow": {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": "flow",
+                "TracingConfiguration": {"Enabled": False},
+                "DefinitionSubstitutions": {"Target": {"Fn::GetAtt": ["Fn", "Arn"]}},
+                "Definition": {"StartAt": "Call", "States": {"Call": {
+                    "Type": "Task", "Resource": "${Target}", "End": True}}},
+            },
+        },
+    }
+}  # fmt: skip
+
+
+def test_a_cloudformation_state_machine_runs_with_tracing_off_as_the_guide_says(
+    tmp_path: Path,
+) -> None:
+    """AWS::StepFunctions::StateMachine with an inline Definition and tracing off: an
+    execution is traced only "if a trace ID is passed by an upstream service" (developer
+    guide), here ``traceHeader`` in the body; one without stays untraced, and ``up``
+    says tracing is off."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return event\n")
+    app = App.from_template(STATE_MACHINE_TEMPLATE, tmp_path)
+    root = "1-6b0cc903-0123456789abcdef01234567"
+    with LocalApp(app, build_dir=tmp_path / "build") as local:
+        header = f"Root={root};Parent=53995c3f42cd8ad8;Sampled=1"
+        traced = local.send({"start_execution": "Flow", "input": {"n": 1}, "trace_header": header})
+        untraced = local.send({"start_execution": "flow", "input": {"n": 2}})
+        documents = list(local.documents)
+        notes = list(local.notes)
+    assert traced.answer.endswith(":execution:flow:" + traced.answer.rsplit(":", 1)[-1])
+    assert untraced.status == 200
+    machines = [d for d in documents if d.get("origin") == "AWS::StepFunctions::StateMachine"]
+    assert [(m["name"], m["trace_id"]) for m in machines] == [("flow", root)]
+    [fn] = local.invocations["Fn"][:1]
+    assert fn.root == root and fn.response == {"n": 1}
+    assert any("Flow: tracing is off" in note for note in notes)
+    with (
+        pytest.raises(TemplateError, match="start_execution 'Nope': accepted: Flow"),
+        LocalApp(app, build_dir=tmp_path / "build") as again,
+    ):
+        again.send({"start_execution": "Nope"})
+
+
+def test_a_topic_tracing_config_that_is_not_one_is_refused_by_name(tmp_path: Path) -> None:
+    """CloudFormation, AWS::SNS::Topic TracingConfig: Active or PassThrough."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    template = _template(Events={"N": {"Type": "SNS", "Properties": {"Topic": {"Ref": "T"}}}})
+    template["Resources"]["T"] = {"Type": "AWS::SNS::Topic", "Properties": {"TracingConfig": "On"}}
+    app = App.from_template(template, tmp_path)
+    with pytest.raises(TemplateError, match="T: TracingConfig 'On'; accepted: PassThrough, Active"):
+        LocalApp(app, build_dir=tmp_path / "build").start()

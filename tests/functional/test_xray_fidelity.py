@@ -308,9 +308,14 @@ def test_lambdas_function_segment_has_its_published_shape() -> None:
     assert function["aws"]["resource_names"] == ["my-function"]
     assert function["aws"]["account_id"] == function["aws"]["function_arn"].split(":")[4]
     phases = [s["name"] for s in function["subsegments"]]
-    assert phases[:2] == ["Initialization", "Invocation"]
+    assert phases == ["Initialization", "Invocation", "Overhead"]
     assert all(s["aws"]["function_arn"] for s in function["subsegments"])
     again = next(d for d in second.documents if d.get("origin") == "AWS::Lambda::Function")
-    assert [s["name"] for s in again["subsegments"]] == ["Invocation"]  # warm
+    # Warm: Invocation then Overhead, as `otel-xray invoke` writes them (test_cli_invoke).
+    assert [s["name"] for s in again["subsegments"]] == ["Invocation", "Overhead"]
+    for document in (function, again):
+        invocation, overhead = document["subsegments"][-2:]
+        assert invocation["end_time"] <= overhead["start_time"] <= overhead["end_time"]
+        assert overhead["end_time"] <= document["end_time"]
     for document in first.documents + second.documents:
         jsonschema.validate(document, SCHEMA)

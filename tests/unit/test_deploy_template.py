@@ -130,11 +130,24 @@ def test_the_template_deploys_the_architecture_the_demo_runs() -> None:
         for r in resources.values()
         if r["Type"] == "AWS::Serverless::Function"
     }
-    assert set(functions) == {"order-api", "order-worker", "pricing", "notifier"}
+    assert set(functions) == {
+        "order-api", "order-worker", "pricing", "notifier", "reserve-stock", "ship-order"
+    }  # fmt: skip
     api_env = functions["order-api"]["Properties"]["Environment"]["Variables"]
     assert set(api_env) == {"PRICING_FUNCTION", "ORDERS_TOPIC_ARN"}
     worker_env = functions["order-worker"]["Properties"]["Environment"]["Variables"]
-    assert worker_env == {"EVENT_BUS_NAME": "default"}
+    assert worker_env == {
+        "EVENT_BUS_NAME": "default",
+        "FULFILMENT_STATE_MACHINE_ARN": {"Ref": "OrderFulfilment"},
+    }
+    # The fulfilment the worker starts: its tasks are the template's two functions, and
+    # its definition file is the one examples/architecture.py runs (issue 31).
+    machine = resources["OrderFulfilment"]["Properties"]
+    assert machine["Tracing"] == {"Enabled": True}
+    assert machine["DefinitionUri"] == "statemachines/fulfilment.asl.json"
+    assert set(machine["DefinitionSubstitutions"]) == {
+        "ReserveFunctionArn", "ShipFunctionArn", "OrdersTable"
+    }  # fmt: skip
     events = functions["notifier"]["Properties"]["Events"]
     assert {e["Type"] for e in events.values()} == {"SNS", "EventBridgeRule"}
     rule = events["OrderCompleted"]["Properties"]["Pattern"]

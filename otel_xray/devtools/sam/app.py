@@ -35,14 +35,18 @@ list of them, each one of::
     {"publish": "OrdersTopic", "message": "...", "subject": "..."}
     {"put_events": [{"Source": "orders", "DetailType": "OrderPlaced", "Detail": {}}]}
     {"send_message": "OrdersQueue", "body": "..."}
+    {"start_execution": "OrderFulfilment", "input": {}}
 
 (``trace_header`` on any of them is sent as the caller's ``X-Amzn-Trace-Id``.)
 
-Step Functions is not emulated: the segment a state machine records
-(``AWS::StepFunctions::StateMachine``, one subsegment per state) is written by
-the service, no SDK, collector or reference page here shows its fields, and a
-made-up shape would teach a user the wrong thing. A template that declares one
-is run without it, and says so.
+State machines (``AWS::Serverless::StateMachine``, ``AWS::StepFunctions::StateMachine``)
+run in the local Step Functions service (:mod:`~otel_xray.devtools.services.stepfunctions`),
+from an inline ``Definition`` (intrinsics resolved), a ``DefinitionString`` or a local
+``DefinitionUri`` file, with ``DefinitionSubstitutions``; ``Tracing.Enabled`` (SAM) or
+``TracingConfiguration.Enabled`` turns its tracing on. Functions reach it through
+``AWS_ENDPOINT_URL_SFN`` (StartSyncExecution also needs
+``AWS_DISABLE_HOST_PREFIX_INJECTION=true``, which ``up`` sets). A state machine's
+``Events`` are not run (listed). An S3 definition location is refused.
 
 Example:
     >>> template = {
@@ -82,7 +86,13 @@ from otel_xray.devtools.sam.cloudformation import read_template
 from otel_xray.devtools.services.api_gateway import ApiGatewayStage, Route
 from otel_xray.devtools.services.eventbridge import EventBus
 from otel_xray.devtools.services.moto_server import TEST_CREDENTIALS, AwsServices
-from otel_xray.devtools.services.sns import SnsTopic
+from otel_xray.devtools.services.sns import TRACING_MODES, SnsTopic
+from otel_xray.devtools.services.stepfunctions import (
+    DefinitionError,
+    StateMachine,
+    StepFunctions,
+    substitute,
+)
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -98,8 +108,11 @@ RESOURCE_TYPES = (
     "AWS::S3::Bucket",
     "AWS::SNS::Topic",
     "AWS::SNS::Subscription",
+    "AWS::Serverless::StateMachine",
+    "AWS::StepFunctions::StateMachine",
 )
-REQUEST_KINDS = ("api", "invoke", "publish", "put_events", "send_message")
+STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+REQUEST_KINDS = ("api", "invoke", "publish", "put_events", "send_message", "start_execution")
 
 
 class TemplateError(ValueError):
@@ -167,6 +180,11 @@ class App:
             if kind not in RESOURCE_TYPES:
                 app.not_run[logical_id] = kind
                 continue
+            if kind in STATE_MACHINE_TYPES:
+                for event_name, event in (
+                    (resource.get("Properties") or {}).get("Events") or {}
+                ).items():
+                    app.events_not_run.append(f"{logical_id}.{event_name} ({event.get('Type')})")
             if kind != "AWS::Serverless::Function":
                 continue
             props = {**globals_, **(resource.get("Properties") or {})}
@@ -396,6 +414,7 @@ class LocalApp:
         self._apis: dict[str, ApiGatewayStage] = {}
         self._topics: dict[str, SnsTopic] = {}
         self._bus: EventBus | None = None
+        self._sfn: StepFunctions | None = None
         self._invoke: LambdaEndpoint | None = None
         self._sources: list[tuple[SqsEventSource, LocalFunction]] = []
         self._started: list[Any] = []
@@ -480,6 +499,11 @@ class LocalApp:
             endpoints["AWS_ENDPOINT_URL_SNS"] = next(iter(self._topics.values())).endpoint
         if self._bus is not None:
             endpoints["AWS_ENDPOINT_URL_EVENTBRIDGE"] = self._bus.endpoint
+        if self._sfn is not None:
+            endpoints["AWS_ENDPOINT_URL_SFN"] = self._sfn.endpoint
+            # StartSyncExecution's endpoint has the host prefix "sync-" (botocore's
+            # model), which a loopback address cannot take: botocore's own switch.
+            endpoints["AWS_DISABLE_HOST_PREFIX_INJECTION"] = "true"
         for function in self.app.functions:
             env = {k: str(resolver.resolve(v)) for k, v in function.environment.items()}
             env.pop("AWS_LAMBDA_EXEC_WRAPPER", None)  # the local sandbox runs the layer itself
@@ -526,6 +550,11 @@ class LocalApp:
                 "TopicName": name,
                 "TopicArn": arn.format("sns", name),
             }
+        if kind in STATE_MACHINE_TYPES:
+            key = "Name" if kind == "AWS::Serverless::StateMachine" else "StateMachineName"
+            name = str(r.resolve(props.get(key) or logical_id))
+            machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{name}"
+            return {"Ref": machine_arn, "Arn": machine_arn, "Name": name}
         if kind == "AWS::Serverless::Api":
             return {"Ref": logical_id, "RootResourceId": "root"}
         return {"Ref": logical_id}
@@ -630,7 +659,16 @@ class LocalApp:
                 )
         for logical_id, subscribers in topics.items():
             name = _declared(resources, logical_id, "TopicName", logical_id, "AWS::SNS::Topic")
-            running = SnsTopic(name, subscribers).start()
+            # TracingConfig: Active records the topic's segment and its deliveries;
+            # PassThrough (the default) only passes the header on (services.sns).
+            tracing = r.resolve(
+                (template[logical_id].get("Properties") or {}).get("TracingConfig") or "PassThrough"
+            )
+            if tracing not in TRACING_MODES:
+                raise TemplateError(
+                    f"{logical_id}: TracingConfig {tracing!r}; accepted: {', '.join(TRACING_MODES)}"
+                )
+            running = SnsTopic(name, subscribers, tracing=str(tracing)).start()
             self._topics[logical_id] = running
             self._started.append(running)
         SnsTopic.share(list(self._topics.values()))  # one endpoint serves every topic
@@ -653,10 +691,75 @@ class LocalApp:
             gateway = ApiGatewayStage(api_name=name, stage=stage, routes=api_routes, tracing=traced)
             self._apis[api_id] = gateway.start()
             self._started.append(gateway)
+        self._state_machines(r, resources)
         assert self._aws is not None
         for url, batch, local in queues:
             source = SqsEventSource(url, client=self._aws.client("sqs"), batch_size=batch)
             self._sources.append((source, local))
+
+    def _state_machines(self, r: Resolver, resources: Mapping[str, Mapping[str, str]]) -> None:
+        """Every state machine of the template, in one local Step Functions endpoint."""
+        machines = []
+        for logical_id, resource in self.app.template["Resources"].items():
+            kind = resource.get("Type")
+            if kind not in STATE_MACHINE_TYPES:
+                continue
+            props = resource.get("Properties") or {}
+            substitutions = {
+                str(k): str(r.resolve(v))
+                for k, v in (props.get("DefinitionSubstitutions") or {}).items()
+            }
+            text = self._definition_text(logical_id, props, r)
+            serverless = kind == "AWS::Serverless::StateMachine"
+            tracing = props.get("Tracing" if serverless else "TracingConfiguration") or {}
+            machine_type = str(
+                r.resolve(props.get("Type" if serverless else "StateMachineType") or "STANDARD")
+            )
+            try:
+                machines.append(
+                    StateMachine(
+                        resources[logical_id]["Name"],
+                        substitute(text, substitutions),
+                        tracing=bool(r.resolve(tracing.get("Enabled", False))),
+                        type=machine_type,
+                    )
+                )
+            except DefinitionError as error:
+                raise TemplateError(f"{logical_id}: {error}") from error
+            if not machines[-1].tracing:
+                self.notes.append(
+                    f"{logical_id}: tracing is off; an execution is traced only when its "
+                    "caller passes a trace header"
+                )
+        if not machines:
+            return
+        assert self._aws is not None and self._invoke is not None
+        endpoints = {"lambda": self._invoke.endpoint, "default": self._aws.endpoint}
+        if self._topics:
+            endpoints["sns"] = next(iter(self._topics.values())).endpoint
+        if self._bus is not None:
+            endpoints["events"] = self._bus.endpoint
+        self._sfn = StepFunctions(machines, endpoints).start()
+        self._started.append(self._sfn)
+
+    def _definition_text(self, logical_id: str, props: Mapping[str, Any], r: Resolver) -> str:
+        """The definition as JSON text: inline (intrinsics resolved), a string, or a file."""
+        if isinstance(props.get("Definition"), dict):
+            return json.dumps(r.resolve(props["Definition"]))
+        if "DefinitionString" in props:
+            return str(r.resolve(props["DefinitionString"]))
+        uri = props.get("DefinitionUri")
+        if isinstance(uri, str):
+            path = (self.app.base_dir / uri).resolve()
+            try:
+                data = read_template(path) if path.suffix in (".yaml", ".yml") else None
+                return json.dumps(data) if data is not None else path.read_text()
+            except (OSError, yaml.YAMLError) as error:
+                raise TemplateError(f"{logical_id}: DefinitionUri {uri}: {error}") from error
+        raise TemplateError(
+            f"{logical_id}: a state machine needs Definition, DefinitionString or a local "
+            "DefinitionUri file (an S3 location is not run locally)"
+        )
 
     @staticmethod
     def _logical(value: Any, intrinsic: str, where: str) -> str:
@@ -756,12 +859,32 @@ class LocalApp:
             ]
             reply = self._client("events", self._bus.endpoint, header).put_events(Entries=entries)
             return Sent(dict(item), 200, reply.get("Entries"))
+        if "start_execution" in item:
+            arn = self._state_machine_arn(str(item["start_execution"]))
+            assert self._sfn is not None
+            reply = self._client("stepfunctions", self._sfn.endpoint, header).start_execution(
+                stateMachineArn=arn, input=_text(item.get("input", {}))
+            )
+            return Sent(dict(item), 200, reply.get("executionArn"))
         queue = str(item["send_message"])
         url = self.resolver.ref(queue) if queue in self.resolver.resources else queue
         reply = self._client("sqs", self._aws.endpoint, header).send_message(
             QueueUrl=url, MessageBody=_text(item.get("body", ""))
         )
         return Sent(dict(item), 200, reply.get("MessageId"))
+
+    def _state_machine_arn(self, given: str) -> str:
+        declared = {
+            logical_id: self.resolver.ref(logical_id) if self.resolver else ""
+            for logical_id, resource in self.app.template["Resources"].items()
+            if resource.get("Type") in STATE_MACHINE_TYPES
+        }
+        for logical_id, arn in declared.items():
+            if given in (logical_id, arn, arn.rsplit(":", 1)[-1]):
+                return arn
+        raise TemplateError(
+            f"start_execution {given!r}: accepted: {', '.join(declared) or 'none declared'}"
+        )
 
     def _function_name(self, given: str) -> str:
         for function in self.app.functions:
@@ -784,6 +907,11 @@ class LocalApp:
             if self._bus is not None:
                 self._bus.wait()
             moved = False
+            if self._sfn is not None:
+                running = sum(1 for e in self._sfn.executions.values() if not e.done.is_set())
+                self._sfn.wait()
+                self._invoke.settle()
+                moved = running > 0
             for source, function in self._sources:
                 while (event := source.next_event(wait_seconds=0)) is not None:
                     result = function.invoke(event)
@@ -804,9 +932,14 @@ class LocalApp:
         results.extend((name, result) for name, _, result in self._invoke.invocations)
         for topic in self._topics.values():
             results.extend(topic.deliveries)
+            self.documents.extend(d for d in topic.documents if id(d) not in seen)
+            seen.update(id(d) for d in topic.documents)
         if self._bus is not None:
             results.extend((name, result) for name, _, result in self._bus.deliveries)
         results.extend(self._queued)
+        if self._sfn is not None:
+            self.documents.extend(d for d in self._sfn.documents if id(d) not in seen)
+            seen.update(id(d) for d in self._sfn.documents)
         self.invocations = {}
         for name, result in results:
             self.invocations.setdefault(name, []).append(result)

@@ -44,6 +44,9 @@ INFERRED_ORIGINS = {
     "Lambda": "AWS::Lambda",
     "SFN": "AWS::StepFunctions::StateMachine",
     "EventBridge": "AWS::Events",
+    # Step Functions' optimized EventBridge task child (console screenshots,
+    # shared/reference/stepfunctions-sns.md: "Events" with PutEvents, node AWS::Events).
+    "Events": "AWS::Events",
 }
 
 
@@ -53,7 +56,15 @@ INFERRED_ORIGINS = {
 #: EventBridge event node connects source and target services"; X-Ray guide, SNS page:
 #: publisher, topic and subscribers as connected nodes). A Lambda Invoke is not one:
 #: the callee's own AWS::Lambda segment is that node.
-PASS_THROUGH = frozenset({"EventBridge", "SNS"})
+PASS_THROUGH = frozenset({"EventBridge", "Events", "SNS"})
+
+#: Segment origins of a pass-through service recording its own segment (an SNS topic
+#: with active tracing, ``services.sns``; a state machine, ``services.stepfunctions``).
+#: Under a call they stand for the service themselves, so no inferred node is added in
+#: front of them (xray-concepts.md: "If the downstream service is also instrumented, the
+#: segment that it sends replaces the inferred segment generated from the upstream
+#: client's subsegment"; the SNS page's map: publisher -> topic -> subscribers).
+SELF_TRACED_ORIGINS = frozenset({"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"})
 
 
 def inferred_origin(service: str) -> str:
@@ -203,6 +214,27 @@ class TraceStore:
     def traces(self) -> list[Trace]:
         return [self.trace(t) for t in self.trace_ids()]
 
+    def linked(self, trace_id: str) -> list[Trace]:
+        """The trace and every trace that links to it, and to those, in order: the
+        connected view the X-Ray guide describes for SQS to Lambda ("a connected view of
+        each request as it's queued with Amazon SQS and processed by one or more Lambda
+        functions", xray-tracelinking), bounded by the store's traces."""
+        with self._lock:
+            snapshot = {t: list(docs.values()) for t, docs in self._documents.items()}
+        linking: dict[str, set[str]] = {}
+        for other, documents in snapshot.items():
+            for document in documents:
+                for link in document.get("links") or []:
+                    if isinstance(link, dict) and link.get("trace_id") != other:
+                        linking.setdefault(str(link.get("trace_id")), set()).add(other)
+        order, seen = [trace_id], {trace_id}
+        for current in order:
+            for other in sorted(linking.get(current, ())):
+                if other not in seen:
+                    seen.add(other)
+                    order.append(other)
+        return [self.trace(t) for t in order if t in snapshot]
+
     def find(self, trace_id: str, document_id: str) -> tuple[Trace, Document] | None:
         """A document by trace and id, with its assembled trace (for links)."""
         with self._lock:
@@ -252,11 +284,17 @@ def assemble(trace_id: str, documents: Iterable[Document]) -> Trace:
         if node.get("namespace") == "aws" and names:
             node["aws"]["resource_names"] = names
     called = {s.get("parent_id") for s in trace.segments}
+    self_traced = {
+        s.get("parent_id") for s in trace.segments if s.get("origin") in SELF_TRACED_ORIGINS
+    }
     inferred = [
         _inferred_segment(node, trace_id)
         for node, _ in list(trace.walk())
         if node.get("namespace") == "aws"
-        and (node.get("id") not in called or node.get("name") in PASS_THROUGH)
+        and (
+            node.get("id") not in called
+            or (node.get("name") in PASS_THROUGH and node.get("id") not in self_traced)
+        )
     ]
     if inferred:
         trace.segments = sorted(trace.segments + inferred, key=start_of)
