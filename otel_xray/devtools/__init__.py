@@ -14,9 +14,10 @@ share:
 ``functions``         the Lambda side: sandbox, Runtime API, the invoke harness,
                       Lambda's own segments, the Invoke endpoint, event sources
 ``services``          the AWS front doors: API Gateway, SNS, EventBridge, Step
-                      Functions, moto's server, the local X-Ray API and its SigV4
-                      check
-``sam``               a whole app from its SAM template (``otel-xray up``)
+                      Functions, moto's server, the metadata endpoints, the local
+                      X-Ray API with its SigV4 check and its OTLP endpoint
+``sam``               a whole app from its SAM template (``otel-xray up``), and
+                      ``otel-xray doctor``
 ``cli``               the ``otel-xray`` command, on top
 ====================  =========================================================
 
