@@ -6,16 +6,21 @@ network's prefix, an IPv4 octet above 255, a 40-character hex hash that is not a
 AWS secret key), so order ids, timestamps and hashes pass through unchanged.
 
 Kinds: ``email``, ``card``, ``iban``, ``ssn``, ``phone``, ``ip``, ``jwt``,
-``bearer``, ``aws_access_key``, ``aws_secret_key``, ``url_password``, plus any
-extra pattern from the settings (its name is its kind).
+``bearer``, ``aws_access_key``, ``aws_session_token``, ``aws_secret_key``,
+``url_password``, plus any extra pattern from the settings (its name is its kind).
+The full list, with what is left alone, is docs/privacy.md.
 
 What each validator turns down, on purpose: a uuid's digits (never a card, phone,
-SSN, IBAN or address), an epoch timestamp (a card number starting with 1 is UATP's,
-15 digits), an EAN-13 / GTIN-14 barcode (GS1 check digit, after a word that says
-so), a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``), an address of infrastructure (loopback,
-link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10-digit number with
-no word saying phone before it, and a 40-character cursor with neither ``/`` nor
-``+`` nor a word saying secret before it.
+SSN, IBAN or address), a number whose first digit and length no card network issues
+(an epoch timestamp: a card number starting with 1 is UATP's, 15 digits), a
+13-digit number with no word saying card before it (an EAN-13 barcode), a GTIN-14
+after a word saying barcode, a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``),
+a dotted quad nothing calls an address (``4.2.0.1``; a port or a word such as
+``client`` or ``host`` before it makes it one), an address of infrastructure
+(loopback, link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10- or
+11-digit number with no word saying phone before it, and a 40-character cursor
+with neither ``/`` nor ``+`` nor a word saying secret before it nor an access key id
+in the same text.
 
 Example:
     >>> found = Detectors().find("mail bob@example.com or call +14155552671")

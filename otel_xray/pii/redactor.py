@@ -1,16 +1,22 @@
 """Redaction of one value, by what its attribute key says it is.
 
-- A key that names a secret (``authorization``, ``cookie``, ``x-api-key``,
-  ``password``, ``*_token``... in any case or separator style, HTTP header
-  attributes included) has its whole value replaced, whatever it looks like.
+- A key that names a secret by any of its words (``authorization``, ``cookie``,
+  ``x-api-key``, ``password``, ``SecretAccessKey``, ``refreshTokenExpiry``... in any
+  case or separator style, HTTP header attributes included) has its whole value
+  replaced, whatever it looks like; a key that names a phone or a card has a bare
+  number under it replaced, and one that names an address a bare IPv4.
+- Values a library quotes back in its validation error (pydantic, botocore,
+  jsonschema, marshmallow, Django, Python's own ``int()``) are replaced by their
+  place in the message (``[REDACTED:input]``).
 - URLs keep scheme, host and the shape of the path: a path segment holding a
   personal value becomes ``{kind}``, the password of ``user:pass@`` is replaced,
   query values are replaced except those of an allow-list, and AWS presigned-URL
   parameters always are.
 - ``db.statement`` loses its literals (:mod:`otel_xray.pii.sql`).
 - Everything else is scanned by the detectors (:mod:`otel_xray.pii.detectors`).
-  Addresses of the servers a function calls (``server.address`` and the like) are
-  not a person's: the IP detector skips them, so the service map keeps its nodes.
+  Addresses of the servers a function calls (``server.address``, a client span's
+  peer) are not a person's: the IP detector skips them, so the service map keeps its
+  nodes. Paths (incoming, outgoing, S3 keys, file paths) are read segment by segment.
 
 A replacement is a typed placeholder (``[REDACTED:email]``) or, in hash mode, a
 keyed pseudonym (``[email:5f1c0a9e3b2d4c6f]``, HMAC-SHA256 of the normalised value)
@@ -213,27 +219,26 @@ _ECHOED = LazyPattern(
     r"|time data (?P<strptime>.+?) does not match format"
     r"|Invalid isoformat string: (?P<isoformat>.+)"
 )
-#: One of these in a text is needed for _ECHOED to find anything.
-_ECHO_HINTS = (
-    "input_value=",
-    ", value: ",
-    " is not ",
-    " should not be valid",
-    " does not ",
-    " is too ",
-    " is less than",
-    " is greater than",
-    " has non-unique",
-    " has too",
-    "s expected",
-    "“",
-    "Unknown field",
-    " cannot be formatted",
-    "invalid literal",
-    "could not convert",
-    "time data",
-    "isoformat string",
-)
+
+
+def _may_echo(text: str) -> bool:
+    """Whether ``text`` has a word every ``_ECHOED`` alternative needs (a chain of ``in``
+    costs ~1 µs on a 100-character text; one regex over the same words ~4 µs)."""
+    return (
+        " not " in text  # is not, does not, should not be valid, could not convert
+        or " is " in text  # is too long, is less than, is greater than
+        or "value" in text  # input_value=, , value:, “V” value must
+        or "“" in text
+        or " has " in text
+        or "expected" in text
+        or "Unknown field" in text
+        or "invalid literal" in text
+        or "time data" in text
+        or "isoformat" in text
+        or "cannot be formatted" in text
+    )
+
+
 #: Text without any of these (in lower case) has no key that names a secret: no pair is
 #: looked for.
 _SECRET_HINT = LazyPattern(
@@ -332,7 +337,7 @@ class Redactor:
         return self._plain_text(text, detectors)
 
     def _plain_text(self, text: str, detectors: Detectors | None) -> str:
-        if any(hint in text for hint in _ECHO_HINTS):
+        if _may_echo(text):
             text = self._echoed(text)
         if (
             ("=" in text or ":" in text)
