@@ -218,6 +218,9 @@ _ECHOED = LazyPattern(
     r"|could not convert string to \w+: (?P<float>.+)"
     r"|time data (?P<strptime>.+?) does not match format"
     r"|Invalid isoformat string: (?P<isoformat>.+)"
+    # pydantic's ValidationError.json(): {"type":..., "loc":[...], "msg":..., "input": V
+    r"|\"msg\": ?\"(?:[^\"\\]|\\.)*\", ?\"input\": ?(?P<pydantic_json>\"(?:[^\"\\]|\\.)*\""
+    r"|-?\d[\d.eE+-]*|\{[^}]*\}|\[[^\]]*\]|true|false|null)"
 )
 
 
@@ -236,6 +239,7 @@ def _may_echo(text: str) -> bool:
         or "time data" in text
         or "isoformat" in text
         or "cannot be formatted" in text
+        or '"input"' in text
     )
 
 
@@ -583,6 +587,10 @@ class Redactor:
                 changed = (
                     changed or new_key != item_key or (redacted is not item and redacted != item)
                 )
+            if "input" in value and "msg" in value and "loc" in value and kind != "secret":
+                # One of pydantic's ValidationError.errors(): its input is the user's.
+                walked["input"] = self.replacement("input", str(value["input"]))
+                changed = True
             if any(_looks_like_key_id(item) for item in value.values()):
                 # {"AccessKeyId": "ASIA...", "Key": "...", "Token": "..."} by any names.
                 keys = list(walked)

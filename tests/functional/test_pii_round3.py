@@ -339,6 +339,28 @@ def test_a_library_error_echoing_the_input_leaves_nothing(failing: Any) -> None:
     assert type(result.error).__name__.encode() in sent
 
 
+def test_pydantic_errors_as_data_leave_nothing() -> None:
+    """``errors()`` (FastAPI's and Powertools' 422 bodies) and ``json()``: the input key."""
+    try:
+        _pydantic()
+    except pydantic.ValidationError as raised:
+        error = raised
+    as_data, as_json = error.errors(), error.json()
+    assert any(item["input"] == NAME for item in as_data)
+
+    def handler(event: Any, context: Any) -> dict[str, Any]:
+        otel_xray.metadata("validation", errors=as_data)
+        trace.get_current_span().set_attribute("validation.errors", as_json)
+        return {"statusCode": 422, "body": json.dumps({"detail": as_data}, default=str)}
+
+    with XRayCapture(environ={**LENIENT, "OTEL_XRAY_CAPTURE_RESPONSE": "true"}) as capture:
+        result = capture.invoke(handler, {})
+        sent = captured_bytes(capture)
+    assert result.error is None
+    assert leaked(sent, NAME, NUMBER) == []
+    assert b"int_parsing" in sent
+
+
 # 4. Personal data in outgoing paths, S3 keys and file paths ----------------------------
 
 
