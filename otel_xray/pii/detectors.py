@@ -357,7 +357,9 @@ _FAMILIES: tuple[tuple[tuple[str, ...], str, Callable[[str], bool] | None], ...]
     ),
     (("email",), "marker", lambda t: "@" in t),
     (("aws_access_key",), "marker", lambda t: _KEY_PREFIX.search(t) is not None),
-    (("aws_session_token", "aws_secret_key"), "long", None),
+    # Its own family: scanned only in texts long enough to hold one.
+    (("aws_session_token",), "token", None),
+    (("aws_secret_key",), "long", None),
     (("iban", "card", "ssn", "ip", "phone"), "numbers", None),
     (("ipv6",), "colons", None),
 )
@@ -403,13 +405,15 @@ class Detectors:
         marker = _ANY_MARKER.search(text) is not None
         numbers = _numbers_possible(text)
         colons = text.count(":") >= 2
-        if not (marker or numbers or colons or len(text) >= 40 or self._extra):
+        length = len(text)
+        if not (marker or numbers or colons or length >= 40 or self._extra):
             return []
         met = {
             "marker": marker,
             "numbers": numbers,
             "colons": colons,
-            "long": len(text) >= 40,
+            "long": length >= 40,
+            "token": length >= 100,
             "always": True,
         }
         findings: list[tuple[int, int, Finding]] = []
