@@ -339,6 +339,48 @@ def test_a_library_error_echoing_the_input_leaves_nothing(failing: Any) -> None:
     assert type(result.error).__name__.encode() in sent
 
 
+#: Generated inputs: quotes, backslashes, commas, brackets and new lines that the
+#: libraries' reprs escape or keep; "zq" marks every part of the value.
+echoed_inputs = st.from_regex(r"zq[A-Za-z0-9 .,@'\"\\\[\]{}:=\n-]{4,40}", fullmatch=True)
+
+
+def _raise_each(value: str) -> list[str]:
+    """The messages of each library's own error for ``value``."""
+    messages = []
+
+    class Signup(pydantic.BaseModel):
+        age: int
+
+    raisers = [
+        lambda: Signup(age=value),  # type: ignore[arg-type]
+        lambda: Signup.model_validate_json(json.dumps({"age": value})),
+        lambda: jsonschema.validate({"age": value}, {"properties": {"age": {"type": "integer"}}}),
+        lambda: jsonschema.validate(value, {"enum": ["a", "b"]}),
+        lambda: models.IntegerField().to_python(value),
+        lambda: forms.ChoiceField(choices=[("a", "A")]).clean(value),
+        lambda: boto3.client(
+            "sns", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+        ).publish(PhoneNumber=[value], Message="m"),  # type: ignore[arg-type]
+    ]
+    for raiser in raisers:
+        try:
+            raiser()
+        except Exception as error:
+            messages.append(str(error))
+    return messages
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=echoed_inputs)
+def test_generated_inputs_echoed_by_each_library_are_replaced(value: str) -> None:
+    messages = _raise_each(value)
+    assert len(messages) == 7
+    for message in messages:
+        assert "zq" in message  # the library does echo it
+        out = redactor.text(message)
+        assert "zq" not in out, (message, out)
+
+
 def test_pydantic_errors_as_data_leave_nothing() -> None:
     """``errors()`` (FastAPI's and Powertools' 422 bodies) and ``json()``: the input key."""
     try:
