@@ -358,7 +358,7 @@ _FAMILIES: tuple[tuple[tuple[str, ...], str, Callable[[str], bool] | None], ...]
     (("email",), "marker", lambda t: "@" in t),
     (("aws_access_key",), "marker", lambda t: _KEY_PREFIX.search(t) is not None),
     # Its own family: scanned only in texts long enough to hold one.
-    (("aws_session_token",), "token", None),
+    (("aws_session_token",), "long", lambda t: len(t) >= 100),
     (("aws_secret_key",), "long", None),
     (("iban", "card", "ssn", "ip", "phone"), "numbers", None),
     (("ipv6",), "colons", None),
@@ -405,15 +405,13 @@ class Detectors:
         marker = _ANY_MARKER.search(text) is not None
         numbers = _numbers_possible(text)
         colons = text.count(":") >= 2
-        length = len(text)
-        if not (marker or numbers or colons or length >= 40 or self._extra):
+        if not (marker or numbers or colons or len(text) >= 40 or self._extra):
             return []
         met = {
             "marker": marker,
             "numbers": numbers,
             "colons": colons,
-            "long": length >= 40,
-            "token": length >= 100,
+            "long": len(text) >= 40,
             "always": True,
         }
         findings: list[tuple[int, int, Finding]] = []

@@ -341,7 +341,7 @@ class Redactor:
         return self._plain_text(text, detectors)
 
     def _plain_text(self, text: str, detectors: Detectors | None) -> str:
-        if _may_echo(text):
+        if " " in text and _may_echo(text):
             text = self._echoed(text)
         if (
             ("=" in text or ":" in text)
@@ -436,14 +436,14 @@ class Redactor:
         path, hash_sign, fragment = target.partition("#")
         path, question, query = path.partition("?")
         segments = path.split("/")
-        bare: list[int] = []
+        bare: list[int] | None = None
         for index, segment in enumerate(segments):
             if len(segment) >= _MIN_SCANNED:
                 segments[index] = self._segment(segment)
                 if (segment[0].isdigit() or segment[0] == "+") and _BARE_PHONE.fullmatch(
                     segment
                 ) is not None:
-                    bare.append(index)
+                    bare = [index] if bare is None else [*bare, index]
         if bare and _PATH_PHONE_CUE.search(path.lower()) is not None:
             # /v1/users/4155552671/sms, /tmp/sms/07700900123.json: a bare 10- or 11-digit
             # number where the path says phone (a route parameter's name, for outgoing
@@ -517,11 +517,13 @@ class Redactor:
             return value
         kind = self._classes.get(key) or self._class(key)
         if kind_of_value is int and -(10**12) < value < 10**12:
-            # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN)
-            # or a phone.
+            # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN),
+            # a phone or a card.
+            if kind not in _NUMBER_CLASSES_AND_SECRET:
+                return value
             if kind == "secret":
                 return self.replacement("secret", str(value))
-            return self._numbered(kind, value) if kind in _NUMBER_CLASSES else value
+            return self._numbered(kind, value)
         if (kind_of_value is tuple or kind_of_value is list) and all(
             type(item) is str for item in value
         ):
@@ -894,6 +896,7 @@ def _is_key_header(lowered: str) -> bool:
 
 #: The classes whose whole value may be a number that is personal.
 _NUMBER_CLASSES = frozenset({"phone", "card"})
+_NUMBER_CLASSES_AND_SECRET = _NUMBER_CLASSES | {"secret"}
 _PHONE_PUNCTUATION = str.maketrans("", "", " ()+-.")
 _KEY_ID_PREFIXES = ("AKIA", "ASIA")
 _CREDENTIAL_SHAPE = LazyPattern(r"[A-Za-z0-9/+]{40,}={0,2}")
