@@ -673,11 +673,7 @@ class Redactor:
         for key, value in plain.items():
             if dialect is not None and key in _SQL_KEYS and isinstance(value, str):
                 redacted = self.sql(value, dialect)
-            elif (
-                server_span
-                and isinstance(value, str)
-                and (key in _PEER_KEYS or self._class(key) == "peer")
-            ):
+            elif server_span and type(value) is str and self._is_peer(key):
                 redacted = self.text(value, self.address_detectors)
             else:
                 redacted = value_of(key, value)
@@ -697,6 +693,10 @@ class Redactor:
                             changed = dict(plain)
                         changed[key] = routed
         return attributes if changed is None else changed
+
+    def _is_peer(self, key: str) -> bool:
+        """A key naming the other end: the client's address on a SERVER span."""
+        return key in _PEER_KEYS or self._class(key) == "peer"
 
     def _route_parameters(self, route: str, target: str) -> str:
         """``target``'s path with each segment under a personal or secret parameter of the
