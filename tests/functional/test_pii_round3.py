@@ -457,6 +457,33 @@ def test_an_email_or_phone_in_an_s3_object_key(tmp_path: Path) -> None:
     assert b"receipt.pdf" in sent  # the key keeps its shape
 
 
+segment_words = st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=st.lists(segment_words, max_size=3),
+    after=st.lists(segment_words, max_size=2),
+    phone_word=st.sampled_from(["sms", "phone", "mobile", "whatsapp", "telefon", "calls"]),
+    number=st.one_of(nanp, st.from_regex(r"0[1-9][0-9]{8,9}", fullmatch=True)),
+    extension=st.sampled_from(["", ".json", ".wav", ".txt"]),
+    key=st.sampled_from(["aws.s3.key", "file.path", "url.path", "url.full"]),
+)
+def test_generated_paths_with_a_phone_word_hide_the_number(
+    before: list[str],
+    after: list[str],
+    phone_word: str,
+    number: str,
+    extension: str,
+    key: str,
+) -> None:
+    path = "/".join([*before, phone_word, number + extension, *after])
+    value = f"https://api.example.com/{path}" if key == "url.full" else path
+    out = redactor.value(key, value)
+    assert number not in out and "{phone}" in out, out
+    assert all(part in out for part in before), out  # the rest of the path is kept
+
+
 def test_a_phone_in_a_file_path_of_the_subsegment_api(tmp_path: Path) -> None:
     path = tmp_path / "sms" / "07700900123.json"
 
