@@ -6,16 +6,21 @@ network's prefix, an IPv4 octet above 255, a 40-character hex hash that is not a
 AWS secret key), so order ids, timestamps and hashes pass through unchanged.
 
 Kinds: ``email``, ``card``, ``iban``, ``ssn``, ``phone``, ``ip``, ``jwt``,
-``bearer``, ``aws_access_key``, ``aws_secret_key``, ``url_password``, plus any
-extra pattern from the settings (its name is its kind).
+``bearer``, ``aws_access_key``, ``aws_session_token``, ``aws_secret_key``,
+``url_password``, plus any extra pattern from the settings (its name is its kind).
+The full list, with what is left alone, is docs/privacy.md.
 
 What each validator turns down, on purpose: a uuid's digits (never a card, phone,
-SSN, IBAN or address), an epoch timestamp (a card number starting with 1 is UATP's,
-15 digits), an EAN-13 / GTIN-14 barcode (GS1 check digit, after a word that says
-so), a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``), an address of infrastructure (loopback,
-link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10-digit number with
-no word saying phone before it, and a 40-character cursor with neither ``/`` nor
-``+`` nor a word saying secret before it.
+SSN, IBAN or address), a number whose first digit and length no card network issues
+(an epoch timestamp: a card number starting with 1 is UATP's, 15 digits), a
+13-digit number with no word saying card before it (an EAN-13 barcode), a GTIN-14
+after a word saying barcode, a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``),
+a dotted quad nothing calls an address (``4.2.0.1``; a port or a word such as
+``client`` or ``host`` before it makes it one), an address of infrastructure
+(loopback, link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10- or
+11-digit number with no word saying phone before it, and a 40-character cursor
+with neither ``/`` nor ``+`` nor a word saying secret before it nor an access key id
+in the same text.
 
 Example:
     >>> found = Detectors().find("mail bob@example.com or call +14155552671")
@@ -39,6 +44,7 @@ KINDS = (
     "bearer",
     "email",
     "aws_access_key",
+    "aws_session_token",
     "aws_secret_key",
     "iban",
     "card",
@@ -59,6 +65,8 @@ _PATTERNS: dict[str, str] = {
         r"[\w.%+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})*\.(?:[^\W\d_]{2,24}|xn--[A-Za-z0-9-]{1,59})"
     ),
     "aws_access_key": r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b",
+    # STS session tokens are base64, a few hundred to a thousand characters.
+    "aws_session_token": r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{100,}={0,2}(?![A-Za-z0-9/+=])",
     "aws_secret_key": r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])",
     # ISO 13616: country, check digits, up to 30 letters and digits, grouped by four.
     "iban": r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
@@ -85,7 +93,9 @@ _PATTERNS: dict[str, str] = {
         r"|[2-9]\d{2}[ .-][2-9]\d{2}[ .-]\d{4}"  # 415-555-2671, 415 555 2671 (NANP)
         r"|0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"  # trunk 0: 020 7946 0958, 06 12 34 56 78
         r"|[6-9]\d{4}[ -]\d{5}"  # India: 98765 43210
-        r"|[2-9]\d{2}[2-9]\d{6})"  # NANP without separators: 4155552671 (needs a cue)
+        # Unbroken: NANP 4155552671 / 14155552671, UK 07700900123, FR 0612345678,
+        # India 9876543210 (all need a word saying phone before them).
+        r"|\d{10,11})"
         r"(?![\w-])"
     ),
 }
@@ -95,13 +105,32 @@ _GROUPS = LazyPattern(r"[ .-]")
 _UUID = LazyPattern(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: Kinds that a uuid (a Lambda request id, an order id) can look like in part.
 _NUMERIC_KINDS = frozenset({"card", "phone", "ssn", "ip", "iban"})
-#: Words just before a bare 10-digit number that say it is a phone number.
-_PHONE_CUE = LazyPattern(
-    r"(?:phone|mobile|cell|tel|call|sms|fax|whatsapp|contact|msisdn)\w*\W{0,4}$"
+#: Words that say phone, in the languages of the formats above (English, German,
+#: French, Spanish, Portuguese; India and the US write English). Short ones must
+#: start a word (not "hotel", "recall").
+PHONE_WORDS = (
+    r"(?:phone|mobile|msisdn|whatsapp|telefon|t[ée]l[ée]phone|tel[ée]fono|telefone|celular"
+    r"|m[óo]vil|portable|handy|rufnummer|natel|(?<![a-z])(?:tel|sms|call|fax|cell|contact"
+    r"|mobil|appel|ligar|llamar|anruf|text))"
 )
+#: A phone word just before a bare 10- or 11-digit number, up to two short words between
+#: ("SMS to 07700900123", "call me at 4155552671", "Telefon: 03012345678").
+_PHONE_CUE = LazyPattern(PHONE_WORDS + r"\w*(?:\W{1,4}\w{1,7}){0,2}\W{1,4}$")
 _VERSION_CUE = LazyPattern(r"(?:\bv|version|ver|release|build|rev)\s*[:=]?\s*$")
 _BARCODE_CUE = LazyPattern(r"(?:ean|gtin|barcode|upc|isbn|sku|article)\w*\W{0,4}$")
 _SECRET_CUE = LazyPattern(r"(?:secret|credential|private|signing)[\w-]{0,24}\W{0,4}$")
+_TOKEN_CUE = LazyPattern(r"(?:token|session|secret|credential)[\w-]{0,24}\W{0,4}$")
+#: Words that say a dotted quad is an address: the issue's address, host, ip, peer,
+#: client, and the headers' and servers' forwarded, remote, addr, from.
+_ADDRESS_CUE = LazyPattern(r"addr|host|ips?\b|ip[_-]|ipv4|peer|client|forwarded|remote|\bfrom\b")
+#: Words just before a 13-digit number that say it is a card.
+_CARD_CUE = LazyPattern(
+    r"(?:card|visa|master|amex|maestro|credit|debit|payment|(?<![a-z])(?:pan|cc))"
+    r"[\w-]{0,16}\W{0,4}$"
+)
+_ACCESS_KEY_ID = LazyPattern(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+#: Session tokens STS issues begin with these (the base64 of their fixed header).
+_SESSION_TOKEN_PREFIXES = ("IQoJb3JpZ2lu", "FwoGZXIvYXdz", "FQoGZXIvYXdz", "AQoDYXdz", "AQoEXAMPLE")
 #: Addresses of infrastructure, not of people: loopback, link-local, RFC 1918, ULA.
 _INFRASTRUCTURE = tuple(
     ipaddress.ip_network(n)
@@ -144,6 +173,27 @@ def _before(text: str, start: int, width: int = 32) -> str:
     return text[max(0, start - width) : start].lower()
 
 
+#: Lengths of the card numbers issued under each major industry identifier (the first
+#: digit, ISO/IEC 7812-1), from the networks' published IIN ranges as compiled in
+#: Wikipedia's "Payment card number" table (inference from that compilation, not from
+#: each network's own document): 1 UATP (15); 2 Mastercard 2221-2720 (16), Mir
+#: 2200-2204 (16-19); 3 American Express 34/37 (15), Diners Club 36 (14-19) and
+#: 30/38/39 (16-19), JCB 3528-3589 (16-19); 4 Visa (16, 19; 13 legacy, see _card);
+#: 5 Mastercard 51-55 (16), Maestro 50/56-58 (12-19), Verve (16-19); 6 Discover,
+#: UnionPay 62, RuPay, Maestro 6304/6759/676x (14-19); 8 UnionPay 81, RuPay 82 (16-19);
+#: 9 Troy 9792, Humo 9860 (16). 0 and 7 are no payment network's.
+_CARD_LENGTHS: dict[str, tuple[int, ...]] = {
+    "1": (15,),
+    "2": (16, 17, 18, 19),
+    "3": (14, 15, 16, 17, 18, 19),
+    "4": (16, 19),
+    "5": (14, 15, 16, 17, 18, 19),
+    "6": (14, 15, 16, 17, 18, 19),
+    "8": (16, 17, 18, 19),
+    "9": (16,),
+}
+
+
 def _card(found: str, text: str, start: int) -> bool:
     digits = found.replace(" ", "").replace("-", "").replace(".", "")
     if not 13 <= len(digits) <= 19:
@@ -156,15 +206,17 @@ def _card(found: str, text: str, start: int) -> bool:
             return False
     if not luhn_valid(digits):
         return False
-    # ISO/IEC 7812: no payment card starts with 0 (major industry identifier 0); epoch
-    # timestamps in ms, µs or ns start with 1, and the only cards that do are UATP's,
-    # 15 digits long.
-    if digits[0] == "0" or (digits[0] == "1" and len(digits) != 15):
+    if len(digits) == 13:
+        # Thirteen digits pass Luhn one time in ten, and an EAN-13 barcode is thirteen
+        # digits; only Visa ever issued 13-digit numbers (legacy). A word must say card.
+        return _CARD_CUE.search(_before(text, start)) is not None
+    if len(digits) not in _CARD_LENGTHS.get(digits[0], ()):
         return False
-    # An EAN-13 or GTIN-14 barcode carries its own check digit; a legacy 13-digit Visa
-    # number can pass it too, so a word before it must say barcode.
+    if len(digits) == 14 and not digits.startswith(("30", "36", "38", "39", "5", "6")):
+        return False
+    # A GTIN-14 carries its own check digit; one after a word that says so is a barcode.
     return not (
-        len(digits) in (13, 14)
+        len(digits) == 14
         and gs1_valid(digits)
         and _BARCODE_CUE.search(_before(text, start)) is not None
     )
@@ -190,7 +242,18 @@ def _ip(found: str, text: str, start: int) -> bool:
     if any(parsed in network for network in _INFRASTRUCTURE):
         return False
     # A version string (v1.2.3.4, "version 10.0.19041.1") is not an address.
-    return _VERSION_CUE.search(_before(text, start, 16)) is None
+    if _VERSION_CUE.search(_before(text, start, 16)) is not None:
+        return False
+    if ":" in found:  # with a port, or IPv6: an address
+        return True
+    # A dotted quad alone is as much a build number (4.2.0.1) as an address: an address
+    # where the text before it says so (a key that says so is read by the redactor).
+    return _ADDRESS_CUE.search(_before(text, start, 48)) is not None
+
+
+def _address(found: str, text: str, start: int) -> bool:
+    """An IP where the key already says address: any public one that is not a version."""
+    return _ip(found, "ip " + text, start + 3)
 
 
 def _phone(found: str, text: str, start: int) -> bool:
@@ -215,7 +278,26 @@ def _aws_secret(found: str, text: str, start: int) -> bool:
         and found.count("/") <= 4
     ):
         return False
-    return "/" in found or "+" in found or _SECRET_CUE.search(_before(text, start)) is not None
+    if "/" in found or "+" in found or _SECRET_CUE.search(_before(text, start)) is not None:
+        return True
+    # Next to an access key id (a credentials dict or a log line of one), by shape alone.
+    return _ACCESS_KEY_ID.search(text) is not None
+
+
+def _aws_session(found: str, text: str, start: int) -> bool:
+    if found.startswith(_SESSION_TOKEN_PREFIXES):
+        return True
+    if not (
+        any(c.isupper() for c in found)
+        and any(c.islower() for c in found)
+        and any(c.isdigit() for c in found)
+        and found.count("/") * 16 <= len(found)  # base64, not a path
+    ):
+        return False
+    return (
+        _TOKEN_CUE.search(_before(text, start)) is not None
+        or _ACCESS_KEY_ID.search(text) is not None
+    )
 
 
 def _iban(found: str, text: str, start: int) -> bool:
@@ -237,6 +319,7 @@ _VALIDATORS: dict[str, Callable[[str, str, int], bool]] = {
     "ipv6": _ip,
     "phone": _phone,
     "aws_secret_key": _aws_secret,
+    "aws_session_token": _aws_session,
     "iban": _iban,
 }
 
@@ -274,6 +357,8 @@ _FAMILIES: tuple[tuple[tuple[str, ...], str, Callable[[str], bool] | None], ...]
     ),
     (("email",), "marker", lambda t: "@" in t),
     (("aws_access_key",), "marker", lambda t: _KEY_PREFIX.search(t) is not None),
+    # Its own family: scanned only in texts long enough to hold one.
+    (("aws_session_token",), "long", lambda t: len(t) >= 100),
     (("aws_secret_key",), "long", None),
     (("iban", "card", "ssn", "ip", "phone"), "numbers", None),
     (("ipv6",), "colons", None),
@@ -284,8 +369,16 @@ class Detectors:
     """A set of kinds (and extra named patterns) compiled into a few fast scanners."""
 
     def __init__(
-        self, kinds: Iterable[str] = KINDS, extra_patterns: Mapping[str, str] | None = None
+        self,
+        kinds: Iterable[str] = KINDS,
+        extra_patterns: Mapping[str, str] | None = None,
+        addresses: bool = False,
     ) -> None:
+        """``addresses``: the text is the value of a key that says address (``client.address``,
+        ``sourceIp``), so a dotted quad needs no word before it."""
+        self._validators = dict(_VALIDATORS)
+        if addresses:
+            self._validators["ip"] = _address
         enabled = set(kinds)
         if "ip" in enabled:
             enabled.add("ipv6")  # one kind, two patterns
@@ -364,7 +457,7 @@ class Detectors:
         if group is None:
             group = next(k for k, v in match.groupdict().items() if v is not None)
         found = match.group(group)
-        validator = _VALIDATORS.get(group)
+        validator = self._validators.get(group)
         if validator is not None and not validator(found, text, match.start()):
             # A look-alike of this kind may be another kind, here or further on.
             alternative = self._alternative(group, text, match.start())
@@ -380,7 +473,7 @@ class Detectors:
             match = regex.match(text, start)
             if match is None:
                 continue
-            validator = _VALIDATORS.get(other)
+            validator = self._validators.get(other)
             if validator is None or validator(match.group(), text, start):
                 return Finding(other, start, match.end(), match.group())
         return None

@@ -1,16 +1,22 @@
 """Redaction of one value, by what its attribute key says it is.
 
-- A key that names a secret (``authorization``, ``cookie``, ``x-api-key``,
-  ``password``, ``*_token``... in any case or separator style, HTTP header
-  attributes included) has its whole value replaced, whatever it looks like.
+- A key that names a secret by any of its words (``authorization``, ``cookie``,
+  ``x-api-key``, ``password``, ``SecretAccessKey``, ``refreshTokenExpiry``... in any
+  case or separator style, HTTP header attributes included) has its whole value
+  replaced, whatever it looks like; a key that names a phone or a card has a bare
+  number under it replaced, and one that names an address a bare IPv4.
+- Values a library quotes back in its validation error (pydantic, botocore,
+  jsonschema, marshmallow, Django, Python's own ``int()``) are replaced by their
+  place in the message (``[REDACTED:input]``).
 - URLs keep scheme, host and the shape of the path: a path segment holding a
   personal value becomes ``{kind}``, the password of ``user:pass@`` is replaced,
   query values are replaced except those of an allow-list, and AWS presigned-URL
   parameters always are.
 - ``db.statement`` loses its literals (:mod:`otel_xray.pii.sql`).
 - Everything else is scanned by the detectors (:mod:`otel_xray.pii.detectors`).
-  Addresses of the servers a function calls (``server.address`` and the like) are
-  not a person's: the IP detector skips them, so the service map keeps its nodes.
+  Addresses of the servers a function calls (``server.address``, a client span's
+  peer) are not a person's: the IP detector skips them, so the service map keeps its
+  nodes. Paths (incoming, outgoing, S3 keys, file paths) are read segment by segment.
 
 A replacement is a typed placeholder (``[REDACTED:email]``) or, in hash mode, a
 keyed pseudonym (``[email:5f1c0a9e3b2d4c6f]``, HMAC-SHA256 of the normalised value)
@@ -37,7 +43,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_xray.lazy_re import LazyPattern
-from otel_xray.pii.detectors import KINDS, Detectors, usable_patterns
+from otel_xray.pii.detectors import KINDS, PHONE_WORDS, Detectors, luhn_valid, usable_patterns
 from otel_xray.pii.sql import sanitize_query_document, sanitize_sql
 from otel_xray.settings import PiiSettings
 from otel_xray.xray import (
@@ -65,6 +71,59 @@ _SECRET_SUFFIXES = (
     "credentials",
     "privatekey",
     "signature",
+)
+#: Words that make a key secret wherever they stand in it (SecretAccessKey,
+#: client_secret_value, refreshTokenExpiry), alone or as the start or end of a run of
+#: lower-case letters (accesstoken, secretaccesskey).
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "cookie",
+    "authorization",
+    "signature",
+    "apikey",
+    "privatekey",
+)
+#: Words that start or end like a secret word and are not one.
+_NOT_SECRET_WORDS = frozenset(
+    {"tokens", "tokenizer", "tokenize", "tokenized", "tokenization", "secretary"}
+)
+#: A secret word followed by one of these describes the secret, not holds it (token_type,
+#: token_endpoint, Secrets Manager's SecretId and SecretArn, signature_version);
+#: refreshTokenExpiry stays secret (the issue names it).
+_DESCRIBING_WORDS = frozenset(
+    {
+        "type", "types", "kind", "use", "usage", "count", "limit", "endpoint", "url", "uri",
+        "id", "ids", "arn", "name", "names", "version", "versions", "method", "algorithm",
+        "length",
+    }
+)  # fmt: skip
+#: "key" after one of these words is a secret key; alone, or after idempotency,
+#: partition, sort, cache or primary, it is not.
+_SECRET_KEY_QUALIFIERS = frozenset({"api", "private", "signing", "encryption", "master", "hmac"})
+#: Words of a key that say its value is a phone number.
+_PHONE_KEY_WORDS = frozenset(
+    {
+        "phone", "phones", "telephone", "mobile", "tel", "msisdn", "sms", "fax", "cell",
+        "cellphone", "whatsapp", "telefon", "telefone", "telefono", "celular", "handy",
+        "phonenumber", "mobilenumber",
+    }
+)  # fmt: skip
+#: Words of a key that say its value is a card number.
+_CARD_KEY_WORDS = frozenset({"card", "pan", "cc", "cardnumber", "creditcard", "ccnumber"})
+#: Words of a key that say its value is an IP address (a dotted quad there needs no cue).
+_ADDRESS_KEY_WORDS = frozenset(
+    {"address", "addr", "ip", "ips", "ipv4", "host", "peer", "client", "forwarded", "remote"}
+)
+#: Of those, the words that name the other end of a call: the server on a client span.
+_PEER_KEY_WORDS = frozenset({"peer", "server", "upstream", "destination"})
+#: Keys holding an object key or a file path: segments by shape, no query.
+_OBJECT_PATH_KEYS = frozenset(
+    {"file.path", "file.name", "file.directory", "aws.s3.key", "aws.s3.copy_source"}
 )
 #: Presigned-URL parameters: redacted even when allow-listed.
 PRESIGNED_PARAMETERS = frozenset(
@@ -118,6 +177,72 @@ _PERSONAL_WORDS = frozenset(
         "taxid", "nin", "nino", "cpf", "aadhaar",
     }
 )  # fmt: skip
+#: A run of 10 or 11 digits (NANP 4155552671, UK 07700900123) as a path segment or a
+#: file name: a phone number where the path says phone (``_PATH_PHONE_CUE``).
+_BARE_PHONE = LazyPattern(r"\+?\d{10,11}(?:\.\w{1,5})?")
+_PATH_PHONE_CUE = LazyPattern(PHONE_WORDS)
+#: Values that libraries echo back in their validation errors, by their place in the
+#: message (each library's format string is quoted at its alternative).
+_ECHOED = LazyPattern(
+    # pydantic 2 (pydantic_core's ValidationError.__str__): "[type=..., input_value=V,
+    # input_type=T]".
+    r"input_value=(?P<pydantic>.+?), input_type=\w+\]"
+    # botocore/validate.py ParamValidationError: "Invalid type for parameter X, value: V,
+    # type: <class ...>" (also "Invalid value ... valid min value", "Invalid length").
+    r"|for (?:document )?parameter [\w.\[\]]+, value: (?P<botocore>.+?), (?:type: <|valid min )"
+    # jsonschema/_keywords.py: "V is not of type ...", "V is not one of ...", "V is not
+    # valid under any of the given schemas", "V should not be valid under ...", "V does
+    # not match ...", "V is too long", "V is less than ...".
+    # The message starts with V: at a line's start, or after "ValidationError: ".
+    r"|(?:^|(?<=\n)|(?<=: ))(?P<jsonschema>'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\""
+    r"|\{[^\n]*\}|\[[^\n]*\]|-?\d[\d.eE+-]*|True|False|None)"
+    r"(?= (?:is not (?:of type|one of|valid under|a ')|should not be valid under"
+    r"|does not (?:match|contain)|is too (?:long|short)|is (?:less|greater) than"
+    r"|has non-unique|has too|is expected|was expected))"
+    # jsonschema's ValidationError.__str__: "On instance[...]:\n    V" (pprint, indented).
+    r"|On instance(?:\[[^\n]*\])?:\n    (?P<instance>.+(?:\n {4,}.+)*)"
+    # Django (db/models/fields, forms/models): "“V” value must be an integer.", "“V” is
+    # not a valid UUID.", "“V” value has an invalid format."
+    r"|“(?P<django>[^”]*)” (?:value |is not a valid)"
+    # Django forms ChoiceField: "Select a valid choice. V is not one of the available
+    # choices."; model field choices: "Value V is not a valid choice."
+    r"|Select a valid choice\. (?P<choice>.+?) is not one of the available choices"
+    r"|Value (?P<model_choice>.+?) is not a valid choice"
+    # marshmallow fields.DateTime/Date: '"V" cannot be formatted as a datetime.'; unknown
+    # fields, named by the input's own keys: "{'V': ['Unknown field.']}".
+    r"|\"(?P<marshmallow>[^\"\n]*)\" cannot be formatted as"
+    r"|'(?P<unknown>(?:[^'\\\n]|\\.)*)': \['Unknown field\.'\]"
+    # Python's own (a validator's cause, chained in the stack): int("V"), float("V"),
+    # datetime.strptime, date.fromisoformat.
+    r"|invalid literal for \w+\(\) with base \d+: (?P<int>.+)"
+    r"|could not convert string to \w+: (?P<float>.+)"
+    r"|time data (?P<strptime>.+?) does not match format"
+    r"|Invalid isoformat string: (?P<isoformat>.+)"
+    # pydantic's ValidationError.json(): {"type":..., "loc":[...], "msg":..., "input": V
+    r"|\"msg\": ?\"(?:[^\"\\]|\\.)*\", ?\"input\": ?(?P<pydantic_json>\"(?:[^\"\\]|\\.)*\""
+    r"|-?\d[\d.eE+-]*|\{[^}]*\}|\[[^\]]*\]|true|false|null)"
+)
+
+
+def _may_echo(text: str) -> bool:
+    """Whether ``text`` has a word every ``_ECHOED`` alternative needs (a chain of ``in``
+    costs ~1 µs on a 100-character text; one regex over the same words ~4 µs)."""
+    return " " in text and (  # every message that echoes has words
+        " not " in text  # is not, does not, should not be valid, could not convert
+        or " is " in text  # is too long, is less than, is greater than
+        or "value" in text  # input_value=, , value:, “V” value must
+        or "“" in text
+        or " has " in text
+        or "expected" in text
+        or "Unknown field" in text
+        or "invalid literal" in text
+        or "time data" in text
+        or "isoformat" in text
+        or "cannot be formatted" in text
+        or '"input"' in text
+    )
+
+
 #: Text without any of these (in lower case) has no key that names a secret: no pair is
 #: looked for.
 _SECRET_HINT = LazyPattern(
@@ -132,7 +257,7 @@ _URL_TRAILING = ".,;:)]}!?"
 #: ``key=value``, ``key: value``, ``"key": "value"`` (a scheme word such as Token or
 #: Bearer before the value belongs to it).
 _CREDENTIAL_PAIR = LazyPattern(
-    r"(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>\"?\s*[=:]\s*\"?)"
+    r"(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>[\"']?\s*[=:]\s*[\"']?)"
     r"(?P<value>(?:(?:Bearer|Basic|Token|Digest|ApiKey|AWS4-HMAC-SHA256)\s+)?[^\s&;,\"'}\]]+)"
 )
 _URL_OR_PATH = LazyPattern(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<!\S)/\S*")
@@ -155,11 +280,13 @@ class Redactor:
             logger.error("%s", error)
         self.detectors = Detectors(kinds, patterns)
         self.server_detectors = Detectors([k for k in kinds if k != "ip"], patterns)
+        self.address_detectors = Detectors(kinds, patterns, addresses=True)
         self._extra_secret = tuple(_normalise(k) for k in settings.extra_secret_keys)
         self._allow = frozenset(k.lower() for k in settings.allow_keys) | _NEVER
         self._query_allow = frozenset(k.lower() for k in settings.query_allow)
         self._classes: dict[str, str] = {}
         self._parameters: dict[str, str] = {}
+        self._secret_names: dict[str, bool] = {}
         # Most values repeat from span to span (methods, hosts, operations, routes):
         # their redaction is remembered, in a bounded table emptied when full.
         self._memo: dict[tuple[str, str], str] = {}
@@ -214,6 +341,8 @@ class Redactor:
         return self._plain_text(text, detectors)
 
     def _plain_text(self, text: str, detectors: Detectors | None) -> str:
+        if " " in text and _may_echo(text):
+            text = self._echoed(text)
         if (
             ("=" in text or ":" in text)
             and len(text) >= _MIN_SCANNED
@@ -229,6 +358,27 @@ class Redactor:
             pieces.append(text[position : finding.start])
             pieces.append(self.replacement(finding.kind, finding.text))
             position = finding.end
+        if not pieces:
+            return text
+        pieces.append(text[position:])
+        return "".join(pieces)
+
+    def _echoed(self, text: str) -> str:
+        """The values a library's error message quotes back (``_ECHOED``), replaced: the
+        input is the user's, personal whenever its field is, and the detectors alone
+        often cannot tell (a name, an address, a bare number)."""
+        pieces: list[str] = []
+        position = 0
+        for match in _ECHOED.finditer(text):
+            group = match.lastgroup
+            if group is None:
+                continue
+            start, end = match.span(group)
+            if text.startswith("[REDACTED:", start):
+                continue
+            pieces.append(text[position:start])
+            pieces.append(self.replacement("input", text[start:end]))
+            position = end
         if not pieces:
             return text
         pieces.append(text[position:])
@@ -286,9 +436,20 @@ class Redactor:
         path, hash_sign, fragment = target.partition("#")
         path, question, query = path.partition("?")
         segments = path.split("/")
+        bare: list[int] | None = None
         for index, segment in enumerate(segments):
             if len(segment) >= _MIN_SCANNED:
                 segments[index] = self._segment(segment)
+                if (segment[0].isdigit() or segment[0] == "+") and _BARE_PHONE.fullmatch(
+                    segment
+                ) is not None:
+                    bare = [index] if bare is None else [*bare, index]
+        if bare and _PATH_PHONE_CUE.search(path.lower()) is not None:
+            # /v1/users/4155552671/sms, /tmp/sms/07700900123.json: a bare 10- or 11-digit
+            # number where the path says phone (a route parameter's name, for outgoing
+            # calls and files that have none).
+            for index in bare:
+                segments[index] = "{phone}"
         redacted = "/".join(segments)
         if question:
             redacted += "?" + self.query(query)
@@ -296,6 +457,15 @@ class Redactor:
             # #access_token=...&state=...: an OAuth implicit-grant fragment is a query.
             redacted += "#" + (self.query(fragment) if "=" in fragment else self.text(fragment))
         return redacted
+
+    def object_path(self, path: str) -> str:
+        """An S3 object key or a file path: the path rules, with ``?`` and ``#`` as the
+        characters they are there."""
+        return (
+            self.path(path.replace("?", "\0").replace("#", "\1"))
+            .replace("\0", "?")
+            .replace("\1", "#")
+        )
 
     def query(self, query: str) -> str:
         pairs = query.split("&")
@@ -347,8 +517,13 @@ class Redactor:
             return value
         kind = self._classes.get(key) or self._class(key)
         if kind_of_value is int and -(10**12) < value < 10**12:
-            # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN).
-            return self.replacement("secret", str(value)) if kind == "secret" else value
+            # Small numbers are counts, ids and sizes, unless the key names a secret (a PIN),
+            # a phone or a card.
+            if kind not in _NUMBER_CLASSES_AND_SECRET:
+                return value
+            if kind == "secret":
+                return self.replacement("secret", str(value))
+            return self._numbered(kind, value)
         if (kind_of_value is tuple or kind_of_value is list) and all(
             type(item) is str for item in value
         ):
@@ -356,6 +531,10 @@ class Redactor:
             redacted = [self._memoised(kind, item) for item in value]
             if all(a is b for a, b in zip(redacted, value, strict=True)):
                 return value
+            # Something was found: an access key id (the detector replaces it) makes its
+            # neighbours secrets too.
+            if any(_looks_like_key_id(item) for item in value):
+                redacted = self._credential_siblings(value, redacted)
             return redacted
         return self._structured(kind, value, 0)
 
@@ -382,6 +561,8 @@ class Redactor:
         if kind == "secret" and not isinstance(value, Mapping | Sequence | bytes | bytearray):
             return self.replacement("secret", str(value))
         if isinstance(value, int):
+            if kind in _NUMBER_CLASSES:
+                return self._numbered(kind, value)
             return value if -(10**12) < value < 10**12 else self._number(value)
         if depth >= _MAX_DEPTH:
             return self._uninspectable("nested too deep")
@@ -410,11 +591,26 @@ class Redactor:
                 changed = (
                     changed or new_key != item_key or (redacted is not item and redacted != item)
                 )
+            if "input" in value and "msg" in value and "loc" in value and kind != "secret":
+                # One of pydantic's ValidationError.errors(): its input is the user's.
+                walked["input"] = self.replacement("input", str(value["input"]))
+                changed = True
+            if changed and any(_looks_like_key_id(item) for item in value.values()):
+                # {"AccessKeyId": "ASIA...", "Key": "...", "Token": "..."} by any names (the
+                # key id itself is replaced, so nothing is unchanged where one is).
+                keys = list(walked)
+                shaped = self._credential_siblings(list(value.values()), list(walked.values()))
+                changed = changed or any(
+                    a is not b for a, b in zip(shaped, walked.values(), strict=True)
+                )
+                walked = dict(zip(keys, shaped, strict=True))
             return walked if changed else value
         if isinstance(value, Sequence):
             items = [self._structured(kind, item, depth + 1, parse_json) for item in value]
             if all(a is b or a == b for a, b in zip(items, value, strict=True)):
                 return value
+            if any(_looks_like_key_id(item) for item in value):
+                items = self._credential_siblings(list(value), items)
             return items if isinstance(value, list) else tuple(items)
         return self._uninspectable(f"a {type(value).__name__}")
 
@@ -423,6 +619,30 @@ class Redactor:
         self.uninspectable += 1
         logger.debug("otel-xray: redacted %s that could not be inspected", what)
         return "[REDACTED:uninspectable]"
+
+    def _credential_siblings(self, originals: Sequence[Any], redacted: list[Any]) -> list[Any]:
+        """Next to an AWS access key id, a secret access key (40 base64 characters) or a
+        session token (100 or more) is one whatever its key: botocore's credentials
+        (access_key, secret_key, token), STS's Credentials under other names."""
+        out = list(redacted)
+        for index, item in enumerate(originals):
+            if isinstance(item, str) and _CREDENTIAL_SHAPE.fullmatch(item) is not None:
+                out[index] = self.replacement("secret", item)
+        return out
+
+    def _numbered(self, kind: str, value: int | str) -> Any:
+        """A value under a key that says phone or card: a phone number is 8 to 15 digits
+        (a bare NANP 4155552671 included), a card 12 to 19 that pass Luhn."""
+        text = str(value)
+        digits = "".join(c for c in text if c.isdigit())
+        others = text.translate(_PHONE_PUNCTUATION)
+        if not others.isdigit():
+            return self._memoised("plain", text) if isinstance(value, str) else value
+        if kind == "phone" and 8 <= len(digits) <= 15:
+            return self.replacement("phone", text)
+        if kind == "card" and 12 <= len(digits) <= 19 and luhn_valid(digits):
+            return self.replacement("card", text)
+        return self._memoised("plain", text) if isinstance(value, str) else value
 
     def _number(self, value: int) -> Any:
         """A long integer that reads as a card or phone number (stored as a number)."""
@@ -453,8 +673,8 @@ class Redactor:
         for key, value in plain.items():
             if dialect is not None and key in _SQL_KEYS and isinstance(value, str):
                 redacted = self.sql(value, dialect)
-            elif server_span and key in _PEER_KEYS and isinstance(value, str):
-                redacted = self.text(value)
+            elif server_span and type(value) is str and self._is_peer(key):
+                redacted = self.text(value, self.address_detectors)
             else:
                 redacted = value_of(key, value)
             if redacted is not value and redacted != value:
@@ -473,6 +693,10 @@ class Redactor:
                             changed = dict(plain)
                         changed[key] = routed
         return attributes if changed is None else changed
+
+    def _is_peer(self, key: str) -> bool:
+        """A key naming the other end: the client's address on a SERVER span."""
+        return key in _PEER_KEYS or self._class(key) == "peer"
 
     def _route_parameters(self, route: str, target: str) -> str:
         """``target``'s path with each segment under a personal or secret parameter of the
@@ -549,7 +773,15 @@ class Redactor:
             return self.sql(value)
         if kind == "metadata":
             return self.metadata(value)
-        return self.text(value, self.server_detectors)  # "server"
+        if kind == "address":
+            return self.text(value, self.address_detectors)
+        if kind in _NUMBER_CLASSES:
+            result: str = self._numbered(kind, value)
+            return result
+        if kind == "object":
+            return self.object_path(value)
+        # "server", and "peer" (the server, but for SERVER spans: see attributes())
+        return self.text(value, self.server_detectors)
 
     def _class(self, key: str) -> str:
         found = self._classes.get(key)
@@ -574,22 +806,59 @@ class Redactor:
             found = "sql"
         elif lowered in _SERVER_KEYS:
             found = "server"
+        elif lowered in _OBJECT_PATH_KEYS:
+            found = "object"
         else:
-            found = "plain"
+            found = self._class_by_words(key)
         if len(self._classes) < _KEY_CACHE_LIMIT:
             self._classes[key] = found
         return found
 
+    def _class_by_words(self, key: str) -> str:
+        """What a key's words say its value is: a phone, a card, an address, or plain."""
+        words = {w.lower() for w in _WORDS.findall(key)}
+        if words & _PHONE_KEY_WORDS or {"contact", "number"} <= words:
+            return "phone"
+        if words & _CARD_KEY_WORDS:
+            return "card"
+        if words & _ADDRESS_KEY_WORDS:
+            # A peer is the server on a client span and the client on a server span.
+            return "peer" if words & _PEER_KEY_WORDS else "address"
+        return "plain"
+
     def _is_secret_key(self, name: str) -> bool:
+        found = self._secret_names.get(name)
+        if found is None:
+            found = self._secret_by_words(name)
+            if len(self._secret_names) < _KEY_CACHE_LIMIT:
+                self._secret_names[name] = found
+        return found
+
+    def _secret_by_words(self, name: str) -> bool:
+        """By all the words of the key, in any casing: SecretAccessKey,
+        client_secret_value, refreshTokenExpiry and x-api-key are secret; idempotency,
+        partition, sort, cache and primary keys, token_type and tokens_used are not."""
         normalised = _normalise(name)
         if not normalised:
             return False
-        if normalised in _SECRET_EXACT or normalised.endswith(_SECRET_SUFFIXES):
+        if normalised in _SECRET_EXACT:
             return True
-        # By the last word too: card_cvv, user_pin, customerSsn, login-otp.
-        words = _WORDS.findall(name)
-        if words and words[-1].lower() in _SECRET_EXACT:
+        words = [w.lower() for w in _WORDS.findall(name)]
+        if not words:
+            return False
+        # By the last word too: card_cvv, user_pin, customerSsn, login-otp, user_session.
+        if words[-1] in _SECRET_EXACT or words[-1] in ("session", "sessionid"):
             return True
+        for index, word in enumerate(words):
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if word == "key" and index and words[index - 1] in _SECRET_KEY_QUALIFIERS:
+                return True
+            if word == "session" and following == "id":
+                return True
+            if word in _NOT_SECRET_WORDS or following in _DESCRIBING_WORDS:
+                continue
+            if word.startswith(_SECRET_WORDS) or word.endswith(_SECRET_WORDS):
+                return True
         return any(normalised == k or normalised.endswith(k) for k in self._extra_secret)
 
     def _segment(self, segment: str) -> str:
@@ -623,6 +892,24 @@ def _is_key_header(lowered: str) -> bool:
         return False
     name = _normalise(lowered.rsplit(".", 1)[-1])
     return name.endswith("key") and name not in _NOT_SECRET_KEY_HEADERS
+
+
+#: The classes whose whole value may be a number that is personal.
+_NUMBER_CLASSES = frozenset({"phone", "card"})
+_NUMBER_CLASSES_AND_SECRET = _NUMBER_CLASSES | {"secret"}
+_PHONE_PUNCTUATION = str.maketrans("", "", " ()+-.")
+_KEY_ID_PREFIXES = ("AKIA", "ASIA")
+_CREDENTIAL_SHAPE = LazyPattern(r"[A-Za-z0-9/+]{40,}={0,2}")
+
+
+def _looks_like_key_id(value: Any) -> bool:
+    return (
+        type(value) is str
+        and len(value) == 20
+        and value.startswith(_KEY_ID_PREFIXES)
+        and value.isalnum()
+        and value.isupper()
+    )
 
 
 def _last_word(key: str) -> str:

@@ -36,14 +36,17 @@ PII = {
 }
 URL_PASSWORD = "hunter2secret"
 HEADER_SECRETS = {"cookie": "sid=s3cr3t-c00kie-value", "x-api-key": "k-9f8e7d6c5b4a"}
-ALL = " ; ".join(PII.values())
+#: As text carries them: a dotted quad is an address where the text says so (issue 32,
+#: class 5: a bare 4.2.0.1 is a build number as often); the needle stays the bare address.
+AS_TEXT = {k: f"client {v}" if k == "ipv4" else v for k, v in PII.items()}
+ALL = " ; ".join(AS_TEXT.values())
 #: Non-personal values that must come through unchanged.
 KEPT = ["o-20261125-0042", "orders-prod", "DynamoDB.PutItem", "HTTP 201"]
 
 
 def traced_handler(event: object, context: object) -> dict[str, object]:
     tracer = trace.get_tracer("corpus")
-    path_values = "/".join(urllib.parse.quote(v, safe="") for v in PII.values())
+    path_values = "/".join(urllib.parse.quote(v, safe="") for v in AS_TEXT.values())
     link_context = trace.SpanContext(0x6B069E856C663EBA378038F66131E4F3, 0x1111222233334444, True)
     with tracer.start_as_current_span(
         f"charge {ALL} /customers/{PII['phone']}",

@@ -181,3 +181,50 @@ def test_a_malformed_pattern_setting_keeps_the_defaults() -> None:
     assert s.pii.extra_patterns == {} and s.pii.enabled
     assert any("JSON object" in e.accepted for e in s.errors)
     assert Redactor(s.pii).text("mail jane@example.com") == "mail [REDACTED:email]"
+
+
+# Issue 32 (round 3) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("SecretAccessKey", True),
+        ("client_secret_value", True),
+        ("refreshTokenExpiry", True),
+        ("SessionToken", True),
+        ("X-Api-Key", True),
+        ("signingKey", True),
+        ("sessionId", True),
+        ("aws.secretsmanager.secret.arn", False),  # an ARN names the secret, holds nothing
+        ("SecretId", False),
+        ("idempotency-key", False),
+        ("partitionKey", False),
+        ("SortKey", False),
+        ("cache_key", False),
+        ("primary-key", False),
+        ("token_type", False),
+        ("expires_in", False),
+        ("tokens_used", False),
+        ("RoleSessionName", False),
+    ],
+)
+def test_a_keys_secrecy_by_all_its_words(key: str, secret: bool) -> None:
+    redacted = redactor.value(key, "some-value-1") == "[REDACTED:secret]"
+    assert redacted is secret, key
+
+
+def test_s3_keys_and_file_paths_keep_question_marks_and_hashes() -> None:
+    assert redactor.value("aws.s3.key", "reports/q3?#draft.csv") == "reports/q3?#draft.csv"
+    assert redactor.value("aws.s3.key", "u/bob@example.com/a.pdf") == "u/{email}/a.pdf"
+    assert redactor.value("file.path", "/tmp/sms/07700900123.json") == "/tmp/sms/{phone}"
+    assert redactor.value("file.path", "/tmp/orders/2026112500.json") == (
+        "/tmp/orders/2026112500.json"
+    )  # no phone word in the path: an id
+
+
+@pytest.mark.parametrize("value", [4155552671, "4155552671", "+1 (415) 555-2671", 14155552671])
+def test_a_phone_key_hides_a_bare_number(value: object) -> None:
+    assert redactor.value("contact.mobile", value) == "[REDACTED:phone]"
+    if isinstance(value, int):  # a number under any other key is a count or an id
+        assert redactor.value("orders.count", value) == value
