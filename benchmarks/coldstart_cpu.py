@@ -32,9 +32,9 @@ from pathlib import Path
 from benchmarks import save
 from benchmarks.coldstart import EVENT, FUNCTION
 from examples.local_services import ROOT, LocalServices
+from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.functions.invoke import default_layer_dir
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
-from otel_xray.devtools.services.xray_api import XRayAPI
 
 CHILD = """
 import json, os, time

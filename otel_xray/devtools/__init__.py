@@ -9,13 +9,13 @@ share:
 ``traces``            the trace data and its views: the store, X-Ray's filter
                       expressions, the service graph, the analysis, text, SVG and
                       the browser console
-``components``        the real collector and X-Ray daemon as local processes, and
-                      the receivers that stand in for them (UDP daemon, OTLP/HTTP)
+``components``        the real collector and X-Ray daemon as local processes, the
+                      local X-Ray API they upload to (with its SigV4 check and its
+                      OTLP endpoint), and the receivers that stand in for them
 ``functions``         the Lambda side: sandbox, Runtime API, the invoke harness,
                       Lambda's own segments, the Invoke endpoint, event sources
 ``services``          the AWS front doors: API Gateway, SNS, EventBridge, Step
-                      Functions, moto's server, the metadata endpoints, the local
-                      X-Ray API with its SigV4 check and its OTLP endpoint
+                      Functions, moto's server, the metadata endpoints
 ``sam``               a whole app from its SAM template (``otel-xray up``), and
                       ``otel-xray doctor``
 ``cli``               the ``otel-xray`` command, on top

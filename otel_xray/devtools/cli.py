@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.functions.interpreters import DEFAULT_VERSION, RUNTIME_VERSIONS
 from otel_xray.devtools.functions.invoke import (
     EXPORTERS,
@@ -32,7 +33,6 @@ from otel_xray.devtools.functions.invoke import (
 )
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, build_runtime, runtime_root
 from otel_xray.devtools.sam.cloudformation import xray_groups
-from otel_xray.devtools.services.xray_api import XRayAPI
 from otel_xray.devtools.traces.analysis import analyze
 from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.traces.service_graph import ServiceGraph

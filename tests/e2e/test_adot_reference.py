@@ -27,7 +27,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from otel_xray.devtools.components.daemon import XRayDaemon
-from otel_xray.devtools.services.xray_api import XRayAPI
+from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.xray_otlp_udp import XRayOtlpUdpExporter
 from otel_xray.ids import XRayIdGenerator

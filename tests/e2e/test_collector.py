@@ -1,7 +1,7 @@
 """The real collector and the real X-Ray daemon between the layer and a local X-Ray API.
 
 Built from source by ``make collector`` (``collector/builder-config.yaml``) and
-``make daemon``; the local API (``otel_xray.devtools.services.xray_api``) checks their SigV4
+``make daemon``; the local API (``otel_xray.devtools.components.xray_api``) checks their SigV4
 signatures and stores what they upload in the trace store ``map`` reads. Paths:
 
 1. xray-udp: function -> the real daemon -> PutTraceSegments. Every document the
@@ -30,7 +30,7 @@ import pytest
 
 from examples import demo
 from otel_xray.devtools.components.runners import COLLECTOR_BINARY, DAEMON_BINARY, Collector, Daemon
-from otel_xray.devtools.services.xray_api import XRayAPI, sampling_rule
+from otel_xray.devtools.components.xray_api import XRayAPI, sampling_rule
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import TraceStore
 from otel_xray.sampling.centralized import CentralizedSampler

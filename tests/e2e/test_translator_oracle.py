@@ -43,7 +43,7 @@ import otel_xray
 from examples import demo
 from otel_xray.devtools.components.receiver import readable_span
 from otel_xray.devtools.components.runners import COLLECTOR_BINARY, Collector
-from otel_xray.devtools.services.xray_api import XRayAPI
+from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.traces.store import Document, TraceStore
 from otel_xray.export import Deadline
 from otel_xray.export.otlp import LambdaOTLPExporter

@@ -14,7 +14,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from otel_xray.devtools.services.xray_api import sampling_rule
+from otel_xray.devtools.components.xray_api import sampling_rule
 from otel_xray.sampling.centralized import CACHE_TTL, CentralizedSampler
 
 #: The reference: botocore's model of X-Ray's API, from which every AWS SDK is generated.

@@ -27,8 +27,8 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_xray.devtools.services.sigv4 import SignatureError, verify
-from otel_xray.devtools.services.xray_api import OPERATIONS, XRayAPI, sampling_rule
+from otel_xray.devtools.components.sigv4 import SignatureError, verify
+from otel_xray.devtools.components.xray_api import OPERATIONS, XRayAPI, sampling_rule
 
 NOW = time.time()
 TRACE = f"1-{int(NOW):08x}-a006649127e371903a2de979"

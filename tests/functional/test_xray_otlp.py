@@ -31,9 +31,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import SpanContext, SpanKind
 
+from otel_xray.devtools.components.xray_api import XRayAPI
+from otel_xray.devtools.components.xray_otlp import TRANSACTION_SEARCH_OFF
 from otel_xray.devtools.loopback import end_process_group
-from otel_xray.devtools.services.xray_api import XRayAPI
-from otel_xray.devtools.services.xray_otlp import TRANSACTION_SEARCH_OFF
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.otlp import XRAY_LIMITS, LambdaOTLPExporter
 from otel_xray.ids import XRayIdGenerator

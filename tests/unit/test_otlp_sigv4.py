@@ -21,8 +21,8 @@ from botocore.credentials import Credentials as BotocoreCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otel_xray.devtools.components.sigv4 import verify
 from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
-from otel_xray.devtools.services.sigv4 import verify
 from otel_xray.export.aws_auth import CredentialChain, Credentials, CredentialsError, SigV4Signer
 from otel_xray.settings import AwsCredentialEnv
 

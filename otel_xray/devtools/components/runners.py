@@ -6,7 +6,7 @@ health_check). ``make daemon`` builds ``build/bin/xray`` from
 ``github.com/aws/aws-xray-daemon`` where the Go module proxy serves it.
 :class:`Collector` and :class:`Daemon` start one with every listening port on
 127.0.0.1 (free ports unless given), every AWS endpoint pointed at a local X-Ray
-API (:mod:`otel_xray.devtools.services.xray_api`), test credentials, and its log in a file;
+API (:mod:`otel_xray.devtools.components.xray_api`), test credentials, and its log in a file;
 they wait until it says it is ready and stop it by its PID.
 
 Example (not run here: it needs the built binary):

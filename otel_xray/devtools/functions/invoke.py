@@ -62,11 +62,11 @@ from typing import Any, Self
 
 from otel_xray.devtools.components.daemon import XRayDaemon
 from otel_xray.devtools.components.receiver import OTLPReceiver, SpanDict, readable_span
+from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.functions.lambda_segments import lambda_segments, sqs_links
 from otel_xray.devtools.functions.runtime_api import Invocation, RuntimeAPI
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR, RuntimeEnv
 from otel_xray.devtools.loopback import Running, end_process_group
-from otel_xray.devtools.services.xray_api import XRayAPI
 from otel_xray.xray.segment import span_to_document
 
 EXPORTERS = ("xray-udp", "otlp", "xray-otlp-udp", "xray-otlp")

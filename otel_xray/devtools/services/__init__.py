@@ -11,11 +11,9 @@ service itself records, with the source of each rule in its module:
 - moto's server for the data services, plus the header handling moto leaves out
   (``moto_server``);
 - the metadata endpoints a service reads to say where it runs: ECS task metadata v4,
-  EC2's IMDSv2, the Kubernetes API (``metadata``, each shape from its AWS page);
-- the X-Ray API itself (``xray_api``: botocore's ``xray`` model, with SigV4 checked by
-  ``sigv4`` after AWS's signing specification), and X-Ray's OTLP endpoint
-  ``/v1/traces`` (``xray_otlp``, after the CloudWatch OTLP endpoint's page).
+  EC2's IMDSv2, the Kubernetes API (``metadata``, each shape from its AWS page).
 
-Builds on :mod:`otel_xray.devtools.functions` (the functions behind the doors) and
-:mod:`otel_xray.devtools.traces` (where the documents land).
+The X-Ray API itself is a component (:mod:`otel_xray.devtools.components`): the local
+Lambda exports to it. These build on :mod:`otel_xray.devtools.functions` (the functions
+behind the doors) and :mod:`otel_xray.devtools.traces` (where the documents land).
 """

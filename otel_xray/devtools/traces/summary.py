@@ -1,6 +1,6 @@
 """What X-Ray's API says of documents and traces: PutTraceSegments' checks, TraceSummary.
 
-Both the local X-Ray API (:mod:`otel_xray.devtools.services.xray_api`) and the console
+Both the local X-Ray API (:mod:`otel_xray.devtools.components.xray_api`) and the console
 (:mod:`otel_xray.devtools.traces.console`) need them, so they live with the trace data
 rather than in either. The checks follow the developer guide's "Segment fields"; the
 summary's fields are those of botocore's ``TraceSummary`` shape.

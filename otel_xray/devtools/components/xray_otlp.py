@@ -1,6 +1,6 @@
 """X-Ray's OTLP endpoint (``POST /v1/traces``), locally: what it takes, refuses and answers.
 
-The local X-Ray API (:mod:`otel_xray.devtools.services.xray_api`) serves it beside
+The local X-Ray API (:mod:`otel_xray.devtools.components.xray_api`) serves it beside
 ``PutTraceSegments``; this module holds the OTLP side so the API module stays about the
 JSON operations. What it follows (CloudWatch user guide, CloudWatch-OTLPEndpoint and
 CloudWatch-OTLPTroubleshooting; ``shared/reference/xray-otlp.md``):

@@ -12,7 +12,7 @@ What it shares with AWS, so a client's mistakes show here:
 
 - the operations, paths and field names of botocore's ``xray`` service model
   (``rest-json``; boto3's own client is a test of every reply);
-- SigV4 on every call (:mod:`otel_xray.devtools.services.sigv4`), with the error types AWS
+- SigV4 on every call (:mod:`otel_xray.devtools.components.sigv4`), with the error types AWS
   returns: ``MissingAuthenticationTokenException``,
   ``UnrecognizedClientException``, ``InvalidSignatureException`` (HTTP 403);
 - ``InvalidRequestException`` (HTTP 400, type in ``x-amzn-ErrorType``, text in
@@ -21,7 +21,7 @@ What it shares with AWS, so a client's mistakes show here:
   goes to ``UnprocessedTraceSegments`` with its id and the reason, as AWS does.
 
 It also serves X-Ray's OTLP endpoint, ``POST /v1/traces``
-(:mod:`otel_xray.devtools.services.xray_otlp`): SigV4 or an API key, the Transaction Search switch
+(:mod:`otel_xray.devtools.components.xray_otlp`): SigV4 or an API key, the Transaction Search switch
 (:attr:`XRayAPI.transaction_search`), the endpoint's limits, ``partial_success``, and 429 or
 503 with ``Retry-After`` on demand (:meth:`XRayAPI.fail_next`). Its spans are translated
 into documents by otel-xray's translator and land in the same store.
@@ -54,9 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from otel_xray.devtools.components.receiver import readable_span
-from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
-from otel_xray.devtools.services.sigv4 import SignatureError, verify
-from otel_xray.devtools.services.xray_otlp import (
+from otel_xray.devtools.components.sigv4 import SignatureError, verify
+from otel_xray.devtools.components.xray_otlp import (
     INVALID_TOKEN,
     THROTTLED,
     TRANSACTION_SEARCH_OFF,
@@ -65,7 +64,8 @@ from otel_xray.devtools.services.xray_otlp import (
     ingest,
     success_body,
 )
-from otel_xray.devtools.services.xray_otlp import PATH as OTLP_PATH
+from otel_xray.devtools.components.xray_otlp import PATH as OTLP_PATH
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer
 from otel_xray.devtools.traces.filters import FilterExpression, FilterSyntaxError
 from otel_xray.devtools.traces.service_graph import ServiceGraph
 from otel_xray.devtools.traces.store import Document, Trace, TraceStore
