@@ -107,12 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--exporter",
-        choices=("xray-udp", "otlp", "both"),
+        choices=("xray-udp", "otlp", "xray-otlp-udp", "xray-otlp", "both", "all"),
         default="both",
-        help="both (default): the whole run once per exporter, one map each",
+        help="both (default): the whole run through xray-udp and otlp (a collector), one map "
+        "each; all: also xray-otlp-udp (OTLP through the daemon) and xray-otlp (signed OTLP "
+        "to the local X-Ray API's /v1/traces)",
     )
     args = parser.parse_args(argv)
-    exporters = ["xray-udp", "otlp"] if args.exporter == "both" else [args.exporter]
+    exporters = {
+        "both": ["xray-udp", "otlp"],
+        "all": ["xray-udp", "otlp", "xray-otlp-udp", "xray-otlp"],
+    }.get(args.exporter, [args.exporter])
     OUT.mkdir(parents=True, exist_ok=True)
     for number, exporter in enumerate(exporters):
         store = TraceStore()
