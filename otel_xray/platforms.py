@@ -79,7 +79,24 @@ def detect(
     service_account: Path = SERVICE_ACCOUNT,
     ec2_hints: tuple[tuple[Path, str], ...] = EC2_HINTS,
 ) -> Attributes:
-    """The resource attributes of the platform this process runs on ({} when none)."""
+    """The resource attributes of the platform this process runs on ({} when none).
+
+    Never raises: a file this process may not read (``Path.is_file`` raises
+    ``PermissionError`` on Python 3.11) or any other surprise means no platform, so
+    tracing still starts.
+    """
+    return _guarded(
+        "platform",
+        lambda: _detect(where, beanstalk_conf, service_account, ec2_hints),
+    )
+
+
+def _detect(
+    where: PlatformEnvironment,
+    beanstalk_conf: Path,
+    service_account: Path,
+    ec2_hints: tuple[tuple[Path, str], ...],
+) -> Attributes:
     ecs_uri = where.ecs_metadata_uri
     if ecs_uri:
         found = _guarded("ECS", lambda: ecs(ecs_uri))

@@ -162,6 +162,9 @@ REGISTRY: dict[str, Instrumentation] = {
         "aws_lambda_powertools.event_handler.api_gateway",
         "otel_xray.instrumentation.powertools",
         "PowertoolsInstrumentor",
+        # The route reaches the request's span even when a child is current (Powertools'
+        # Tracer makes the ``## handler`` subsegment around ``app.resolve``).
+        hook="otel_xray.instrumentation.web",
     ),
 }
 

@@ -26,9 +26,11 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -55,13 +57,22 @@ def wildcard_match(pattern: str, text: str | None) -> bool:
 
 
 class Reservoir:
-    """At most ``per_second`` takes in each whole second of the clock; thread-safe."""
+    """At most ``per_second`` takes in each whole second of the clock; thread-safe.
+
+    A forked child gets a new lock: another thread of the parent may have held the old
+    one at the fork, and the child would then wait on it for ever (every reservoir, the
+    local rules' and the centralized sampler's borrow and quota alike).
+    """
 
     def __init__(self, per_second: int, clock: Clock) -> None:
         self.per_second = per_second
         self._clock = clock
         self._second = -1
         self._taken = 0
+        self._lock = threading.Lock()
+        _RESERVOIRS.add(self)
+
+    def _renew_lock(self) -> None:
         self._lock = threading.Lock()
 
     def take(self) -> bool:
@@ -201,3 +212,14 @@ DEFAULT_RULES_DOCUMENT: dict[str, Any] = {
     "default": {"fixed_target": 1, "rate": 0.05},
     "rules": [],
 }
+
+
+_RESERVOIRS: weakref.WeakSet[Reservoir] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for reservoir in list(_RESERVOIRS):
+        reservoir._renew_lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -169,6 +169,31 @@ def test_a_dead_endpoint_is_bounded_and_gives_nothing() -> None:
     assert "cloud.platform" not in found
 
 
+def test_a_file_it_may_not_read_gives_no_platform_and_tracing_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python 3.11's ``Path.is_file`` raises ``PermissionError`` for a file under a
+    directory the process may not enter (found in review: the Beanstalk file under a 0700
+    directory switched tracing off). As root the kernel would let the test read it, so
+    the refusal is the one the OS gives an unprivileged process, raised where it is."""
+    refused = platforms.BEANSTALK_CONF  # as configure() looks for it
+
+    def is_file(path: Path) -> bool:
+        if path == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return original(path)
+
+    original = Path.is_file
+    monkeypatch.setattr(Path, "is_file", is_file)
+    found = platforms.detect(Settings.from_env({}).platform, ec2_hints=())
+    assert found == {}
+    tracing = configurator.configure(
+        environ={"OTEL_TRACES_EXPORTER": "none"}, instrument=False, set_global=False
+    )
+    assert tracing is not None
+    tracing.shutdown()
+
+
 def test_never_in_lambda() -> None:
     settings = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f",
                                   "ECS_CONTAINER_METADATA_URI_V4": "http://127.0.0.1:9/"})

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -30,7 +31,7 @@ from otel_xray import configurator
 from otel_xray.sampling import XRayParentBased
 from otel_xray.sampling.centralized import CentralizedSampler
 from otel_xray.sampling.local import LocalRulesSampler
-from otel_xray.sampling.rules import LocalRules
+from otel_xray.sampling.rules import LocalRules, Reservoir
 from otel_xray.testing import LAMBDA_ENV, InMemoryExporter
 from tests.functional.test_sampling_centralized import XRayProxy, rule
 
@@ -148,3 +149,28 @@ def test_centralized_copies_get_their_own_client_id_quota_and_draws(configured: 
     # The parent keeps what X-Ray granted it.
     assert central.rules[0].quota is not None
     assert len({r["decisions"] for r in reports}) == CHILDREN
+
+
+def test_a_reservoir_held_by_another_thread_at_fork_does_not_hang_the_child() -> None:
+    """Found in review: a reservoir's lock held by another thread of the parent at the
+    moment of ``fork()`` stays held in the child, whose first decision then waits for
+    ever. The child must decide within a second."""
+    reservoir = Reservoir(1, time.monotonic)
+    reservoir._lock.acquire()  # another thread is inside take() at the fork
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: decide, and say so by the exit code
+            took = reservoir.take()
+            os._exit(0 if took else 3)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                assert os.waitstatus_to_exitcode(status) == 0
+                return
+            time.sleep(0.01)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise AssertionError("the forked child hung on the reservoir's inherited lock")
+    finally:
+        reservoir._lock.release()

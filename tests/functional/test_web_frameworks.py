@@ -301,3 +301,40 @@ def test_powertools_resolvers(xray: XRayCapture, kind: str) -> None:
     result = xray.invoke(handler, event)
     assert result.error is None and result.response["statusCode"] == 200, result.response
     assert_routed(xray, result.documents, "/orders/{order_id}")
+
+
+def test_powertools_resolver_under_powertools_tracer(
+    xray: XRayCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented pairing: ``@tracer.capture_lambda_handler`` around ``app.resolve``
+    (Powertools' event handler docs, "Tracer" in its examples). The Tracer runs on the
+    X-Ray SDK bridge, so the current span when the route is matched is the Tracer's
+    ``## handler`` subsegment; the route must still reach the function's handler span
+    (found in review: it stayed on ``## handler`` and the handler span said
+    ``/{proxy+}``)."""
+    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: PLC0415
+
+    # Powertools traces only in Lambda (LAMBDA_TASK_ROOT) and keeps its settings per process.
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    Tracer._reset_config()
+    tracer = Tracer(service="orders")
+    app = APIGatewayRestResolver()
+
+    @app.get("/orders/<order_id>")
+    def order(order_id: str) -> dict[str, str]:
+        return {"id": order_id}
+
+    @tracer.capture_lambda_handler(capture_response=False)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    try:
+        result = xray.invoke(handler, rest_proxy_event("/orders/42", {"email": EMAIL}))
+    finally:
+        Tracer._reset_config()
+    assert result.error is None and result.response["statusCode"] == 200, result.response
+    assert "## handler" in {d.get("name") for d in result.documents}  # the Tracer ran
+    assert handler_span(result.documents)["metadata"]["default"]["http.route"] == (
+        "/orders/{order_id}"
+    )

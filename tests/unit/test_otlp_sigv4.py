@@ -88,6 +88,32 @@ def test_the_local_endpoints_verifier_accepts_it() -> None:
     assert verify("POST", "/v1/traces", headers, body, {"testing": "testing"}) == "testing"
 
 
+def test_the_verifiers_clock_is_utc_in_any_local_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """X-Amz-Date is UTC. Found in review: the skew check read it as local time less the
+    standard offset, an hour off wherever daylight saving time was in effect, so every
+    request failed "Signature expired". The zone is one where daylight saving time is
+    in effect today (Berlin in the northern summer, Sydney in the southern one)."""
+    import time  # noqa: PLC0415
+
+    for zone in ("Europe/Berlin", "Australia/Sydney"):  # one of them is always in DST
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        if time.localtime().tm_isdst == 1:
+            break
+    try:
+        assert time.localtime().tm_isdst == 1
+        body = b"{}"
+        headers = SigV4Signer("us-east-1").sign(
+            "POST", "http://127.0.0.1:4318/v1/traces", {}, body, Credentials("testing", "testing")
+        )
+        assert verify("POST", "/v1/traces", headers, body, {"testing": "testing"}) == "testing"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
 def test_environment_credentials_come_first() -> None:
     chain = CredentialChain(
         AwsCredentialEnv(

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
@@ -98,7 +99,7 @@ def verify(
     if now is not None:
         clock = now or time.time()
         try:
-            signed_at = time.mktime(time.strptime(amz_date, "%Y%m%dT%H%M%SZ")) - time.timezone
+            signed_at = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
         except ValueError:
             raise SignatureError(
                 "IncompleteSignatureException", f"X-Amz-Date {amz_date!r} is not YYYYMMDDTHHMMSSZ"
