@@ -55,10 +55,9 @@ from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.aws_auth import CredentialChain, CredentialsError, SigV4Signer
 from otel_xray.export.for_xray import for_xray
 from otel_xray.export.otlp_proto import (
-    SPAN_FRAMING_BYTES,
+    RequestSize,
     encode_span,
     group,
-    group_overhead,
     read_partial_success,
     read_status_message,
     request_from_groups,
@@ -184,8 +183,8 @@ class LambdaOTLPExporter:
         newest = now + int(limits.max_ahead_seconds * 1e9) if limits.max_ahead_seconds else None
         batches: list[tuple[int, bytes]] = []
         current: list[tuple[ReadableSpan, bytes]] = []
-        size = 0
-        overheads: dict[int, int] = {}
+        headers: dict[tuple[int, int], tuple[int, int]] = {}
+        size = RequestSize(headers)
         for original in spans:
             span = for_xray(original, self.app_signals, self._lambda_function)
             data = encode_span(span)
@@ -200,17 +199,15 @@ class LambdaOTLPExporter:
                     reason,
                 )
                 continue
-            key = id(span.resource)
-            overhead = 0 if key in overheads else overheads.setdefault(key, group_overhead(span))
-            added = len(data) + SPAN_FRAMING_BYTES + overhead
+            added = size.cost(span, data)
             if current and (
-                len(current) >= limits.max_spans or size + added > limits.max_request_bytes
+                len(current) >= limits.max_spans or size.bytes + added > limits.max_request_bytes
             ):
                 batches.append((len(current), request_from_groups(group(current))))
-                current, size, overheads = [], 0, {key: group_overhead(span)}
-                added = len(data) + SPAN_FRAMING_BYTES + overheads[key]
+                current, size = [], RequestSize(headers)
+                added = size.cost(span, data)
             current.append((span, data))
-            size += added
+            size.add(span, added)
         if current:
             batches.append((len(current), request_from_groups(group(current))))
         return batches

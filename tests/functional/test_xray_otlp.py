@@ -29,6 +29,7 @@ from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from otel_xray.devtools.components.xray_api import XRayAPI
@@ -282,6 +283,33 @@ def test_requests_are_cut_to_the_span_and_byte_limits(api: XRayAPI) -> None:
     assert exporter.export_before(big, Deadline.within_ms(60_000)) is ExportOutcome.SENT
     assert exporter.requests == 4 and api.otlp_refused == []
     assert api.otlp_rejected_spans == 0
+
+
+def test_the_byte_limit_counts_every_scope_s_header(api: XRayAPI) -> None:
+    """49 spans of 100 KB (4.9 MB of span data), each from its own instrumentation scope
+    with 5 KB of scope attributes: a request carries one ``ScopeSpans`` header per scope,
+    250 KB here, so one request would be 5.27 MB, over the 5 MB the endpoint accepts
+    uncompressed (CloudWatch-OTLPEndpoint). Before, only the first scope's header was
+    counted: one request, refused with 413, and all 49 spans dropped."""
+    base = _spans(1)[0]
+    spans = [
+        ReadableSpan(
+            name=f"s{i}",
+            context=SpanContext(base.context.trace_id, i + 1, False),
+            resource=base.resource,
+            start_time=base.start_time,
+            end_time=base.end_time,
+            attributes={"blob": "x" * (100 * 1024)},
+            instrumentation_scope=InstrumentationScope(
+                f"instrumentation.number.{i}", "1.0.0", None, {"scope.padding": "p" * 5 * 1024}
+            ),
+        )
+        for i in range(49)
+    ]
+    exporter = _exporter(api)
+    assert exporter.export_before(spans, Deadline.within_ms(60_000)) is ExportOutcome.SENT
+    assert exporter.requests == 2 and api.otlp_refused == []
+    assert len(api.store.documents()) == 49
 
 
 def test_an_unreachable_host_costs_no_more_than_the_deadline(
