@@ -52,7 +52,12 @@ from typing import NamedTuple
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.aws_auth import CredentialChain, CredentialsError, SigV4Signer
+from otel_xray.export.aws_auth import (
+    CredentialChain,
+    CredentialsError,
+    CredentialsUnavailableError,
+    SigV4Signer,
+)
 from otel_xray.export.for_xray import for_xray
 from otel_xray.export.otlp_proto import (
     RequestSize,
@@ -246,6 +251,14 @@ class LambdaOTLPExporter:
                 return ExportOutcome.RETRY
             try:
                 headers = self._request_headers(body, remaining)
+            except CredentialsUnavailableError as error:
+                # Slow or down, not misconfigured: like an unreachable endpoint.
+                self._log_once(
+                    "credentials-unavailable",
+                    "otel-xray: spans not sent yet: %s; they are kept for the next flush",
+                    error,
+                )
+                return ExportOutcome.RETRY
             except CredentialsError as error:
                 self._log_once("credentials", "otel-xray: spans not sent: %s", error)
                 return ExportOutcome.DROP
