@@ -58,10 +58,9 @@ from otel_xray.export.aws_auth import (
     CredentialsUnavailableError,
     SigV4Signer,
 )
-from otel_xray.export.for_xray import for_xray
+from otel_xray.export.for_xray import encoded_for_xray
 from otel_xray.export.otlp_proto import (
     RequestSize,
-    encode_span,
     group,
     read_partial_success,
     read_status_message,
@@ -190,9 +189,10 @@ class LambdaOTLPExporter:
         current: list[tuple[ReadableSpan, bytes]] = []
         headers: dict[tuple[int, int], tuple[int, int]] = {}
         size = RequestSize(headers)
-        for original in spans:
-            span = for_xray(original, self.app_signals, self._lambda_function)
-            data = encode_span(span)
+        failures: list[tuple[str, Exception]] = []
+        for span, data in encoded_for_xray(
+            spans, self.app_signals, self._lambda_function, failures
+        ):
             reason = self._refusal(span, data, oldest, newest)
             if reason:
                 self.dropped_spans += 1
@@ -215,6 +215,18 @@ class LambdaOTLPExporter:
             size.add(span, added)
         if current:
             batches.append((len(current), request_from_groups(group(current))))
+        if failures:
+            self.dropped_spans += len(failures)
+            name, error = failures[0]
+            self._log_once(
+                "unencodable",
+                "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
+                "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
+                len(failures),
+                name,
+                type(error).__name__,
+                error,
+            )
         return batches
 
     def _refusal(

@@ -41,8 +41,8 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.for_xray import for_xray
-from otel_xray.export.otlp_proto import RequestSize, encode_span, group, request_from_groups
+from otel_xray.export.for_xray import encoded_for_xray
+from otel_xray.export.otlp_proto import RequestSize, group, request_from_groups
 from otel_xray.xray import DAEMON_HEADER
 
 logger = logging.getLogger("otel_xray")
@@ -59,9 +59,12 @@ def datagrams(
     spans: Sequence[ReadableSpan],
     limit: int = MAX_PROTOBUF_BYTES,
     lambda_function: str | None = None,
+    failures: list[tuple[str, Exception]] | None = None,
 ) -> tuple[list[bytes], int]:
     """The datagrams carrying ``spans`` (each within the UDP limit), and how many spans
-    were too large for any datagram."""
+    were too large for any datagram. A span that cannot be encoded is left out and
+    appended to ``failures`` (:func:`~otel_xray.export.for_xray.encoded_for_xray`)."""
+    failures = [] if failures is None else failures
     out: list[bytes] = []
     too_large = 0
     for prefix, chosen in (
@@ -71,9 +74,7 @@ def datagrams(
         current: list[tuple[ReadableSpan, bytes]] = []
         headers: dict[tuple[int, int], tuple[int, int]] = {}
         size = RequestSize(headers)
-        for original in chosen:
-            span = for_xray(original, True, lambda_function)
-            data = encode_span(span)
+        for span, data in encoded_for_xray(chosen, True, lambda_function, failures):
             if size.alone(span, data) > limit:
                 too_large += 1
                 continue
@@ -104,8 +105,9 @@ class XRayOtlpUdpExporter:
         #: Datagrams the kernel refused to send (their spans are lost).
         self.failed_datagrams = 0
         self._warned_send = False
-        #: Spans too large for one datagram (never sent).
+        #: Spans too large for one datagram, or that could not be encoded (never sent).
         self.dropped_spans = 0
+        self._warned_unencodable = False
 
     def _sock(self) -> socket.socket:
         if self._socket is None:
@@ -118,11 +120,17 @@ class XRayOtlpUdpExporter:
     def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         if not spans:
             return ExportOutcome.SENT
+        failures: list[tuple[str, Exception]] = []
         try:
-            packets, too_large = datagrams(spans, lambda_function=self.lambda_function)
+            packets, too_large = datagrams(
+                spans, lambda_function=self.lambda_function, failures=failures
+            )
         except Exception:
             logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
             return ExportOutcome.DROP
+        if failures:
+            self.dropped_spans += len(failures)
+            self._warn_unencodable(failures)
         if too_large:
             self.dropped_spans += too_large
             logger.warning(
@@ -154,6 +162,20 @@ class XRayOtlpUdpExporter:
                 )
                 self.shutdown()
         return ExportOutcome.DROP if failed else ExportOutcome.SENT
+
+    def _warn_unencodable(self, failures: list[tuple[str, Exception]]) -> None:
+        name, error = failures[0]
+        level = logging.DEBUG if self._warned_unencodable else logging.WARNING
+        self._warned_unencodable = True
+        logger.log(
+            level,
+            "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
+            "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
+            len(failures),
+            name,
+            type(error).__name__,
+            error,
+        )
 
     def reopen(self) -> None:
         """A forked child (or a restored snapshot) sends from a socket of its own."""
