@@ -51,10 +51,19 @@ class BatchExportProcessor(BatchSpanProcessor):
     """
 
     def __init__(
-        self, exporter: SpanExporter, max_queue_size: int | None = None,
+        self,
+        exporter: SpanExporter,
+        max_queue_size: int | None = None,
         shutdown_timeout_ms: int = 30_000,
     ) -> None:
-        super().__init__(exporter, max_queue_size=max_queue_size)
+        # The SDK refuses (ValueError) an export batch larger than the queue, and its batch
+        # is 512 (or OTEL_BSP_MAX_EXPORT_BATCH_SIZE) whatever the queue: a queue under 512
+        # switched tracing off. A batch never needs to hold more than the queue.
+        batch_size: int | None = None  # the SDK's: 512 or OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+        if max_queue_size is not None:
+            default = int(BatchSpanProcessor._default_max_export_batch_size())  # type: ignore[no-untyped-call]
+            batch_size = min(default, max_queue_size)
+        super().__init__(exporter, max_queue_size=max_queue_size, max_export_batch_size=batch_size)
         self._shutdown_timeout_ms = shutdown_timeout_ms
 
     def shutdown(self) -> None:
