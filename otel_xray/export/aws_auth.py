@@ -74,6 +74,11 @@ class CredentialsError(Exception):
     """No credentials could be found; the message says where to put them."""
 
 
+class CredentialsUnavailableError(CredentialsError):
+    """The credentials endpoint could not be reached in time, or answered a server error:
+    the configuration may be right and a later attempt may succeed."""
+
+
 class SigV4Signer:
     """Signs one request for ``service`` in ``region``."""
 
@@ -219,10 +224,41 @@ class CredentialChain:
                 raise CredentialsError(
                     f"cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: {error}"
                 ) from None
-        request = urllib.request.Request(url, headers={"Authorization": token} if token else {})
+        import http.client  # noqa: PLC0415 - already imported by urllib.request
+        import urllib.error  # noqa: PLC0415
+
         try:
+            request = urllib.request.Request(url, headers={"Authorization": token} if token else {})
             with urllib.request.urlopen(request, timeout=max(timeout, 0.001)) as response:
                 payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code == 429 or error.code >= 500:
+                raise CredentialsUnavailableError(
+                    f"the container credentials endpoint {url} answered HTTP {error.code}"
+                ) from None
+            raise CredentialsError(
+                f"the container credentials endpoint {url} refused the request (HTTP "
+                f"{error.code}); check AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE)"
+            ) from None
+        except (OSError, http.client.HTTPException) as error:
+            reason = error.reason if isinstance(error, urllib.error.URLError) else error
+            if not isinstance(reason, (OSError, http.client.HTTPException)):
+                # urllib's own refusal of the URL ("unknown url type"): configuration.
+                raise CredentialsError(
+                    f"the container credentials URL {url!r} cannot be fetched ({reason}); "
+                    "check AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI"
+                ) from None
+            # A timeout, a refused or reset connection: not a configuration problem.
+            raise CredentialsUnavailableError(
+                f"cannot reach the container credentials endpoint {url} within "
+                f"{timeout:.2f}s ({reason or type(reason).__name__})"
+            ) from None
+        except ValueError as error:
+            raise CredentialsError(
+                f"the container credentials endpoint {url} gave no credentials ({error}); "
+                "check AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI"
+            ) from None
+        try:
             expiration = payload.get("Expiration")
             return Credentials(
                 payload["AccessKeyId"],
@@ -230,7 +266,7 @@ class CredentialChain:
                 payload.get("Token"),
                 _epoch(expiration) if isinstance(expiration, str) else None,
             )
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise CredentialsError(
                 f"the container credentials endpoint {url} gave no credentials ({error}); "
                 "check AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI and the token"

@@ -3,11 +3,13 @@
 A long-running process (a container, a script under ``opentelemetry-instrument``)
 is not frozen between requests, so upstream's ``BatchSpanProcessor`` and its worker
 thread are right there. This module only fits our exporters under it and gives it
-the same ``flush(deadline)`` handle the Lambda processor has.
+the same ``flush(deadline)`` handle the Lambda processor has, one that returns by its
+deadline (the SDK's ``force_flush`` ignores its timeout).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -51,21 +53,64 @@ class BatchExportProcessor(BatchSpanProcessor):
     """
 
     def __init__(
-        self, exporter: SpanExporter, max_queue_size: int | None = None,
+        self,
+        exporter: SpanExporter,
+        max_queue_size: int | None = None,
         shutdown_timeout_ms: int = 30_000,
     ) -> None:
-        super().__init__(exporter, max_queue_size=max_queue_size)
+        # The SDK refuses (ValueError) an export batch larger than the queue, and its batch
+        # is 512 (or OTEL_BSP_MAX_EXPORT_BATCH_SIZE) whatever the queue: a queue under 512
+        # switched tracing off. A batch never needs to hold more than the queue.
+        batch_size: int | None = None  # the SDK's: 512 or OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+        if max_queue_size is not None:
+            default = int(BatchSpanProcessor._default_max_export_batch_size())  # type: ignore[no-untyped-call]
+            batch_size = min(default, max_queue_size)
+        super().__init__(exporter, max_queue_size=max_queue_size, max_export_batch_size=batch_size)
         self._shutdown_timeout_ms = shutdown_timeout_ms
+        self._flush_lock = threading.Lock()
+        #: The flush thread of the last flush() and where it puts its result.
+        self._flushing: tuple[threading.Thread, list[bool]] | None = None
 
     def shutdown(self) -> None:
         self._batch_processor.shutdown(timeout_millis=self._shutdown_timeout_ms)
 
     def flush(self, deadline: Deadline) -> bool:
-        try:
-            # The SDK's own unit, once, at its boundary.
-            return self.force_flush(int(deadline.remaining() * 1000))
-        except Exception:
-            return False
+        """Send what is queued, returning by ``deadline``: False when it did not finish.
+
+        The SDK's ``force_flush`` ignores its timeout (``BatchProcessor.force_flush``
+        exports everything, however long the exporter takes), so it runs on a daemon
+        thread joined until the deadline. A flush still running from an earlier call is
+        waited for rather than doubled, then a new one sends what was queued since.
+        """
+        for _ in range(2):
+            with self._flush_lock:
+                flushing = self._flushing
+                if flushing is None or not flushing[0].is_alive():
+                    flushing = self._start_flush()
+                    fresh = True
+                else:
+                    fresh = False
+            flushing[0].join(max(deadline.remaining(), 0.0))
+            if flushing[0].is_alive():
+                return False
+            if fresh:
+                return flushing[1][0]
+        return False
+
+    def _start_flush(self) -> tuple[threading.Thread, list[bool]]:
+        result = [False]
+
+        def run() -> None:
+            try:
+                # The SDK's own unit, once, at its boundary.
+                result[0] = self.force_flush(self._shutdown_timeout_ms)
+            except Exception:
+                result[0] = False
+
+        thread = threading.Thread(target=run, name="otel-xray-flush", daemon=True)
+        self._flushing = (thread, result)
+        thread.start()
+        return self._flushing
 
     def forget_inherited(self) -> None:
         """In a forked child (a gunicorn worker): the SDK re-creates its worker thread and

@@ -15,10 +15,12 @@ path does not import ``http.client`` (about 11 ms of a cold start, ``python -X i
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
+
+from otel_xray.export.otlp_proto import encode_span
 
 #: Attributes the collector's translator names a CLIENT subsegment after (MakeSegment).
 _NAMING_ATTRIBUTES = (
@@ -41,6 +43,24 @@ def for_xray(span: ReadableSpan, app_signals: bool, lambda_function: str | None)
     from otel_xray.xray.app_signals import application_signals  # noqa: PLC0415
 
     return with_attributes(named, application_signals(named, lambda_function))
+
+
+def encoded_for_xray(
+    spans: Iterable[ReadableSpan],
+    app_signals: bool,
+    lambda_function: str | None,
+    failures: list[tuple[str, Exception]],
+) -> Iterator[tuple[ReadableSpan, bytes]]:
+    """Each span as :func:`for_xray` makes it, with its OTLP encoding. A span that cannot
+    be made or encoded (an attribute the code above did not foresee) is left out and
+    appended to ``failures`` as (its name, the error), so it costs only itself, not the
+    batch it came in."""
+    for original in spans:
+        try:
+            span = for_xray(original, app_signals, lambda_function)
+            yield span, encode_span(span)
+        except Exception as error:
+            failures.append((str(original.name), error))
 
 
 def with_attributes(span: ReadableSpan, added: Mapping[str, object]) -> ReadableSpan:
@@ -82,7 +102,7 @@ def named_for_xray(span: ReadableSpan) -> ReadableSpan:
     host: object = attributes.get("server.address")
     if not isinstance(host, str) or not host:
         url = attributes.get("url.full") or attributes.get("http.url")
-        host = urllib.parse.urlsplit(url).hostname if isinstance(url, str) else None
+        host = _hostname(url) if isinstance(url, str) else None
     if not isinstance(host, str) or not host:
         return span
     return ReadableSpan(
@@ -99,3 +119,12 @@ def named_for_xray(span: ReadableSpan) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def _hostname(url: str) -> str | None:
+    """The URL's host; None for a URL ``urlsplit`` refuses (``http://[fe80::1%eth0/x``:
+    "Invalid IPv6 URL"), as for no URL."""
+    try:
+        return urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return None

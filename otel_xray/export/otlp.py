@@ -52,13 +52,16 @@ from typing import NamedTuple
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.aws_auth import CredentialChain, CredentialsError, SigV4Signer
-from otel_xray.export.for_xray import for_xray
+from otel_xray.export.aws_auth import (
+    CredentialChain,
+    CredentialsError,
+    CredentialsUnavailableError,
+    SigV4Signer,
+)
+from otel_xray.export.for_xray import encoded_for_xray
 from otel_xray.export.otlp_proto import (
-    SPAN_FRAMING_BYTES,
-    encode_span,
+    RequestSize,
     group,
-    group_overhead,
     read_partial_success,
     read_status_message,
     request_from_groups,
@@ -184,11 +187,12 @@ class LambdaOTLPExporter:
         newest = now + int(limits.max_ahead_seconds * 1e9) if limits.max_ahead_seconds else None
         batches: list[tuple[int, bytes]] = []
         current: list[tuple[ReadableSpan, bytes]] = []
-        size = 0
-        overheads: dict[int, int] = {}
-        for original in spans:
-            span = for_xray(original, self.app_signals, self._lambda_function)
-            data = encode_span(span)
+        headers: dict[tuple[int, int], tuple[int, int]] = {}
+        size = RequestSize(headers)
+        failures: list[tuple[str, Exception]] = []
+        for span, data in encoded_for_xray(
+            spans, self.app_signals, self._lambda_function, failures
+        ):
             reason = self._refusal(span, data, oldest, newest)
             if reason:
                 self.dropped_spans += 1
@@ -200,19 +204,29 @@ class LambdaOTLPExporter:
                     reason,
                 )
                 continue
-            key = id(span.resource)
-            overhead = 0 if key in overheads else overheads.setdefault(key, group_overhead(span))
-            added = len(data) + SPAN_FRAMING_BYTES + overhead
+            added = size.cost(span, data)
             if current and (
-                len(current) >= limits.max_spans or size + added > limits.max_request_bytes
+                len(current) >= limits.max_spans or size.bytes + added > limits.max_request_bytes
             ):
                 batches.append((len(current), request_from_groups(group(current))))
-                current, size, overheads = [], 0, {key: group_overhead(span)}
-                added = len(data) + SPAN_FRAMING_BYTES + overheads[key]
+                current, size = [], RequestSize(headers)
+                added = size.cost(span, data)
             current.append((span, data))
-            size += added
+            size.add(span, added)
         if current:
             batches.append((len(current), request_from_groups(group(current))))
+        if failures:
+            self.dropped_spans += len(failures)
+            name, error = failures[0]
+            self._log_once(
+                "unencodable",
+                "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
+                "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
+                len(failures),
+                name,
+                type(error).__name__,
+                error,
+            )
         return batches
 
     def _refusal(
@@ -249,6 +263,14 @@ class LambdaOTLPExporter:
                 return ExportOutcome.RETRY
             try:
                 headers = self._request_headers(body, remaining)
+            except CredentialsUnavailableError as error:
+                # Slow or down, not misconfigured: like an unreachable endpoint.
+                self._log_once(
+                    "credentials-unavailable",
+                    "otel-xray: spans not sent yet: %s; they are kept for the next flush",
+                    error,
+                )
+                return ExportOutcome.RETRY
             except CredentialsError as error:
                 self._log_once("credentials", "otel-xray: spans not sent: %s", error)
                 return ExportOutcome.DROP

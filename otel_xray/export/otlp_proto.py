@@ -226,11 +226,71 @@ def encode_request(spans: Sequence[ReadableSpan]) -> bytes:
     return request_from_groups(group((span, encode_span(span)) for span in spans))
 
 
-def group_overhead(span: ReadableSpan) -> int:
-    """Bytes a request spends on this span's resource and scope headers (an upper bound)."""
-    resource = attributes(1, span.resource.attributes) + _string(3, span.resource.schema_url)
-    scope = span.instrumentation_scope
-    return len(resource) + len(_scope(scope)) + 2 * SPAN_FRAMING_BYTES + 64
+class RequestSize:
+    """The encoded size of a request being packed span by span (an upper bound).
+
+    Each span costs its bytes and its field's framing; its resource's header (the
+    ``ResourceSpans`` framing, the ``Resource``, its schema URL) the first time that
+    resource appears in the request, and its scope's header (the ``ScopeSpans`` framing,
+    the ``InstrumentationScope``, its schema URL) the first time that (resource, scope)
+    pair appears: :func:`request_from_groups` writes one of each per group. Framing is
+    counted at :data:`SPAN_FRAMING_BYTES` (a tag byte and a length of up to five bytes).
+    Groups are keyed by object identity; two equal but distinct resources are counted
+    twice, which only over-counts.
+    """
+
+    __slots__ = ("_headers", "_resources", "_scopes", "bytes")
+
+    def __init__(self, headers: dict[tuple[int, int], tuple[int, int]] | None = None) -> None:
+        self.bytes = 0
+        self._resources: set[int] = set()
+        self._scopes: set[tuple[int, int]] = set()
+        #: (resource id, scope id) -> (resource header, scope header) bytes; shareable
+        #: between the requests of one export so each header is encoded once.
+        self._headers = {} if headers is None else headers
+
+    def cost(self, span: ReadableSpan, data: bytes) -> int:
+        """Bytes ``span`` (encoded as ``data``) would add to this request."""
+        key = (id(span.resource), id(span.instrumentation_scope))
+        cost = len(data) + SPAN_FRAMING_BYTES
+        if key not in self._scopes:
+            resource_bytes, scope_bytes = self._header_bytes(span, key)
+            cost += scope_bytes
+            if key[0] not in self._resources:
+                cost += resource_bytes
+        return cost
+
+    def alone(self, span: ReadableSpan, data: bytes) -> int:
+        """Bytes of a request holding only ``span``."""
+        resource_bytes, scope_bytes = self._header_bytes(
+            span, (id(span.resource), id(span.instrumentation_scope))
+        )
+        return len(data) + SPAN_FRAMING_BYTES + resource_bytes + scope_bytes
+
+    def add(self, span: ReadableSpan, cost: int) -> None:
+        """Record ``span`` as packed, at the ``cost`` :meth:`cost` gave."""
+        key = (id(span.resource), id(span.instrumentation_scope))
+        self._resources.add(key[0])
+        self._scopes.add(key)
+        self.bytes += cost
+
+    def _header_bytes(self, span: ReadableSpan, key: tuple[int, int]) -> tuple[int, int]:
+        sizes = self._headers.get(key)
+        if sizes is None:
+            resource = span.resource
+            scope = span.instrumentation_scope or None
+            resource_bytes = (
+                len(_field(1, attributes(1, resource.attributes)))
+                + len(_string(3, resource.schema_url))
+                + SPAN_FRAMING_BYTES
+            )
+            scope_bytes = (
+                len(_field(1, _scope(scope)))
+                + len(_string(3, scope.schema_url if scope is not None else None))
+                + SPAN_FRAMING_BYTES
+            )
+            sizes = self._headers[key] = (resource_bytes, scope_bytes)
+        return sizes
 
 
 def read_partial_success(body: bytes) -> tuple[int, str]:

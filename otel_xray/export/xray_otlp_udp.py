@@ -13,6 +13,10 @@ and Linux refuses an IPv4 datagram over 65,507 bytes (errno 90, EMSGSIZE), losin
 ten. Here spans are packed by bytes: the header (30 bytes), the prefix (3) and base64
 (4 characters per 3 bytes) leave room for 49,104 bytes of protobuf; a span that alone
 does not fit is dropped and counted (:attr:`XRayOtlpUdpExporter.dropped_spans`).
+Each (resource, scope) header is counted in every datagram it appears in
+(:class:`~otel_xray.export.otlp_proto.RequestSize`). A datagram the kernel still refuses
+is counted (:attr:`XRayOtlpUdpExporter.failed_datagrams`), warned about once, and the
+export reports DROP, not SENT.
 The encoding is :mod:`otel_xray.export.otlp_proto` (no protobuf runtime at cold start).
 Spans carry what X-Ray's OTLP ingestion reads, as on the signed path: the host as
 ``peer.service`` on HTTP calls and ADOT's Application Signals attributes
@@ -37,14 +41,8 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.for_xray import for_xray
-from otel_xray.export.otlp_proto import (
-    SPAN_FRAMING_BYTES,
-    encode_span,
-    group,
-    group_overhead,
-    request_from_groups,
-)
+from otel_xray.export.for_xray import encoded_for_xray
+from otel_xray.export.otlp_proto import RequestSize, group, request_from_groups
 from otel_xray.xray import DAEMON_HEADER
 
 logger = logging.getLogger("otel_xray")
@@ -61,9 +59,12 @@ def datagrams(
     spans: Sequence[ReadableSpan],
     limit: int = MAX_PROTOBUF_BYTES,
     lambda_function: str | None = None,
+    failures: list[tuple[str, Exception]] | None = None,
 ) -> tuple[list[bytes], int]:
     """The datagrams carrying ``spans`` (each within the UDP limit), and how many spans
-    were too large for any datagram."""
+    were too large for any datagram. A span that cannot be encoded is left out and
+    appended to ``failures`` (:func:`~otel_xray.export.for_xray.encoded_for_xray`)."""
+    failures = [] if failures is None else failures
     out: list[bytes] = []
     too_large = 0
     for prefix, chosen in (
@@ -71,22 +72,19 @@ def datagrams(
         (UNSAMPLED_PREFIX, [s for s in spans if s.context and not s.context.trace_flags.sampled]),
     ):
         current: list[tuple[ReadableSpan, bytes]] = []
-        size = 0
-        for original in chosen:
-            span = for_xray(original, True, lambda_function)
-            data = encode_span(span)
-            overhead = group_overhead(span)
-            added = len(data) + SPAN_FRAMING_BYTES
-            if overhead + added > limit:
+        headers: dict[tuple[int, int], tuple[int, int]] = {}
+        size = RequestSize(headers)
+        for span, data in encoded_for_xray(chosen, True, lambda_function, failures):
+            if size.alone(span, data) > limit:
                 too_large += 1
                 continue
-            if current and size + added > limit:
+            added = size.cost(span, data)
+            if current and size.bytes + added > limit:
                 out.append(_datagram(prefix, current))
-                current, size = [], 0
-            if not current:
-                size = overhead
+                current, size = [], RequestSize(headers)
+                added = size.cost(span, data)
             current.append((span, data))
-            size += added
+            size.add(span, added)
         if current:
             out.append(_datagram(prefix, current))
     return out, too_large
@@ -104,9 +102,12 @@ class XRayOtlpUdpExporter:
         self.lambda_function = lambda_function
         self._socket: socket.socket | None = None
         self.sent_datagrams = 0
+        #: Datagrams the kernel refused to send (their spans are lost).
         self.failed_datagrams = 0
-        #: Spans too large for one datagram (never sent).
+        self._warned_send = False
+        #: Spans too large for one datagram, or that could not be encoded (never sent).
         self.dropped_spans = 0
+        self._warned_unencodable = False
 
     def _sock(self) -> socket.socket:
         if self._socket is None:
@@ -119,11 +120,17 @@ class XRayOtlpUdpExporter:
     def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         if not spans:
             return ExportOutcome.SENT
+        failures: list[tuple[str, Exception]] = []
         try:
-            packets, too_large = datagrams(spans, lambda_function=self.lambda_function)
+            packets, too_large = datagrams(
+                spans, lambda_function=self.lambda_function, failures=failures
+            )
         except Exception:
             logger.exception("otel-xray: could not encode %d spans for OTLP", len(spans))
             return ExportOutcome.DROP
+        if failures:
+            self.dropped_spans += len(failures)
+            self._warn_unencodable(failures)
         if too_large:
             self.dropped_spans += too_large
             logger.warning(
@@ -131,6 +138,7 @@ class XRayOtlpUdpExporter:
                 too_large,
                 MAX_PROTOBUF_BYTES,
             )
+        failed = 0
         for packet in packets:
             try:
                 self._sock().sendto(packet, self.address)
@@ -139,10 +147,35 @@ class XRayOtlpUdpExporter:
                 # Kernel buffer full: keep the batch (re-sent span ids are harmless).
                 return ExportOutcome.RETRY
             except OSError as error:
+                # Refused by the kernel (EMSGSIZE, no route, ...): those spans are lost.
+                failed += 1
                 self.failed_datagrams += 1
-                logger.debug("otel-xray: UDP send to %s failed: %s", self.address, error)
+                level = logging.DEBUG if self._warned_send else logging.WARNING
+                self._warned_send = True
+                logger.log(
+                    level,
+                    "otel-xray: UDP send of a %d-byte datagram to %s failed: %s; its spans "
+                    "are lost (later failures are only counted, in failed_datagrams)",
+                    len(packet),
+                    self.address,
+                    error,
+                )
                 self.shutdown()
-        return ExportOutcome.SENT
+        return ExportOutcome.DROP if failed else ExportOutcome.SENT
+
+    def _warn_unencodable(self, failures: list[tuple[str, Exception]]) -> None:
+        name, error = failures[0]
+        level = logging.DEBUG if self._warned_unencodable else logging.WARNING
+        self._warned_unencodable = True
+        logger.log(
+            level,
+            "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
+            "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
+            len(failures),
+            name,
+            type(error).__name__,
+            error,
+        )
 
     def reopen(self) -> None:
         """A forked child (or a restored snapshot) sends from a socket of its own."""

@@ -128,14 +128,21 @@ def _ingress(span: ReadableSpan, lambda_function: str | None) -> str:
     for key in ("http.target", "http.url", "url.path", "url.full"):
         value = attributes.get(key)
         if value is not None:
-            path = (
-                urllib.parse.urlsplit(str(value)).path if key.endswith(("url", "full")) else value
-            )
+            path = _split(value).path if key.endswith(("url", "full")) else value
             break
     if path is None:
         return UNKNOWN_OPERATION
     operation = _first_segment(str(path))
     return f"{method} {operation}" if method else operation
+
+
+def _split(url: Any) -> urllib.parse.SplitResult:
+    """``urlsplit``, with a URL it refuses (``http://[fe80::1%eth0/x``: "Invalid IPv6
+    URL") read as an empty one: an attribute the application set must not cost the span."""
+    try:
+        return urllib.parse.urlsplit(str(url))
+    except ValueError:
+        return urllib.parse.SplitResult("", "", "", "", "")
 
 
 def _first_segment(path: str) -> str:
@@ -179,7 +186,7 @@ def _remote(span: ReadableSpan, a: Mapping[str, Any]) -> dict[str, Any]:
         service = _remote_service_from_address(a)
     if operation == UNKNOWN_REMOTE_OPERATION:
         if a.get("http.url") is not None:
-            operation = _first_segment(urllib.parse.urlsplit(str(a["http.url"])).path)
+            operation = _first_segment(_split(a["http.url"]).path)
         if a.get("http.method") is not None:
             operation = f"{a['http.method']} {operation}"
     out: dict[str, Any] = {"aws.remote.service": service, "aws.remote.operation": operation}
@@ -199,7 +206,7 @@ def _remote_service_from_address(a: Mapping[str, Any]) -> str:
             return str(a[name]) + (f":{a[port]}" if a.get(port) is not None else "")
     url = a.get("http.url")
     if url is not None:
-        netloc = urllib.parse.urlsplit(str(url)).netloc
+        netloc = _split(url).netloc
         if netloc:
             return netloc
     return UNKNOWN_REMOTE_SERVICE
@@ -256,7 +263,7 @@ def _db_connection(a: Mapping[str, Any]) -> str | None:
     else:
         text = a.get("db.connection_string")
         if text is not None:
-            url = urllib.parse.urlsplit(str(text))
+            url = _split(text)
             if url.hostname is None:
                 return None
             try:

@@ -29,11 +29,12 @@ from google.rpc import status_pb2
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.components.xray_otlp import TRANSACTION_SEARCH_OFF
-from otel_xray.devtools.loopback import end_process_group
+from otel_xray.devtools.loopback import LoopbackHandler, LoopbackServer, end_process_group
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.otlp import XRAY_LIMITS, LambdaOTLPExporter
 from otel_xray.ids import XRayIdGenerator
@@ -284,6 +285,33 @@ def test_requests_are_cut_to_the_span_and_byte_limits(api: XRayAPI) -> None:
     assert api.otlp_rejected_spans == 0
 
 
+def test_the_byte_limit_counts_every_scope_s_header(api: XRayAPI) -> None:
+    """49 spans of 100 KB (4.9 MB of span data), each from its own instrumentation scope
+    with 5 KB of scope attributes: a request carries one ``ScopeSpans`` header per scope,
+    250 KB here, so one request would be 5.27 MB, over the 5 MB the endpoint accepts
+    uncompressed (CloudWatch-OTLPEndpoint). Before, only the first scope's header was
+    counted: one request, refused with 413, and all 49 spans dropped."""
+    base = _spans(1)[0]
+    spans = [
+        ReadableSpan(
+            name=f"s{i}",
+            context=SpanContext(base.context.trace_id, i + 1, False),
+            resource=base.resource,
+            start_time=base.start_time,
+            end_time=base.end_time,
+            attributes={"blob": "x" * (100 * 1024)},
+            instrumentation_scope=InstrumentationScope(
+                f"instrumentation.number.{i}", "1.0.0", None, {"scope.padding": "p" * 5 * 1024}
+            ),
+        )
+        for i in range(49)
+    ]
+    exporter = _exporter(api)
+    assert exporter.export_before(spans, Deadline.within_ms(60_000)) is ExportOutcome.SENT
+    assert exporter.requests == 2 and api.otlp_refused == []
+    assert len(api.store.documents()) == 49
+
+
 def test_an_unreachable_host_costs_no_more_than_the_deadline(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -318,6 +346,61 @@ def test_missing_credentials_are_one_log_line_and_nothing_sent(
             assert exporter.export_before(_spans(), Deadline.within_ms(2000)) is ExportOutcome.DROP
     assert len(caplog.records) == 1 and "AWS_ACCESS_KEY_ID" in caplog.text
     assert api.otlp_requests == [] and api.otlp_refused == []
+
+
+class _SlowContainerCredentials(LoopbackHandler):
+    """The container credentials endpoint (ECS, SnapStart: botocore ``ContainerProvider``),
+    answering after ``delay`` seconds, or 401 to a wrong token."""
+
+    delay = 0.0
+
+    def do_GET(self) -> None:
+        time.sleep(type(self).delay)
+        if self.headers.get("Authorization") != "right-token":
+            self.reply_json(401, {"message": "unauthorized"})
+            return
+        self.reply_json(
+            200,
+            {
+                "AccessKeyId": "testing",
+                "SecretAccessKey": "testing",
+                "Token": "tok",
+                "Expiration": "2999-01-01T00:00:00Z",
+            },
+        )
+
+
+def test_a_slow_credentials_endpoint_keeps_the_spans_a_wrong_token_drops_them(
+    api: XRayAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A timeout reaching the credentials endpoint is transient, like an unreachable OTLP
+    endpoint: RETRY, and the warning does not blame the variables. A 401 from it is a
+    configuration problem: DROP, naming the token. Before, both were DROP."""
+    handler = type("Creds", (_SlowContainerCredentials,), {"delay": 0.5})
+    with LoopbackServer(handler) as server:
+        uri = f"http://{server.address}/creds"
+        exporter = _exporter(
+            api,
+            credentials=AwsCredentialEnv(container_full_uri=uri, container_token="right-token"),
+        )
+        spans = _spans()
+        with caplog.at_level(logging.WARNING, logger="otel_xray"):
+            started = time.monotonic()
+            assert exporter.export_before(spans, Deadline.within_ms(200)) is ExportOutcome.RETRY
+            assert time.monotonic() - started < 0.45
+        [warning] = [r.getMessage() for r in caplog.records]
+        assert "kept for the next flush" in warning and "check" not in warning
+        handler.delay = 0.0
+        # The same spans, on the next flush.
+        assert exporter.export_before(spans, Deadline.within_ms(5000)) is ExportOutcome.SENT
+        assert len(api.store.documents()) == 3
+        caplog.clear()
+        wrong = _exporter(
+            api, credentials=AwsCredentialEnv(container_full_uri=uri, container_token="wrong")
+        )
+        with caplog.at_level(logging.WARNING, logger="otel_xray"):
+            assert wrong.export_before(spans, Deadline.within_ms(5000)) is ExportOutcome.DROP
+        assert "HTTP 401" in caplog.text and "AWS_CONTAINER_AUTHORIZATION_TOKEN" in caplog.text
 
 
 def test_the_cli_serves_the_endpoint_with_transaction_search_off(
