@@ -345,7 +345,10 @@ def _database_name(attributes: Mapping[str, Any]) -> str | None:
     connection = attributes.get("db.connection_string")
     host: Any = None
     if isinstance(connection, str):
-        host = urllib.parse.urlsplit(connection.removeprefix("jdbc:")).hostname
+        try:
+            host = urllib.parse.urlsplit(connection.removeprefix("jdbc:")).hostname
+        except ValueError:  # "Invalid IPv6 URL": a malformed string names no host
+            host = None
     host = host or attributes.get("server.address") or attributes.get("net.peer.name")
     return f"{database}@{host}" if isinstance(host, str) and host else database
 

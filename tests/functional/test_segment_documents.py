@@ -344,3 +344,20 @@ def test_http_fields_respect_the_schemas_250_characters_and_keep_the_full_url() 
 def test_bytes_attributes_become_text() -> None:
     doc = valid(span_to_document(finished("work", attributes={"payload": b"caf\xc3\xa9 \xff"})))
     assert doc["metadata"]["default"]["payload"] == "café \ufffd"
+
+
+@pytest.mark.parametrize(
+    "connection", ["postgresql://[fe80::1%eth0/shop", "jdbc:mysql://[::1", "http://[bad]x:1/"]
+)
+def test_a_malformed_connection_string_names_no_host_and_keeps_the_span(
+    connection: str,
+) -> None:
+    """``urlsplit`` raises "Invalid IPv6 URL" on an unclosed bracket; the database call's
+    subsegment is then named after the database alone (found in review on the OTLP
+    paths' URL parsing; the xray-udp translator had the same unguarded call)."""
+    span = finished(
+        "SELECT",
+        SpanKind.CLIENT,
+        {"db.system": "postgresql", "db.name": "shop", "db.connection_string": connection},
+    )
+    assert valid(span_to_document(span))["name"] == "shop"
