@@ -181,6 +181,8 @@ _PERSONAL_WORDS = frozenset(
 #: file name: a phone number where the path says phone (``_PATH_PHONE_CUE``).
 _BARE_PHONE = LazyPattern(r"\+?\d{10,11}(?:\.\w{1,5})?")
 _PATH_PHONE_CUE = LazyPattern(PHONE_WORDS)
+#: The longest object or array (its repr) that a jsonschema message is read as echoing.
+_ECHO_SPAN = 512
 #: Values that libraries echo back in their validation errors, by their place in the
 #: message (each library's format string is quoted at its alternative).
 _ECHOED = LazyPattern(
@@ -194,8 +196,11 @@ _ECHOED = LazyPattern(
     # valid under any of the given schemas", "V should not be valid under ...", "V does
     # not match ...", "V is too long", "V is less than ...".
     # The message starts with V: at a line's start, or after "ValidationError: ".
+    # An object or array is looked for up to _ECHO_SPAN characters: unbounded, every ": "
+    # inside a long dict's repr rescanned to the line's end (362 KB took 5 s). A longer
+    # one is left to the detectors.
     r"|(?:^|(?<=\n)|(?<=: ))(?P<jsonschema>'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\""
-    r"|\{[^\n]*\}|\[[^\n]*\]|-?\d[\d.eE+-]*|True|False|None)"
+    rf"|\{{[^\n]{{0,{_ECHO_SPAN}}}\}}|\[[^\n]{{0,{_ECHO_SPAN}}}\]|-?\d[\d.eE+-]*|True|False|None)"
     r"(?= (?:is not (?:of type|one of|valid under|a ')|should not be valid under"
     r"|does not (?:match|contain)|is too (?:long|short)|is (?:less|greater) than"
     r"|has non-unique|has too|is expected|was expected))"
