@@ -18,7 +18,8 @@ after a word saying barcode, a version string (``Chrome/120.0.0.0``, ``v1.2.3.4`
 a dotted quad nothing calls an address (``4.2.0.1``; a port or a word such as
 ``client`` or ``host`` before it makes it one), an address of infrastructure
 (loopback, link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10- or
-11-digit number with no word saying phone before it, and a 40-character cursor
+11-digit number with no word saying phone before it or not in a phone's shape (epoch
+seconds ``1735689600``; ``bare_phone_shape``), and a 40-character cursor
 with neither ``/`` nor ``+`` nor a word saying secret before it nor an access key id
 in the same text.
 
@@ -94,7 +95,8 @@ _PATTERNS: dict[str, str] = {
         r"|0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"  # trunk 0: 020 7946 0958, 06 12 34 56 78
         r"|[6-9]\d{4}[ -]\d{5}"  # India: 98765 43210
         # Unbroken: NANP 4155552671 / 14155552671, UK 07700900123, FR 0612345678,
-        # India 9876543210 (all need a word saying phone before them).
+        # India 9876543210 (all need a word saying phone before them, and a shape:
+        # bare_phone_shape).
         r"|\d{10,11})"
         r"(?![\w-])"
     ),
@@ -106,12 +108,13 @@ _UUID = LazyPattern(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: Kinds that a uuid (a Lambda request id, an order id) can look like in part.
 _NUMERIC_KINDS = frozenset({"card", "phone", "ssn", "ip", "iban"})
 #: Words that say phone, in the languages of the formats above (English, German,
-#: French, Spanish, Portuguese; India and the US write English). Short ones must
-#: start a word (not "hotel", "recall").
+#: French, Spanish, Portuguese; India and the US write English). Short ones are whole
+#: words, plural or not (not "hotel", "recall", "callback", "textract", "telemetry");
+#: ``_`` and digits may follow (``contact_number``, ``tel2``).
 PHONE_WORDS = (
-    r"(?:phone|mobile|msisdn|whatsapp|telefon|t[ée]l[ée]phone|tel[ée]fono|telefone|celular"
+    r"(?:phone|mobile|msisdn|whatsapp|telefon|t[ée]l[ée]phone|tel[ée]fono|telefone|cell?ular"
     r"|m[óo]vil|portable|handy|rufnummer|natel|(?<![a-z])(?:tel|sms|call|fax|cell|contact"
-    r"|mobil|appel|ligar|llamar|anruf|text))"
+    r"|mobil|appel|ligar|llamar|anruf|text)s?(?![a-z]))"
 )
 #: A phone word just before a bare 10- or 11-digit number, up to two short words between
 #: ("SMS to 07700900123", "call me at 4155552671", "Telefon: 03012345678").
@@ -256,6 +259,32 @@ def _address(found: str, text: str, start: int) -> bool:
     return _ip(found, "ip " + text, start + 3)
 
 
+def _nanp(digits: str) -> bool:
+    """Ten digits in the North American plan's shape: area code and exchange start 2-9."""
+    return len(digits) == 10 and digits[0] >= "2" and digits[3] >= "2"
+
+
+def bare_phone_shape(digits: str) -> bool:
+    """Whether an unbroken run of 10 or 11 digits can be a phone number written without
+    + or grouping: NANP (4155552671, 14155552671), a national number with its trunk 0
+    (07700900123, 0612345678), or 11 digits starting 2-9 (a country code and a number).
+
+    Turned down on purpose: epoch seconds (1735689600, ten digits starting with 1, no
+    NANP area code does), 1234567890.
+
+    >>> [bare_phone_shape(d) for d in ("4155552671", "1735689600", "07700900123")]
+    [True, False, True]
+    """
+    count = len(digits)
+    if not digits.isdigit() or not 10 <= count <= 11:
+        return False
+    if digits[0] == "0":
+        return True
+    if count == 10:
+        return _nanp(digits)
+    return digits[0] != "1" or _nanp(digits[1:])
+
+
 def _phone(found: str, text: str, start: int) -> bool:
     digits = "".join(_DIGITS.findall(found))
     if not 8 <= len(digits) <= 15:
@@ -263,7 +292,7 @@ def _phone(found: str, text: str, start: int) -> bool:
     if found[0] == "0" and len(digits) < 9:  # a date like 01-11-2026 has 8
         return False
     if found.isdigit():  # 4155552671: only with a word that says phone before it
-        return _PHONE_CUE.search(_before(text, start)) is not None
+        return bare_phone_shape(found) and _PHONE_CUE.search(_before(text, start)) is not None
     return True
 
 

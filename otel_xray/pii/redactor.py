@@ -43,7 +43,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_xray.lazy_re import LazyPattern
-from otel_xray.pii.detectors import KINDS, PHONE_WORDS, Detectors, luhn_valid, usable_patterns
+from otel_xray.pii.detectors import (
+    KINDS,
+    PHONE_WORDS,
+    Detectors,
+    bare_phone_shape,
+    luhn_valid,
+    usable_patterns,
+)
 from otel_xray.pii.sql import sanitize_query_document, sanitize_sql
 from otel_xray.settings import PiiSettings
 from otel_xray.xray import (
@@ -111,6 +118,16 @@ _PHONE_KEY_WORDS = frozenset(
         "phone", "phones", "telephone", "mobile", "tel", "msisdn", "sms", "fax", "cell",
         "cellphone", "whatsapp", "telefon", "telefone", "telefono", "celular", "handy",
         "phonenumber", "mobilenumber",
+    }
+)  # fmt: skip
+#: Last words of a key that say its value is about phones, not one: ``cell_count``,
+#: ``phone_type``, ``sms_id``, ``phone_verified``.
+_NOT_PHONE_LAST_WORDS = frozenset(
+    {
+        "count", "counts", "id", "ids", "type", "types", "kind", "size", "total", "totals",
+        "index", "idx", "length", "len", "status", "state", "verified", "enabled", "valid",
+        "flag", "format", "version", "limit", "ratio", "rate", "percent", "attempts",
+        "retries", "ms", "seconds", "duration", "at", "timestamp", "time",
     }
 )  # fmt: skip
 #: Words of a key that say its value is a card number.
@@ -445,9 +462,11 @@ class Redactor:
         for index, segment in enumerate(segments):
             if len(segment) >= _MIN_SCANNED:
                 segments[index] = self._segment(segment)
-                if (segment[0].isdigit() or segment[0] == "+") and _BARE_PHONE.fullmatch(
-                    segment
-                ) is not None:
+                if (
+                    (segment[0].isdigit() or segment[0] == "+")
+                    and _BARE_PHONE.fullmatch(segment) is not None
+                    and (segment[0] == "+" or bare_phone_shape(segment.partition(".")[0]))
+                ):
                     bare = [index] if bare is None else [*bare, index]
         if bare and _PATH_PHONE_CUE.search(path.lower()) is not None:
             # /v1/users/4155552671/sms, /tmp/sms/07700900123.json: a bare 10- or 11-digit
@@ -821,8 +840,11 @@ class Redactor:
 
     def _class_by_words(self, key: str) -> str:
         """What a key's words say its value is: a phone, a card, an address, or plain."""
-        words = {w.lower() for w in _WORDS.findall(key)}
-        if words & _PHONE_KEY_WORDS or {"contact", "number"} <= words:
+        ordered = [w.lower() for w in _WORDS.findall(key)]
+        words = set(ordered)
+        if (words & _PHONE_KEY_WORDS or {"contact", "number"} <= words) and ordered[
+            -1
+        ] not in _NOT_PHONE_LAST_WORDS:
             return "phone"
         if words & _CARD_KEY_WORDS:
             return "card"
