@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from otel_xray.pii import Redactor
@@ -148,3 +148,72 @@ def test_a_path_with_a_phone_word_keeps_an_epoch_segment() -> None:
     assert redactor.path("/v1/calls/1735689600/log") == "/v1/calls/1735689600/log"
     assert redactor.path("/v1/calls/4155552671/log") == "/v1/calls/{phone}/log"
     assert redactor.path("/textract/4155552671.json") == "/textract/4155552671.json"
+
+
+# 3. Phones that still got through ------------------------------------------------------
+
+
+def test_the_reviewers_leaks_are_redacted() -> None:
+    for text, number in (("tel. 0044 20 7946 0958", "0044 20 7946 0958"),
+                         ("phone 00442079460958", "00442079460958"),
+                         ("phone: 447700900123", "447700900123"),
+                         ("whatsapp 5511912345678", "5511912345678")):  # fmt: skip
+        redacted = redactor.text(text)
+        assert number not in redacted and "[REDACTED:phone]" in redacted, redacted
+
+
+groups = st.lists(st.from_regex(r"[0-9]{2,4}", fullmatch=True), min_size=2, max_size=4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    country=st.from_regex(r"[1-9][0-9]{0,2}", fullmatch=True),
+    rest=groups.filter(lambda g: len("".join(g)) >= 7),
+    separator=st.sampled_from([" ", "-", "."]),
+    before=st.sampled_from(["", "tel. ", "call ", "reach her on ", "Telefon: "]),
+)
+def test_the_00_international_prefix_grouped_needs_no_word(
+    country: str, rest: list[str], separator: str, before: str
+) -> None:
+    """ITU-T E.164 / E.123: ``00`` is the international prefix most of the world dials
+    for ``+`` (inference: E.123 writes ``+``; ``00`` is what dialling plans use and what
+    people write). Grouped, like ``+44 20 7946 0958``, it needs no word."""
+    assume(len(country + "".join(rest)) <= 15)  # E.164: 15 digits at most
+    number = f"00{country}{separator}{separator.join(rest)}"
+    redacted = redactor.text(f"{before}{number} ok")
+    assert number not in redacted
+    assert "[REDACTED:" in redacted
+
+
+LONG_CUES = ["phone", "phone:", "whatsapp", "call me at", "SMS to", "mobile no.", "Telefon:"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    word=st.sampled_from(LONG_CUES),
+    number=st.one_of(
+        st.from_regex(r"[2-9][0-9]{11,14}", fullmatch=True),  # 447700900123
+        st.from_regex(r"00[1-9][0-9]{8,12}", fullmatch=True),  # 00442079460958
+    ),
+)
+def test_a_bare_number_of_12_to_15_digits_after_a_phone_word(word: str, number: str) -> None:
+    """E.164 numbers are up to 15 digits; written without ``+`` after a phone word, as
+    the key path already reads them (8 to 15 digits under a phone key)."""
+    redacted = redactor.text(f"{word} {number}")
+    assert number not in redacted
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    word=st.sampled_from(CUES),
+    millis=st.integers(min_value=1_000_000_000_000, max_value=1_999_999_999_999).map(str),
+)
+def test_epoch_milliseconds_after_a_phone_word_are_kept(word: str, millis: str) -> None:
+    """Thirteen digits starting with 1: no country code but NANP's starts with 1, and
+    a NANP number is eleven digits with it."""
+    assert redactor.text(f"{word} {millis}") == f"{word} {millis}"
+
+
+def test_long_numbers_without_a_phone_word_are_kept() -> None:
+    for text in ("order 447700900123 shipped", "batch 5511912345678", "ref 00442079460958"):
+        assert redactor.text(text) == text
