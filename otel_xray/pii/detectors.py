@@ -17,8 +17,9 @@ SSN, IBAN or address), a number whose first digit and length no card network iss
 after a word saying barcode, a version string (``Chrome/120.0.0.0``, ``v1.2.3.4``),
 a dotted quad nothing calls an address (``4.2.0.1``; a port or a word such as
 ``client`` or ``host`` before it makes it one), an address of infrastructure
-(loopback, link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare 10- or
-11-digit number with no word saying phone before it, and a 40-character cursor
+(loopback, link-local, RFC 1918, ULA), a date (``01-11-2026``), a bare number of 10
+to 15 digits with no word saying phone before it or not in a phone's shape (epoch
+seconds ``1735689600``; ``bare_phone_shape``), and a 40-character cursor
 with neither ``/`` nor ``+`` nor a word saying secret before it nor an access key id
 in the same text.
 
@@ -93,9 +94,12 @@ _PATTERNS: dict[str, str] = {
         r"|[2-9]\d{2}[ .-][2-9]\d{2}[ .-]\d{4}"  # 415-555-2671, 415 555 2671 (NANP)
         r"|0[1-9]\d{0,3}(?:[ .-]\d{2,8}){1,4}"  # trunk 0: 020 7946 0958, 06 12 34 56 78
         r"|[6-9]\d{4}[ -]\d{5}"  # India: 98765 43210
+        # International with 00 for +: 0044 20 7946 0958, 0049 30 12345678.
+        r"|00[1-9]\d{0,2}[ .-](?:\(0\)[ .-]?)?\(?\d{1,5}\)?(?:[ .-]\d{1,8}){1,5}"
         # Unbroken: NANP 4155552671 / 14155552671, UK 07700900123, FR 0612345678,
-        # India 9876543210 (all need a word saying phone before them).
-        r"|\d{10,11})"
+        # India 9876543210, 447700900123, 00442079460958 (all need a word saying phone
+        # before them, and a shape: bare_phone_shape).
+        r"|00[1-9]\d{8,14}|\d{10,15})"
         r"(?![\w-])"
     ),
 }
@@ -106,14 +110,15 @@ _UUID = LazyPattern(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 #: Kinds that a uuid (a Lambda request id, an order id) can look like in part.
 _NUMERIC_KINDS = frozenset({"card", "phone", "ssn", "ip", "iban"})
 #: Words that say phone, in the languages of the formats above (English, German,
-#: French, Spanish, Portuguese; India and the US write English). Short ones must
-#: start a word (not "hotel", "recall").
+#: French, Spanish, Portuguese; India and the US write English). Short ones are whole
+#: words, plural or not (not "hotel", "recall", "callback", "textract", "telemetry");
+#: ``_`` and digits may follow (``contact_number``, ``tel2``).
 PHONE_WORDS = (
-    r"(?:phone|mobile|msisdn|whatsapp|telefon|t[ée]l[ée]phone|tel[ée]fono|telefone|celular"
+    r"(?:phone|mobile|msisdn|whatsapp|telefon|t[ée]l[ée]phone|tel[ée]fono|telefone|cell?ular"
     r"|m[óo]vil|portable|handy|rufnummer|natel|(?<![a-z])(?:tel|sms|call|fax|cell|contact"
-    r"|mobil|appel|ligar|llamar|anruf|text))"
+    r"|mobil|appel|ligar|llamar|anruf|text)s?(?![a-z]))"
 )
-#: A phone word just before a bare 10- or 11-digit number, up to two short words between
+#: A phone word just before a bare number of 10 to 15 digits, up to two short words between
 #: ("SMS to 07700900123", "call me at 4155552671", "Telefon: 03012345678").
 _PHONE_CUE = LazyPattern(PHONE_WORDS + r"\w*(?:\W{1,4}\w{1,7}){0,2}\W{1,4}$")
 _VERSION_CUE = LazyPattern(r"(?:\bv|version|ver|release|build|rev)\s*[:=]?\s*$")
@@ -256,14 +261,49 @@ def _address(found: str, text: str, start: int) -> bool:
     return _ip(found, "ip " + text, start + 3)
 
 
+def _nanp(digits: str) -> bool:
+    """Ten digits in the North American plan's shape: area code and exchange start 2-9."""
+    return len(digits) == 10 and digits[0] >= "2" and digits[3] >= "2"
+
+
+def bare_phone_shape(digits: str) -> bool:
+    """Whether an unbroken run of digits can be a phone number written without + or
+    grouping: NANP (4155552671, 14155552671), a national number with its trunk 0
+    (07700900123, 0612345678), 00 and a country code (00442079460958), or 12 to 15
+    digits starting with a country code (447700900123, 5511912345678; no country code
+    starts with 0, and 1 is NANP's, eleven digits).
+
+    Turned down on purpose: epoch seconds (1735689600, ten digits starting with 1, no
+    NANP area code does) and milliseconds (thirteen starting with 1), 1234567890.
+
+    >>> [bare_phone_shape(d) for d in ("4155552671", "1735689600", "447700900123")]
+    [True, False, True]
+    """
+    count = len(digits)
+    if digits.startswith("00"):  # 00 stands for +: 9 to 15 digits after it
+        return digits.isdigit() and digits[2] != "0" and 9 <= count - 2 <= 15
+    if not digits.isdigit() or not 10 <= count <= 15:
+        return False
+    if digits[0] == "0":
+        return count <= 11
+    if count == 10:
+        return _nanp(digits)
+    if count == 11:
+        return digits[0] != "1" or _nanp(digits[1:])
+    return digits[0] != "1"
+
+
 def _phone(found: str, text: str, start: int) -> bool:
     digits = "".join(_DIGITS.findall(found))
+    international = found.startswith("00")  # 0044 20 7946 0958: 00 stands for +
+    if international:
+        digits = digits[2:]
     if not 8 <= len(digits) <= 15:
         return False
-    if found[0] == "0" and len(digits) < 9:  # a date like 01-11-2026 has 8
+    if found[0] == "0" and not international and len(digits) < 9:  # date 01-11-2026: 8
         return False
     if found.isdigit():  # 4155552671: only with a word that says phone before it
-        return _PHONE_CUE.search(_before(text, start)) is not None
+        return bare_phone_shape(found) and _PHONE_CUE.search(_before(text, start)) is not None
     return True
 
 

@@ -43,7 +43,14 @@ from typing import Any
 from urllib.parse import unquote
 
 from otel_xray.lazy_re import LazyPattern
-from otel_xray.pii.detectors import KINDS, PHONE_WORDS, Detectors, luhn_valid, usable_patterns
+from otel_xray.pii.detectors import (
+    KINDS,
+    PHONE_WORDS,
+    Detectors,
+    bare_phone_shape,
+    luhn_valid,
+    usable_patterns,
+)
 from otel_xray.pii.sql import sanitize_query_document, sanitize_sql
 from otel_xray.settings import PiiSettings
 from otel_xray.xray import (
@@ -111,6 +118,16 @@ _PHONE_KEY_WORDS = frozenset(
         "phone", "phones", "telephone", "mobile", "tel", "msisdn", "sms", "fax", "cell",
         "cellphone", "whatsapp", "telefon", "telefone", "telefono", "celular", "handy",
         "phonenumber", "mobilenumber",
+    }
+)  # fmt: skip
+#: Last words of a key that say its value is about phones, not one: ``cell_count``,
+#: ``phone_type``, ``sms_id``, ``phone_verified``.
+_NOT_PHONE_LAST_WORDS = frozenset(
+    {
+        "count", "counts", "id", "ids", "type", "types", "kind", "size", "total", "totals",
+        "index", "idx", "length", "len", "status", "state", "verified", "enabled", "valid",
+        "flag", "format", "version", "limit", "ratio", "rate", "percent", "attempts",
+        "retries", "ms", "seconds", "duration", "at", "timestamp", "time",
     }
 )  # fmt: skip
 #: Words of a key that say its value is a card number.
@@ -181,6 +198,8 @@ _PERSONAL_WORDS = frozenset(
 #: file name: a phone number where the path says phone (``_PATH_PHONE_CUE``).
 _BARE_PHONE = LazyPattern(r"\+?\d{10,11}(?:\.\w{1,5})?")
 _PATH_PHONE_CUE = LazyPattern(PHONE_WORDS)
+#: The longest object or array (its repr) that a jsonschema message is read as echoing.
+_ECHO_SPAN = 512
 #: Values that libraries echo back in their validation errors, by their place in the
 #: message (each library's format string is quoted at its alternative).
 _ECHOED = LazyPattern(
@@ -194,8 +213,11 @@ _ECHOED = LazyPattern(
     # valid under any of the given schemas", "V should not be valid under ...", "V does
     # not match ...", "V is too long", "V is less than ...".
     # The message starts with V: at a line's start, or after "ValidationError: ".
+    # An object or array is looked for up to _ECHO_SPAN characters: unbounded, every ": "
+    # inside a long dict's repr rescanned to the line's end (362 KB took 5 s). A longer
+    # one is left to the detectors.
     r"|(?:^|(?<=\n)|(?<=: ))(?P<jsonschema>'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\""
-    r"|\{[^\n]*\}|\[[^\n]*\]|-?\d[\d.eE+-]*|True|False|None)"
+    rf"|\{{[^\n]{{0,{_ECHO_SPAN}}}\}}|\[[^\n]{{0,{_ECHO_SPAN}}}\]|-?\d[\d.eE+-]*|True|False|None)"
     r"(?= (?:is not (?:of type|one of|valid under|a ')|should not be valid under"
     r"|does not (?:match|contain)|is too (?:long|short)|is (?:less|greater) than"
     r"|has non-unique|has too|is expected|was expected))"
@@ -440,9 +462,11 @@ class Redactor:
         for index, segment in enumerate(segments):
             if len(segment) >= _MIN_SCANNED:
                 segments[index] = self._segment(segment)
-                if (segment[0].isdigit() or segment[0] == "+") and _BARE_PHONE.fullmatch(
-                    segment
-                ) is not None:
+                if (
+                    (segment[0].isdigit() or segment[0] == "+")
+                    and _BARE_PHONE.fullmatch(segment) is not None
+                    and (segment[0] == "+" or bare_phone_shape(segment.partition(".")[0]))
+                ):
                     bare = [index] if bare is None else [*bare, index]
         if bare and _PATH_PHONE_CUE.search(path.lower()) is not None:
             # /v1/users/4155552671/sms, /tmp/sms/07700900123.json: a bare 10- or 11-digit
@@ -816,8 +840,11 @@ class Redactor:
 
     def _class_by_words(self, key: str) -> str:
         """What a key's words say its value is: a phone, a card, an address, or plain."""
-        words = {w.lower() for w in _WORDS.findall(key)}
-        if words & _PHONE_KEY_WORDS or {"contact", "number"} <= words:
+        ordered = [w.lower() for w in _WORDS.findall(key)]
+        words = set(ordered)
+        if (words & _PHONE_KEY_WORDS or {"contact", "number"} <= words) and ordered[
+            -1
+        ] not in _NOT_PHONE_LAST_WORDS:
             return "phone"
         if words & _CARD_KEY_WORDS:
             return "card"
