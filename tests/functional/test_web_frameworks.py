@@ -23,6 +23,8 @@ document must hold neither (otel_xray/pii).
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -153,7 +155,17 @@ def test_django_settings_configured_by_the_project_after_import(service: Service
     from django.urls import path  # noqa: PLC0415
 
     if settings.configured:
-        pytest.skip("Django's settings were configured by another test in this process")
+        # Another test module of this process configured Django (settings are once per
+        # process): run this test again in a fresh interpreter, where nothing has.
+        assert not os.environ.get("OTEL_XRAY_TEST_FRESH_DJANGO"), "configured before the test"
+        rerun = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             f"{__file__}::test_django_settings_configured_by_the_project_after_import"],
+            env={**os.environ, "OTEL_XRAY_TEST_FRESH_DJANGO": "1"},
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert rerun.returncode == 0 and "1 passed" in rerun.stdout, rerun.stdout[-3000:]
+        return
 
     def order(request: Any, order_id: int) -> JsonResponse:
         return JsonResponse({"id": order_id})
