@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -43,6 +42,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.for_xray import encoded_for_xray
 from otel_xray.export.otlp_proto import RequestSize, group, request_from_groups
+from otel_xray.export.udp import UdpResult, UdpSender
 from otel_xray.xray import DAEMON_HEADER
 
 logger = logging.getLogger("otel_xray")
@@ -98,24 +98,23 @@ class XRayOtlpUdpExporter:
     """OTLP datagrams to the daemon; counts what it could not send."""
 
     def __init__(self, address: tuple[str, int], lambda_function: str | None = None) -> None:
-        self.address = address
+        self.sender = UdpSender(address)
         self.lambda_function = lambda_function
-        self._socket: socket.socket | None = None
         self.sent_datagrams = 0
         #: Datagrams the kernel refused to send (their spans are lost).
         self.failed_datagrams = 0
-        self._warned_send = False
         #: Spans too large for one datagram, or that could not be encoded (never sent).
         self.dropped_spans = 0
         self._warned_unencodable = False
 
-    def _sock(self) -> socket.socket:
-        if self._socket is None:
-            family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            self._socket = sock
-        return self._socket
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sender.address
+
+    @address.setter
+    def address(self, address: tuple[str, int]) -> None:
+        self.sender.shutdown()
+        self.sender.address = address
 
     def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         if not spans:
@@ -140,27 +139,15 @@ class XRayOtlpUdpExporter:
             )
         failed = 0
         for packet in packets:
-            try:
-                self._sock().sendto(packet, self.address)
-                self.sent_datagrams += 1
-            except BlockingIOError:
+            result = self.sender.send(packet)
+            if result is UdpResult.FULL:
                 # Kernel buffer full: keep the batch (re-sent span ids are harmless).
                 return ExportOutcome.RETRY
-            except OSError as error:
-                # Refused by the kernel (EMSGSIZE, no route, ...): those spans are lost.
+            if result is UdpResult.SENT:
+                self.sent_datagrams += 1
+            else:  # refused by the kernel (EMSGSIZE, no route, ...): those spans are lost
                 failed += 1
                 self.failed_datagrams += 1
-                level = logging.DEBUG if self._warned_send else logging.WARNING
-                self._warned_send = True
-                logger.log(
-                    level,
-                    "otel-xray: UDP send of a %d-byte datagram to %s failed: %s; its spans "
-                    "are lost (later failures are only counted, in failed_datagrams)",
-                    len(packet),
-                    self.address,
-                    error,
-                )
-                self.shutdown()
         return ExportOutcome.DROP if failed else ExportOutcome.SENT
 
     def _warn_unencodable(self, failures: list[tuple[str, Exception]]) -> None:
@@ -179,9 +166,7 @@ class XRayOtlpUdpExporter:
 
     def reopen(self) -> None:
         """A forked child (or a restored snapshot) sends from a socket of its own."""
-        self.shutdown()
+        self.sender.reopen()
 
     def shutdown(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self.sender.shutdown()

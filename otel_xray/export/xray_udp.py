@@ -16,12 +16,12 @@ Example:
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
+from otel_xray.export.udp import UdpResult, UdpSender
 from otel_xray.xray import DAEMON_HEADER
 from otel_xray.xray.segment import encoded_document
 
@@ -32,21 +32,17 @@ class XRayUdpExporter:
     """One document per datagram to the daemon; counts what it could not send."""
 
     def __init__(self, address: tuple[str, int]) -> None:
-        self.address = address
-        self._socket: socket.socket | None = None
+        self.sender = UdpSender(address)
         self.sent_documents = 0
         self.failed_documents = 0
 
-    def _sock(self) -> socket.socket:
-        if self._socket is None:
-            family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            self._socket = sock
-        return self._socket
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.sender.address
 
     def export_before(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> ExportOutcome:
         # Each sendto takes microseconds; the deadline cannot be hit inside a batch.
+        refused = False
         for span in spans:
             try:
                 datagram = DAEMON_HEADER + encoded_document(span)
@@ -54,24 +50,21 @@ class XRayUdpExporter:
                 self.failed_documents += 1
                 logger.debug("otel-xray: span %r has no X-Ray document", span.name, exc_info=True)
                 continue
-            try:
-                self._sock().sendto(datagram, self.address)
-                self.sent_documents += 1
-            except BlockingIOError:
+            result = self.sender.send(datagram)
+            if result is UdpResult.FULL:
                 # Kernel buffer full: keep the batch. Re-sent ids are harmless, X-Ray
                 # keeps the latest document per id.
                 return ExportOutcome.RETRY
-            except OSError as error:
+            if result is UdpResult.SENT:
+                self.sent_documents += 1
+            else:
                 self.failed_documents += 1
-                logger.debug("otel-xray: UDP send to %s failed: %s", self.address, error)
-                self.shutdown()  # a fresh socket next time (e.g. after a SnapStart restore)
-        return ExportOutcome.SENT
+                refused = True
+        return ExportOutcome.DROP if refused else ExportOutcome.SENT
 
     def reopen(self) -> None:
         """A forked child (or a restored snapshot) sends from a socket of its own."""
-        self.shutdown()
+        self.sender.reopen()
 
     def shutdown(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self.sender.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import jsonschema
 import pytest
 from opentelemetry import trace
 
-from otel_xray.export import Deadline
+from otel_xray.export import Deadline, ExportOutcome
 from otel_xray.export.processor import InvocationSpanProcessor
 from otel_xray.export.xray_udp import XRayUdpExporter
 from otel_xray.settings import Settings, parse_daemon_address
@@ -107,3 +108,20 @@ def test_a_malformed_daemon_address_is_a_clear_error_with_the_default() -> None:
     settings = Settings.from_env({"AWS_XRAY_DAEMON_ADDRESS": "localhost"})
     assert settings.daemon_udp_address == ("127.0.0.1", 2000)
     assert settings.errors[0].variable == "AWS_XRAY_DAEMON_ADDRESS"
+
+
+def test_a_datagram_the_kernel_refuses_is_counted_warned_once_and_not_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The same rule as the OTLP datagram exporter (one UDP sender serves both): a send
+    the kernel refuses (port 0: EINVAL) is lost, so the export is not SENT; it is warned
+    about once, then only counted. Before, xray-udp logged it at debug level and said
+    SENT."""
+    exporter = XRayUdpExporter(("127.0.0.1", 0))
+    with caplog.at_level(logging.DEBUG, logger="otel_xray"):
+        for _ in range(3):
+            outcome = exporter.export_before([finished("work")], Deadline.within_ms(500))
+            assert outcome is ExportOutcome.DROP
+    assert exporter.failed_documents == 3 and exporter.sent_documents == 0
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "127.0.0.1" in warnings[0].getMessage()
