@@ -45,6 +45,19 @@ def for_xray(span: ReadableSpan, app_signals: bool, lambda_function: str | None)
     return with_attributes(named, application_signals(named, lambda_function))
 
 
+#: The one line both OTLP exporters log for the spans :func:`encoded_for_xray` left out.
+UNENCODABLE = (
+    "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others are "
+    "sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)"
+)
+
+
+def unencodable_args(failures: list[tuple[str, Exception]]) -> tuple[object, ...]:
+    """The arguments of :data:`UNENCODABLE` for ``failures`` (not empty)."""
+    name, error = failures[0]
+    return len(failures), name, type(error).__name__, error
+
+
 def encoded_for_xray(
     spans: Iterable[ReadableSpan],
     app_signals: bool,
@@ -105,20 +118,7 @@ def named_for_xray(span: ReadableSpan) -> ReadableSpan:
         host = _hostname(url) if isinstance(url, str) else None
     if not isinstance(host, str) or not host:
         return span
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**attributes, "peer.service": host},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return with_attributes(span, {"peer.service": host})
 
 
 def _hostname(url: str) -> str | None:

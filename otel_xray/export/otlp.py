@@ -58,7 +58,7 @@ from otel_xray.export.aws_auth import (
     CredentialsUnavailableError,
     SigV4Signer,
 )
-from otel_xray.export.for_xray import encoded_for_xray
+from otel_xray.export.for_xray import UNENCODABLE, encoded_for_xray, unencodable_args
 from otel_xray.export.otlp_proto import (
     RequestSize,
     group,
@@ -217,16 +217,7 @@ class LambdaOTLPExporter:
             batches.append((len(current), request_from_groups(group(current))))
         if failures:
             self.dropped_spans += len(failures)
-            name, error = failures[0]
-            self._log_once(
-                "unencodable",
-                "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
-                "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
-                len(failures),
-                name,
-                type(error).__name__,
-                error,
-            )
+            self._log_once("unencodable", UNENCODABLE, *unencodable_args(failures))
         return batches
 
     def _refusal(

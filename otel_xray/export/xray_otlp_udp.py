@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_xray.export import Deadline, ExportOutcome
-from otel_xray.export.for_xray import encoded_for_xray
+from otel_xray.export.for_xray import UNENCODABLE, encoded_for_xray, unencodable_args
 from otel_xray.export.otlp_proto import RequestSize, group, request_from_groups
 from otel_xray.export.udp import UdpResult, UdpSender
 from otel_xray.xray import DAEMON_HEADER
@@ -151,18 +151,9 @@ class XRayOtlpUdpExporter:
         return ExportOutcome.DROP if failed else ExportOutcome.SENT
 
     def _warn_unencodable(self, failures: list[tuple[str, Exception]]) -> None:
-        name, error = failures[0]
         level = logging.DEBUG if self._warned_unencodable else logging.WARNING
         self._warned_unencodable = True
-        logger.log(
-            level,
-            "otel-xray: dropped %d span(s) that could not be encoded for OTLP, the others "
-            "are sent; first: %r: %s: %s (later ones are only counted, in dropped_spans)",
-            len(failures),
-            name,
-            type(error).__name__,
-            error,
-        )
+        logger.log(level, UNENCODABLE, *unencodable_args(failures))
 
     def reopen(self) -> None:
         """A forked child (or a restored snapshot) sends from a socket of its own."""
