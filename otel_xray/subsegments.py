@@ -322,16 +322,20 @@ def _conventions(kind: str | None, attributes: dict[str, Any]) -> dict[str, Any]
     return converted
 
 
-#: (provider, its tracer of subsegments): the SDK's ``get_tracer`` resets a warnings
-#: filter and builds two scope objects on every call (~15 µs), so it is asked once per
-#: provider, not once per subsegment.
-_cached: tuple[object, trace.Tracer] | None = None
+#: Scope name -> (provider, its tracer): the SDK's ``get_tracer`` resets a warnings
+#: filter and builds two scope objects on every call (~15 µs), so each scope asks it once
+#: per provider, not once per subsegment (the X-Ray SDK bridge's scope too).
+_tracers: dict[str, tuple[object, trace.Tracer]] = {}
+
+
+def tracer_for(scope: str) -> trace.Tracer:
+    """The global provider's tracer of ``scope``, made once per provider."""
+    provider = trace.get_tracer_provider()
+    cached = _tracers.get(scope)
+    if cached is None or cached[0] is not provider:
+        cached = _tracers[scope] = (provider, provider.get_tracer(scope))
+    return cached[1]
 
 
 def _tracer() -> trace.Tracer:
-    global _cached
-    provider = trace.get_tracer_provider()
-    cached = _cached
-    if cached is None or cached[0] is not provider:
-        cached = _cached = (provider, provider.get_tracer("otel_xray.subsegments"))
-    return cached[1]
+    return tracer_for("otel_xray.subsegments")

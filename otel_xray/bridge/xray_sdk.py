@@ -82,6 +82,7 @@ from otel_xray.configurator import current
 from otel_xray.ids import format_span_id, format_xray_trace_id
 from otel_xray.instrumentation import LEFT_OUT
 from otel_xray.propagation import TraceHeader, context_from_header, lambda_trace_header
+from otel_xray.subsegments import tracer_for
 from otel_xray.xray import CAUSE_ATTRIBUTE, CAUSE_ID_ATTRIBUTE, FLAG_ATTRIBUTES
 
 logger = logging.getLogger("otel_xray")
@@ -585,16 +586,8 @@ def _is_subsegment(entity: Any) -> bool:
     return getattr(entity, "type", None) == "subsegment"
 
 
-_cached: tuple[object, trace.Tracer] | None = None
-
-
 def _tracer() -> trace.Tracer:
-    global _cached
-    provider = trace.get_tracer_provider()
-    cached = _cached
-    if cached is None or cached[0] is not provider:
-        cached = _cached = (provider, provider.get_tracer("otel_xray.bridge.xray_sdk"))
-    return cached[1]
+    return tracer_for("otel_xray.bridge.xray_sdk")
 
 
 # the recorder ---------------------------------------------------------------------------
