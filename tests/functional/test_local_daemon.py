@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from otel_xray.devtools.components.daemon import XRayDaemon, parse_datagram
 from otel_xray.export import ExportOutcome
@@ -46,3 +48,27 @@ def test_what_the_daemon_would_drop_is_counted_with_the_reason() -> None:
 def test_an_oversized_datagram_is_what_the_real_daemon_truncates() -> None:
     document, reason = parse_datagram(DAEMON_HEADER + b'{"x":"' + b"a" * 70_000 + b'"}')
     assert document is None and "64 KB" in reason
+
+
+@pytest.mark.parametrize("name", ["xray-udp", "xray-otlp-udp"])
+def test_any_configurator_resolves_both_daemon_exporters_by_name(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's own configurator (opentelemetry-sdk, ``_import_exporters``, which
+    ``opentelemetry-distro`` and ``_OTelSDKConfigurator`` use) resolves
+    ``OTEL_TRACES_EXPORTER`` through the ``opentelemetry_traces_exporter`` entry points
+    of the installed package and builds the class with no arguments. Both wires to the
+    daemon must resolve that way and reach the daemon named by AWS_XRAY_DAEMON_ADDRESS."""
+    from opentelemetry.sdk._configuration import _import_exporters  # noqa: PLC0415
+
+    [exporter_class], _, _ = (list(found.values()) for found in _import_exporters([name], [], []))
+    with XRayDaemon() as daemon:
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", daemon.environment_value)
+        exporter = exporter_class()
+        span = TracerProvider().get_tracer("t").start_span("resolved by name")
+        span.end()
+        assert exporter.export([span]) is SpanExportResult.SUCCESS
+        daemon.wait_idle(quiet_seconds=0.1)
+        documents = daemon.take()
+        exporter.shutdown()
+    assert [d["name"] for d in documents] == ["resolved by name"]
