@@ -11,6 +11,14 @@ sandbox, not once per span. An endpoint that used the whole bound without answer
 (a slow or hung collector) is not tried again for :data:`PAUSE_AFTER_TIMEOUT`
 seconds: the spans wait in the buffer, and the invocations in between pay nothing.
 
+A processor in front of this one may hand over its per-span work with
+:meth:`InvocationSpanProcessor.prepare_at_flush`: the PII redactor does, so ``on_end``
+only appends the span, and redaction runs in :meth:`~InvocationSpanProcessor.flush`,
+which on Lambda comes after the response (:mod:`otel_xray.awslambda`) instead of on the
+caller's path at every span's end. A span is exported only as ``prepare`` returned it,
+and never when ``prepare`` returned None or raised (counted as dropped): privacy still
+fails closed.
+
 Example:
     >>> from otel_xray.export import Deadline, ExportOutcome
     >>> class Sink:
@@ -27,7 +35,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -42,6 +50,10 @@ EXPORT_CHUNK = 512
 PAUSE_AFTER_TIMEOUT = 2.0
 #: What :meth:`InvocationSpanProcessor.shutdown` still tries to send.
 SHUTDOWN_FLUSH_MS = 500
+
+#: Work done on each span at flush time, before export: the span to export, or None to
+#: drop it (see :meth:`InvocationSpanProcessor.prepare_at_flush`).
+Prepare = Callable[[ReadableSpan], ReadableSpan | None]
 
 
 class ExportStats:
@@ -70,12 +82,20 @@ class InvocationSpanProcessor(SpanProcessor):
     def __init__(self, exporter: BoundedExporter, max_queue_size: int = 2048) -> None:
         self._exporter = exporter
         self._max_queue_size = max_queue_size
+        #: Ended spans, as they ended (``prepare`` not yet run).
         self._queue: list[ReadableSpan] = []
+        #: Prepared spans an export could not send yet (retried first at the next flush).
+        self._ready: list[ReadableSpan] = []
+        self._prepare: Prepare | None = None
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._warned: set[str] = set()
         self._paused_until = 0.0
         self.stats = ExportStats()
+
+    def prepare_at_flush(self, prepare: Prepare) -> None:
+        """Run ``prepare`` on each span at flush time, once, before it is exported."""
+        self._prepare = prepare
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -85,7 +105,7 @@ class InvocationSpanProcessor(SpanProcessor):
             return
         with self._lock:
             self.stats.ended += 1
-            if len(self._queue) < self._max_queue_size:
+            if len(self._queue) + len(self._ready) < self._max_queue_size:
                 self._queue.append(span)
                 return
             self.stats.dropped += 1
@@ -98,9 +118,11 @@ class InvocationSpanProcessor(SpanProcessor):
         try:
             if time.monotonic() < self._paused_until:
                 self.stats.paused_flushes += 1
-                return not self._queue
+                return not self._queue and not self._ready
             with self._lock:
-                pending, self._queue = self._queue, []
+                ended, self._queue = self._queue, []
+                ready, self._ready = self._ready, []
+            pending = ready + self._prepared(ended)
             kept = self._send(pending, deadline)
             if kept:
                 self._requeue(kept)
@@ -111,6 +133,23 @@ class InvocationSpanProcessor(SpanProcessor):
         finally:
             self._flush_lock.release()
 
+    def _prepared(self, spans: list[ReadableSpan]) -> list[ReadableSpan]:
+        prepare = self._prepare
+        if prepare is None:
+            return spans
+        out: list[ReadableSpan] = []
+        for span in spans:
+            try:
+                prepared = prepare(span)
+            except Exception:
+                prepared = None
+                logger.debug("otel-xray: preparing a span failed", exc_info=True)
+            if prepared is None:
+                self.stats.dropped += 1
+            else:
+                out.append(prepared)
+        return out
+
     def forget_inherited(self) -> None:
         """In a forked child: the parent sends its own buffered spans; reopen the exporter.
 
@@ -120,6 +159,7 @@ class InvocationSpanProcessor(SpanProcessor):
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._queue = []
+        self._ready = []
         self._paused_until = 0.0
         self._exporter.reopen()
 
@@ -153,14 +193,14 @@ class InvocationSpanProcessor(SpanProcessor):
         return []
 
     def _requeue(self, spans: list[ReadableSpan]) -> None:
+        """Keep prepared spans for the next flush, within the queue's size with the spans
+        that ended meanwhile; the oldest go first: they are the likeliest to be stale."""
         with self._lock:
-            merged = spans + self._queue
-            overflow = len(merged) - self._max_queue_size
+            overflow = len(spans) + len(self._queue) - self._max_queue_size
             if overflow > 0:
-                # Keep the newest: the oldest are the likeliest to be stale by now.
                 self.stats.dropped += overflow
-                merged = merged[overflow:]
-            self._queue = merged
+                spans = spans[overflow:]
+            self._ready = spans
 
     def _warn_once(self, kind: str, message: str, arg: int) -> None:
         # An exporter that logs each kind of failure once itself, with its cause and fix
@@ -174,7 +214,7 @@ class InvocationSpanProcessor(SpanProcessor):
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._ready)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """The SDK's flush (``TracerProvider.force_flush``): the same, bounded in its unit."""

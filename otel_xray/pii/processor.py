@@ -7,6 +7,13 @@ and attributes (``exception.message`` and ``exception.stacktrace`` included), li
 attributes and the resource (redacted once per resource). A span whose redaction
 fails is dropped and counted, never exported as it was: privacy fails closed.
 
+When the next processor can run work at flush time (Lambda's invocation processor,
+:meth:`~otel_xray.export.processor.InvocationSpanProcessor.prepare_at_flush`), the
+redaction runs there, not in ``on_end``: a span's end then costs the caller an append,
+and the redaction happens with the export, which on Lambda comes after the response.
+Nothing leaves unredacted either way: that processor exports a span only as the
+redaction returned it.
+
 Example:
     >>> from opentelemetry.sdk.trace import TracerProvider
     >>> from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -55,19 +62,32 @@ class RedactingSpanProcessor(SpanProcessor):
         self.dropped = 0
         self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._lock = threading.Lock()
+        prepare_at_flush = getattr(delegate, "prepare_at_flush", None)
+        #: The redaction runs at the delegate's flush instead of at each span's end.
+        self.deferred = callable(prepare_at_flush)
+        if prepare_at_flush is not None and self.deferred:
+            prepare_at_flush(self._redacted_or_none)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self.delegate.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
+        if self.deferred:
+            self.delegate.on_end(span)  # redacted at the delegate's flush
+            return
+        redacted = self._redacted_or_none(span)
+        if redacted is not None:
+            self.delegate.on_end(redacted)
+
+    def _redacted_or_none(self, span: ReadableSpan) -> ReadableSpan | None:
+        """``span`` redacted, or None (counted, logged once) when redaction failed."""
         try:
-            redacted = self.redact(span)
+            return self.redact(span)
         except Exception:
             self.dropped += 1
             if self.dropped == 1:
                 logger.exception("otel-xray: a span could not be redacted and was not exported")
-            return
-        self.delegate.on_end(redacted)
+            return None
 
     def redact(self, span: ReadableSpan) -> ReadableSpan:
         """``span`` with personal data replaced; the span itself when there was none."""
