@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import types
 from pathlib import Path
 
 import opentelemetry.semconv
@@ -16,7 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layer.inline_constants import rewrite, string_constants
+from layer.inline_constants import (
+    Chains,
+    constant_chains,
+    rewrite,
+    rewrite_namespaces,
+    string_constants,
+)
 
 SEMCONV = Path(opentelemetry.semconv.__file__).parent
 SITE = SEMCONV.parent.parent  # the directory holding the opentelemetry namespace
@@ -123,3 +130,110 @@ def test_each_upstream_module_rewritten_binds_the_modules_own_values(path: Path)
         module, name = original[bound]
         assert getattr(importlib.import_module(module), name) == value, bound
     assert len(out.splitlines()) == len(source.splitlines())
+
+
+# The second pass: namespaces of constants read as literals (rewrite_namespaces).
+
+
+def _chains_of(module: str) -> Chains | None:
+    base = SITE.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return constant_chains(path.read_text())
+    return None
+
+
+def test_every_chain_read_from_semconv_has_its_imported_value() -> None:
+    """Reference: the installed semconv modules; ``Class.NAME`` and ``Enum.MEMBER.value``
+    must give what the reader says they give, for every one of them."""
+    checked = 0
+    for path in sorted(SEMCONV.rglob("*.py")):
+        module = importlib.import_module(_module(path))
+        for chain, value in constant_chains(path.read_text()).items():
+            found: object = module
+            for attribute in chain:
+                found = getattr(found, attribute)
+            assert found == value, f"{module.__name__}.{'.'.join(chain)}"
+            checked += len(chain) > 1
+    assert checked > 500  # the deprecated SpanAttributes alone has hundreds
+
+
+def test_namespaces_are_inlined_only_when_every_use_is_a_literal() -> None:
+    source = (
+        "from opentelemetry.semconv.m import Plain, Kind, Passed, Rebound\n"
+        "from opentelemetry.semconv.pkg import mod\n"
+        "a = Plain.A\n"
+        "b = Kind.X.value\n"
+        "c = mod.C + mod.E.Y.value\n"
+        "def f(x):\n"
+        "    return Passed.A, g(Passed)\n"  # passed along: kept
+        "Rebound = None\n"  # rebound: kept
+        "r = Rebound\n"
+    )
+    chains = {
+        "opentelemetry.semconv.m": {
+            ("Plain", "A"): "a.a", ("Kind", "X", "value"): "x", ("Passed", "A"): "p",
+            ("Rebound", "A"): "r",
+        },
+        "opentelemetry.semconv.pkg.mod": {("C",): "c", ("E", "Y", "value"): 2},
+    }  # fmt: skip
+    out = rewrite_namespaces(source, chains.get)
+    lines = out.splitlines()
+    assert lines[:9] == [
+        "from opentelemetry.semconv.m import Passed, Rebound",
+        "",
+        "a = 'a.a'",
+        "b = 'x'",
+        "c = 'c' + 2",
+        "def f(x):",
+        "    return Passed.A, g(Passed)",
+        "Rebound = None",
+        "r = Rebound",
+    ]
+    namespace: dict[str, object] = {"__name__": "probe"}
+    exec(compile("\n".join(lines[9:]), "t", "exec"), namespace)  # the appended __getattr__
+    assert set(namespace["_INLINED_NAMESPACES"]) == {"Plain", "Kind", "mod"}  # type: ignore[arg-type]
+
+
+def test_a_module_with_its_own_getattr_is_left_alone() -> None:
+    source = "from opentelemetry.semconv.m import P\nx = P.A\ndef __getattr__(n):\n    pass\n"
+    assert rewrite_namespaces(source, lambda _: {("P", "A"): "a"}) == source
+
+
+def _plain(value: object) -> bool:
+    if value is None or isinstance(value, str | int | float):
+        return True
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return isinstance(value, tuple | list | frozenset) and all(_plain(v) for v in value)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "opentelemetry.sdk.resources",
+        "opentelemetry.instrumentation._semconv",
+        "opentelemetry.instrumentation.botocore.extensions.sqs",
+        "opentelemetry.instrumentation.botocore.extensions.dynamodb",
+    ],
+)
+def test_a_rewritten_upstream_module_keeps_its_values_and_its_names(module: str) -> None:
+    """Reference: the same module, imported unrewritten. Every module-level value of the
+    rewritten copy is the original's, and the names that left the import still resolve
+    (through the appended ``__getattr__``) to the very objects the original imported."""
+    original = importlib.import_module(module)
+    path = Path(original.__file__ or "")
+    out = rewrite_namespaces(rewrite(path.read_text(), _constants_of), _chains_of)
+    assert out != path.read_text()
+    assert len(out.splitlines()) >= len(path.read_text().splitlines())
+    copy = types.ModuleType(module + "_rewritten")
+    copy.__dict__["__file__"] = str(path)
+    exec(compile(out, str(path), "exec"), copy.__dict__)
+    compared = 0
+    for name, value in vars(original).items():
+        if name.lstrip("_").isupper() and _plain(value):  # constants, not module state
+            assert getattr(copy, name) == value, name
+            compared += 1
+    assert compared
+    for name in copy.__dict__["_INLINED_NAMESPACES"]:
+        assert getattr(copy, name) is getattr(original, name), name
