@@ -166,6 +166,7 @@ def build(arch: str, out: Path, versions: dict[str, Path] | None = None) -> Path
     _prune(python_dir)
     _patch_upstream(python_dir)
     inline_tree(python_dir)  # semconv string constants, not their modules (~6 ms)
+    _without_typing_extensions(python_dir)
     compiled = _bytecode_sources(python_dir, arch)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.writelines(f"{path}\n" for path in compiled)
@@ -277,6 +278,35 @@ def _patch_upstream(python_dir: Path) -> None:
         path.write_text(text.replace(old, new))
 
 
+#: ``typing_extensions`` imports of the shipped OpenTelemetry packages -> what replaces them
+#: (``assert_never`` is in ``typing`` since 3.11; ``deprecated``: otel_xray._deprecated).
+TYPING_EXTENSIONS_IMPORTS = {
+    "from typing_extensions import deprecated\n": (
+        "from otel_xray._deprecated import deprecated\n"
+    ),
+    "from typing_extensions import assert_never, deprecated\n": (
+        "from typing import assert_never; from otel_xray._deprecated import deprecated\n"
+    ),
+}
+
+
+def _without_typing_extensions(python_dir: Path) -> int:
+    """Point the OpenTelemetry packages' top-level ``typing_extensions`` imports at the
+    standard library and otel_xray._deprecated (~2 ms of cold start; see that module).
+    Same line count; other imports of it (type-checking only) stay. Returns files changed."""
+    changed = 0
+    for path in sorted((python_dir / "opentelemetry").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if "typing_extensions" not in text:
+            continue
+        lines = text.splitlines(keepends=True)
+        new = [TYPING_EXTENSIONS_IMPORTS.get(line, line) for line in lines]
+        if new != lines:
+            path.write_text("".join(new), encoding="utf-8")
+            changed += 1
+    return changed
+
+
 #: What the probe found imported, from the host architecture's build: module names do
 #: not depend on the architecture, and another one's native extensions do not load here.
 _imported: set[str] | None = None
@@ -326,10 +356,15 @@ def _select(python_dir: Path, sources: list[Path], imported: set[str]) -> list[P
             parts.pop()
         name = ".".join(parts)
         instrumentation = any(name == m or name.startswith(m + ".") for m in unprobed)
-        if parts[0] == "otel_xray" or name in imported or instrumentation:
+        if parts[0] == "otel_xray" or name in imported or instrumentation or name in _KEEP_BYTECODE:
             keep.append(path)
     return keep
 
+
+#: Compiled though our paths no longer import them: typing_extensions left the cold path
+#: (_without_typing_extensions), but so many libraries import it (pydantic, FastAPI,
+#: attrs...) that a function without its own copy should not compile it at each start.
+_KEEP_BYTECODE = frozenset({"typing_extensions"})
 
 #: The registry's instrumentation packages, and the DB-API wrapper several are made of.
 _INSTRUMENTATIONS = (

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "otel_xray"
 #: Bottom to top: a module imports from its own layer or below, never above.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("otel_xray.version", "otel_xray.boundary", "otel_xray.settings", "otel_xray.ids",
-     "otel_xray.lazy_re", "otel_xray.spans",
+     "otel_xray.lazy_re", "otel_xray.spans", "otel_xray._deprecated",
      "otel_xray.concurrency", "otel_xray.xray"),
     ("otel_xray.propagation", "otel_xray.xray.segment", "otel_xray.pii", "otel_xray.sampling",
      "otel_xray.resource", "otel_xray.platforms"),
