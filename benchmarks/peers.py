@@ -13,6 +13,13 @@ wrappers are written here from each project's documented start path:
   as the opentelemetry-lambda Python layer does.
 - ``aws-otel-distro``: the same start path with ``aws-opentelemetry-distro`` and the
   environment its layer sets (X-Ray id generator and propagators, OTLP/HTTP).
+- ``aws-otel-distro-fast-start``: the same package in its layer's fast-start mode
+  (``OTEL_AWS_LAMBDA_FAST_START=true``; aws-otel-python-instrumentation
+  ``lambda-layer/src/otel-instrument`` and ``otel_wrapper.py``): no
+  ``opentelemetry-instrument``, the runtime is exec'd as it is, and the wrapper module
+  calls the distro's ``configure_lite_mode()`` (its own provider, spans to the daemon
+  over UDP, botocore/requests/urllib3 only) before instrumenting the handler with an
+  extractor that prefers ``_X_AMZN_TRACE_ID``, as the layer's ``otel_wrapper.py`` does.
 - ``xray-sdk``: ``aws_xray_sdk.core.patch_all()`` before the handler is imported,
   segments to the X-Ray daemon.
 - ``powertools``: Powertools ``Tracer`` (which patches through the X-Ray SDK) with
@@ -48,6 +55,7 @@ PEERS: dict[str, tuple[list[str], str]] = {
         "otlp",
     ),
     "aws-otel-distro": (["aws-opentelemetry-distro==0.21.0"], "otlp"),
+    "aws-otel-distro-fast-start": (["aws-opentelemetry-distro==0.21.0"], "xray-udp"),
     "xray-sdk": (["aws-xray-sdk==2.15.0"], "xray-udp"),
     "powertools": (["aws-lambda-powertools[tracer]==3.37.0"], "xray-udp"),
 }
@@ -61,6 +69,38 @@ from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor
 
 _module, _, _function = os.environ["ORIG_HANDLER"].rpartition(".")
 AwsLambdaInstrumentor().instrument()
+handler = getattr(importlib.import_module(_module.replace("/", ".")), _function)
+'''
+
+_FAST_START_WRAPPER = '''"""Start path of the ADOT layer in fast-start mode (its otel_wrapper.py):
+the lite SDK, then the aws-lambda instrumentation with an extractor that prefers
+Lambda's header."""
+import importlib
+import os
+
+from amazon.opentelemetry.distro.opentelemetry_lite_sdk import configure_lite_mode
+
+configure_lite_mode()
+
+from opentelemetry.context import Context  # noqa: E402
+from opentelemetry.instrumentation.aws_lambda import AwsLambdaInstrumentor  # noqa: E402
+from opentelemetry.propagate import get_global_textmap  # noqa: E402
+from opentelemetry.trace import get_current_span  # noqa: E402
+
+
+def _extract(event):
+    headers = event.get("headers") if isinstance(event, dict) else None
+    headers = dict(headers) if isinstance(headers, dict) else {}
+    lambda_header = os.environ.get("_X_AMZN_TRACE_ID")
+    if lambda_header:
+        headers = {k: v for k, v in headers.items() if k.lower() != "x-amzn-trace-id"}
+        headers["X-Amzn-Trace-Id"] = lambda_header
+    context = get_global_textmap().extract(headers)
+    return context if get_current_span(context).get_span_context() else Context()
+
+
+AwsLambdaInstrumentor().instrument(event_context_extractor=_extract)
+_module, _, _function = os.environ["ORIG_HANDLER"].rpartition(".")
 handler = getattr(importlib.import_module(_module.replace("/", ".")), _function)
 '''
 
@@ -121,6 +161,18 @@ WRAPPERS: dict[str, tuple[str, str]] = {
         + 'cloud.platform=aws_lambda,faas.name=$AWS_LAMBDA_FUNCTION_NAME"\n'
         + _OTEL_EXEC,
         _OTEL_WRAPPER,
+    ),
+    "aws-otel-distro-fast-start": (
+        _COMMON
+        + 'export PYTHONPATH="$LAMBDA_RUNTIME_DIR:$LAYER/python:$PYTHONPATH"\n'
+        + "export OTEL_AWS_LAMBDA_FAST_START=true\n"
+        + "export OTEL_PROPAGATORS=baggage,xray,tracecontext\n"
+        + "export OTEL_METRICS_EXPORTER=none\n"
+        + "export OTEL_LOGS_EXPORTER=none\n"
+        + 'export OTEL_RESOURCE_ATTRIBUTES="cloud.region=$AWS_REGION,cloud.provider=aws,'
+        + 'cloud.platform=aws_lambda,faas.name=$AWS_LAMBDA_FUNCTION_NAME"\n'
+        + 'exec "$@"\n',
+        _FAST_START_WRAPPER,
     ),
     "xray-sdk": (
         _COMMON + 'export PYTHONPATH="$LAMBDA_TASK_ROOT:$LAYER/python:$PYTHONPATH"\nexec "$@"\n',
