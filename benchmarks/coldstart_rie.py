@@ -37,6 +37,7 @@ import json
 import re
 import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,11 +282,13 @@ def main(argv: list[str] | None = None) -> int:
         if mode == "unshare"
         else "PYTHONDONTWRITEBYTECODE=1 (unshare refused here: the directories stay writable)"
     )
-    print(
-        f"Under AWS's RIE, python{args.python}, {args.runs} rounds, {args.warm} warm "
-        f"invocations, code {how}; medians, overhead against the bracketing no-tracing "
-        f"runs:\n{text}"
+    command = " ".join(["python -m benchmarks.coldstart_rie", *(argv or sys.argv[1:])])
+    heading = (
+        f"Under AWS's RIE (`{command}`): python{args.python}, {args.runs} rounds, "
+        f"{args.warm} warm invocations per run, code {how}. Medians; overhead against the "
+        "mean of the two no-tracing runs around each run."
     )
+    print(f"{heading}\n{text}")
     report: dict[str, Any] = {
         "runs": args.runs,
         "warm_invocations": args.warm,
@@ -302,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             for c in configs
         },
     }
-    save("coldstart-rie" if not args.only else "coldstart-rie-only", text, report)
+    save("coldstart-rie" if not args.only else "coldstart-rie-only", f"{heading}\n\n{text}", report)
     return 0
 
 
