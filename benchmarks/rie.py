@@ -144,10 +144,11 @@ class RuntimeApiProxy(LoopbackServer):
                     self.upstream.request(self.command, self.path, body=body, headers=headers)
                     answer = self.upstream.getresponse()
                     payload = answer.read()
-                except (OSError, http.client.HTTPException):
+                except (OSError, http.client.HTTPException) as error:  # the RIE is stopping
                     self.upstream.close()
                     self.upstream = None
                     self.close_connection = True
+                    self.reply_json(502, {"errorMessage": f"the RIE's Runtime API: {error}"})
                     return
                 extra = {}
                 if is_next and answer.status == 200 and not answer.getheader(TRACE_HEADER):
