@@ -273,6 +273,13 @@ class RieSandbox(Running):
         self._connection: http.client.HTTPConnection | None = None
 
     def start(self) -> Self:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # nothing half-started is left behind
+            raise
+
+    def _start(self) -> Self:
         api_port, rie_port = unused_port(), unused_port()
         self.proxy = RuntimeApiProxy(f"127.0.0.1:{api_port}").start()
         rie = [
@@ -308,9 +315,10 @@ class RieSandbox(Running):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the emulator exited ({self.process.returncode}):\n{self.logs()}"
-                )
+                why = f"the emulator exited ({self.process.returncode})"
+                if self.mode == "unshare" and self.process.returncode == 97:
+                    why = f"could not bind-mount read-only: {', '.join(map(str, self.read_only))}"
+                raise RuntimeError(f"{why}:\n{self.logs()}")
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", port), timeout=0.2),

@@ -161,3 +161,16 @@ def test_the_rie_reports_init_dispatch_and_rapid_reports_the_runtime_init(
     assert dispatch_ms is not None and "INIT REPORT(durationMs:" in logs, logs
     # Starting Python and awslambdaric takes far longer than dispatching the init.
     assert dispatch_ms < runtime_init_ms / 2, (dispatch_ms, runtime_init_ms, logs)
+
+
+def test_a_sandbox_that_fails_to_start_leaves_nothing_running(tmp_path: Path) -> None:
+    """A directory that cannot be mounted read-only (it does not exist) stops the start
+    with an error naming it; the emulator, its namespace and the proxy are gone."""
+    missing = tmp_path / "no-such-layer"
+    running = sandbox(tmp_path)
+    if running.mode != "unshare":
+        pytest.skip(f"no read-only mounts here ({running.mode})")
+    running.read_only.append(missing)
+    with pytest.raises(RuntimeError, match=f"could not bind-mount read-only: .*{missing}"):
+        running.start()
+    assert running.process is None and running.proxy is None
