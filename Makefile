@@ -124,8 +124,9 @@ soak: $(STAMP) layer runtime examples
 	OTEL_XRAY_LOAD_INVOCATIONS=10000 $(VENV)/bin/pytest -q tests/reliability/test_load.py
 	$(PY) -m tests.reliability.report
 
-bench: $(STAMP) layer runtime examples bench-functions
+bench: $(STAMP) layer runtime rie examples bench-functions
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
+	$(PY) -m benchmarks.coldstart_rie --runs $${BENCH_RIE_RUNS:-10}
 	$(PY) -m benchmarks.coldstart_cpu --runs $${BENCH_CPU_RUNS:-100}
 	$(PY) -m benchmarks.pii
 	$(PY) -m benchmarks.library_calls
