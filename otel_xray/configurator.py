@@ -52,7 +52,8 @@ from otel_xray.version import __version__
 if TYPE_CHECKING:
     from otel_xray.export.batch import BatchExportProcessor
     from otel_xray.export.processor import InvocationSpanProcessor
-    from otel_xray.pii import Redactor
+    from otel_xray.pii.processor import RedactingSpanProcessor
+    from otel_xray.pii.redactor import Redactor
 
     #: The processor that exports: Lambda's invocation processor, or the batch worker.
     ExportingProcessor = InvocationSpanProcessor | BatchExportProcessor
@@ -73,7 +74,6 @@ class Tracing:
         provider: TracerProvider,
         exporting: ExportingProcessor | None,
         processor: SpanProcessor | None,
-        redactor: Redactor | None = None,
     ) -> None:
         self.settings = settings
         self.provider = provider
@@ -82,14 +82,23 @@ class Tracing:
         self.exporting = exporting
         #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
         self.processor = processor
-        #: The redactor of every exported value (None with redaction off); also what the
-        #: Lambda integration gives the runtime's X-Ray error cause.
-        self.redactor = redactor
         #: The instrumentations armed (see :func:`otel_xray.instrumentation.instrument`).
         self.instrumented: list[str] = []
         #: The X-Ray SDK bridge is armed (:mod:`otel_xray.bridge.xray_sdk`).
         self.bridged = False
         self._tracer: trace.Tracer | None = None
+
+    @property
+    def redacts(self) -> bool:
+        """Redaction is on (without making the redactor)."""
+        return _redacting_processor(self.processor) is not None
+
+    @property
+    def redactor(self) -> Redactor | None:
+        """The redactor of every exported value (None with redaction off), made on first
+        use; also what the Lambda integration gives the runtime's X-Ray error cause."""
+        redacting = _redacting_processor(self.processor)
+        return None if redacting is None else redacting.redactor
 
     def tracer(self) -> trace.Tracer:
         """The tracer of otel-xray's own spans, made once: the SDK's ``get_tracer`` looks
@@ -114,6 +123,14 @@ class Tracing:
         if self.bridged:
             _disarm_bridge()
         self.provider.shutdown()
+
+
+def _redacting_processor(processor: SpanProcessor | None) -> RedactingSpanProcessor | None:
+    # By module: with redaction off, the PII package is never imported.
+    module = sys.modules.get("otel_xray.pii.processor")
+    if module is None or not isinstance(processor, module.RedactingSpanProcessor):
+        return None
+    return processor  # type: ignore[no-any-return]
 
 
 class _TracerProvider(TracerProvider):
@@ -296,18 +313,19 @@ def _build(
     )
     exporting = _build_processor(settings, exporter)
     processor: SpanProcessor | None = exporting
-    redactor = None
     if exporting is not None and redacting:
-        # Cold start: imported only with redaction on (the detectors and their patterns).
-        from otel_xray.pii import RedactingSpanProcessor, Redactor  # noqa: PLC0415
+        # Cold start: imported only with redaction on; the redactor (the detectors and
+        # their patterns) is made on first use, on Lambda at the first flush.
+        from otel_xray.pii.processor import RedactingSpanProcessor  # noqa: PLC0415
 
-        redactor = Redactor(settings.pii)
         processor = RedactingSpanProcessor(
-            exporting, redactor, value_length_limit=settings.attribute_value_length_limit
+            exporting,
+            functools.partial(_make_redactor, settings),
+            value_length_limit=settings.attribute_value_length_limit,
         )
     if processor is not None:
         provider.add_span_processor(processor)
-    tracing = Tracing(settings, provider, exporting, processor, redactor)
+    tracing = Tracing(settings, provider, exporting, processor)
     if set_global:
         _set_global_provider(provider)
         propagate.set_global_textmap(build_propagator(settings.propagators))
@@ -323,6 +341,12 @@ def _build(
     if set_global and not settings.in_lambda:
         _shutdown_on_sigterm()
     return tracing
+
+
+def _make_redactor(settings: Settings) -> Redactor:
+    from otel_xray.pii.redactor import Redactor  # noqa: PLC0415
+
+    return Redactor(settings.pii)
 
 
 def _flush_on_sigterm(tracing: Tracing) -> None:
@@ -424,8 +448,13 @@ def _build_processor(
     if settings.in_lambda and not settings.lambda_env.never_frozen:
         from otel_xray.export.processor import InvocationSpanProcessor  # noqa: PLC0415
 
+        if exporter is not None:
+            return InvocationSpanProcessor(exporter, settings.max_queue_size)
+        # Made at the first flush (after the response): the exporter's modules are not
+        # imported during init.
         return InvocationSpanProcessor(
-            exporter or _build_exporter(settings), settings.max_queue_size
+            max_queue_size=settings.max_queue_size,
+            make_exporter=functools.partial(_build_exporter, settings),
         )
     from otel_xray.export.batch import BatchExportProcessor, SpanExporterAdapter  # noqa: PLC0415
 

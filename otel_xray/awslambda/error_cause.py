@@ -52,8 +52,13 @@ RUNTIME_MODULES = ("awslambdaric.bootstrap", "bootstrap")
 UNINSPECTABLE = "[REDACTED:uninspectable]"
 
 
-def install(redactor: Redactor, modules: Iterable[Any] | None = None) -> int:
-    """Wrap each runtime module's ``make_xray_fault``; how many were wrapped."""
+def install(
+    redactor: Redactor | Callable[[], Redactor | None], modules: Iterable[Any] | None = None
+) -> int:
+    """Wrap each runtime module's ``make_xray_fault``; how many were wrapped.
+
+    ``redactor`` may be a function that gives it, called when a fault is made (the
+    Lambda wrapper's: the redactor is made on first use, not during init)."""
     found: list[Any] = (
         [sys.modules[name] for name in RUNTIME_MODULES if name in sys.modules]
         if modules is None
@@ -69,12 +74,17 @@ def install(redactor: Redactor, modules: Iterable[Any] | None = None) -> int:
     return wrapped
 
 
-def _redacting(original: Callable[..., Any], redactor: Redactor) -> Callable[..., Any]:
+def _redacting(
+    original: Callable[..., Any], redactor: Redactor | Callable[[], Redactor | None]
+) -> Callable[..., Any]:
     @functools.wraps(original)
     def make_xray_fault(*args: Any, **kwargs: Any) -> Any:
         fault = original(*args, **kwargs)
         try:
-            return redact_fault(fault, redactor)
+            found = redactor() if callable(redactor) else redactor
+            if found is None:
+                return _blank(fault)  # redaction is on, but no redactor: fail closed
+            return redact_fault(fault, found)
         except Exception:
             logger.debug("otel-xray: the runtime's X-Ray cause was not redactable", exc_info=True)
             return _blank(fault)

@@ -34,7 +34,8 @@ def _wrapped_original() -> Callable[..., Any]:
 
 
 _tracing = configure()
-if _tracing is not None and _tracing.redactor is not None:
-    # The runtime's own X-Ray error cause leaves through Lambda: redact it too.
-    error_cause.install(_tracing.redactor)
+if _tracing is not None and _tracing.redacts:
+    # The runtime's own X-Ray error cause leaves through Lambda: redact it too (the
+    # redactor is made when a cause first needs it).
+    error_cause.install(lambda: None if _tracing is None else _tracing.redactor)
 handler = _wrapped_original()

@@ -79,8 +79,20 @@ class ExportStats:
 class InvocationSpanProcessor(SpanProcessor):
     """Buffers sampled spans; :meth:`flush` sends them within a deadline."""
 
-    def __init__(self, exporter: BoundedExporter, max_queue_size: int = 2048) -> None:
-        self._exporter = exporter
+    def __init__(
+        self,
+        exporter: BoundedExporter | None = None,
+        max_queue_size: int = 2048,
+        *,
+        make_exporter: Callable[[], BoundedExporter] | None = None,
+    ) -> None:
+        """``exporter``, or ``make_exporter`` to make it at the first flush: on Lambda that
+        comes after the response, so the exporter's modules (the translator, sockets,
+        protobuf) are not imported during init."""
+        if (exporter is None) == (make_exporter is None):
+            raise TypeError("give exactly one of exporter and make_exporter")
+        self._made: BoundedExporter | None = exporter
+        self._make_exporter = make_exporter
         self._max_queue_size = max_queue_size
         #: Ended spans, as they ended (``prepare`` not yet run).
         self._queue: list[ReadableSpan] = []
@@ -92,6 +104,14 @@ class InvocationSpanProcessor(SpanProcessor):
         self._warned: set[str] = set()
         self._paused_until = 0.0
         self.stats = ExportStats()
+
+    @property
+    def _exporter(self) -> BoundedExporter:
+        exporter = self._made
+        if exporter is None:  # only flush() gets here, under the flush lock
+            assert self._make_exporter is not None
+            exporter = self._made = self._make_exporter()
+        return exporter
 
     def prepare_at_flush(self, prepare: Prepare) -> None:
         """Run ``prepare`` on each span at flush time, once, before it is exported."""
@@ -161,7 +181,8 @@ class InvocationSpanProcessor(SpanProcessor):
         self._queue = []
         self._ready = []
         self._paused_until = 0.0
-        self._exporter.reopen()
+        if self._made is not None:  # never made: nothing inherited to forget
+            self._made.reopen()
 
     def _send(self, spans: Sequence[ReadableSpan], deadline: Deadline) -> list[ReadableSpan]:
         for start in range(0, len(spans), EXPORT_CHUNK):
@@ -205,7 +226,7 @@ class InvocationSpanProcessor(SpanProcessor):
     def _warn_once(self, kind: str, message: str, arg: int) -> None:
         # An exporter that logs each kind of failure once itself, with its cause and fix
         # (the OTLP exporter), is not repeated here in general terms.
-        if getattr(self._exporter, "explains_failures", False):
+        if getattr(self._made, "explains_failures", False):
             logger.debug("otel-xray: " + message, arg)
             return
         if kind not in self._warned:
@@ -222,4 +243,5 @@ class InvocationSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self.flush(Deadline.within_ms(SHUTDOWN_FLUSH_MS))
-        self._exporter.shutdown()
+        if self._made is not None:
+            self._made.shutdown()

@@ -35,16 +35,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status
 
-from otel_xray.pii.redactor import Redactor
 from otel_xray.spans import plain_attributes
+
+if TYPE_CHECKING:
+    from otel_xray.pii.redactor import Redactor
 
 logger = logging.getLogger("otel_xray")
 
@@ -53,10 +55,21 @@ class RedactingSpanProcessor(SpanProcessor):
     """Redacts each ended span, then passes it to ``delegate``."""
 
     def __init__(
-        self, delegate: SpanProcessor, redactor: Redactor, value_length_limit: int | None = None
+        self,
+        delegate: SpanProcessor,
+        redactor: Redactor | Callable[[], Redactor],
+        value_length_limit: int | None = None,
     ) -> None:
+        """``redactor`` may be a function that makes one: it is called on first use (the
+        Lambda pipeline's first flush, after the response), so the detectors' module is
+        not imported during init."""
         self.delegate = delegate
-        self.redactor = redactor
+        self._redactor: Redactor | None = None
+        self._make_redactor: Callable[[], Redactor] | None = None
+        if callable(redactor):
+            self._make_redactor = redactor
+        else:
+            self._redactor = redactor
         #: ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``, applied here, after redaction.
         self.value_length_limit = value_length_limit
         self.dropped = 0
@@ -67,6 +80,18 @@ class RedactingSpanProcessor(SpanProcessor):
         self.deferred = callable(prepare_at_flush)
         if prepare_at_flush is not None and self.deferred:
             prepare_at_flush(self._redacted_or_none)
+
+    @property
+    def redactor(self) -> Redactor:
+        """The redactor, made on first use when a function to make it was given."""
+        redactor = self._redactor
+        if redactor is None:
+            with self._lock:
+                if self._redactor is None:
+                    assert self._make_redactor is not None
+                    self._redactor = self._make_redactor()
+                redactor = self._redactor
+        return redactor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self.delegate.on_start(span, parent_context)

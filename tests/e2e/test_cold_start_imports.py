@@ -14,12 +14,21 @@ from tests.e2e.conftest import ROOT, RUNTIME
 PROBE = (
     "import json, sys; import otel_xray.awslambda.wrapper; print(json.dumps(sorted(sys.modules)))"
 )
+#: The same, after the pipeline made what its first flush makes (on Lambda, after the first
+#: response): the exporter and the redactor.
+PROBE_AFTER_FIRST_FLUSH = (
+    "import json, sys; import otel_xray.awslambda.wrapper; "
+    "from otel_xray.configurator import current; t = current(); "
+    "t.exporting._exporter; t.redactor; print(json.dumps(sorted(sys.modules)))"
+)
 #: A function's own requests (and urllib3), as the example API packages them
 #: (make examples, which make test runs); the app.py there is shadowed by the probe's.
 FUNCTION_DEPS = ROOT / "build" / "examples" / "order_api"
 
 
-def modules_at_start(tmp_path: Path, imports: str = "", **environ: str) -> set[str]:
+def modules_at_start(
+    tmp_path: Path, imports: str = "", probe: str = PROBE, **environ: str
+) -> set[str]:
     """sys.modules after the runtime imported the layer's handler, as on a cold start.
 
     ``imports``: what the function's module imports, e.g. ``"import requests"``.
@@ -37,7 +46,7 @@ def modules_at_start(tmp_path: Path, imports: str = "", **environ: str) -> set[s
         **environ,
     }
     output = subprocess.run(
-        [str(RUNTIME / "lang" / "bin" / "python"), "-c", PROBE],
+        [str(RUNTIME / "lang" / "bin" / "python"), "-c", probe],
         env=env,
         capture_output=True,
         text=True,
@@ -53,7 +62,17 @@ def under(modules: set[str], *prefixes: str) -> list[str]:
 
 def test_the_default_lambda_path_imports_only_what_it_uses(tmp_path: Path) -> None:
     modules = modules_at_start(tmp_path)
-    assert "otel_xray.export.xray_udp" in modules  # the default exporter without a collector
+    # The exporter and the redactor are made at the first flush (after the response), not
+    # during init; the pipeline's processors are there.
+    assert "otel_xray.export.processor" in modules
+    assert "otel_xray.pii.processor" in modules
+    assert under(modules, "otel_xray.export.xray_udp", "otel_xray.export.udp") == []
+    assert under(modules, "otel_xray.xray.segment", "otel_xray.pii.redactor") == []
+    assert under(modules, "otel_xray.pii.detectors", "otel_xray.pii.sql") == []
+    flushed = modules_at_start(tmp_path, probe=PROBE_AFTER_FIRST_FLUSH)
+    assert "otel_xray.export.xray_udp" in flushed  # the default exporter without a collector
+    assert "otel_xray.pii.redactor" in flushed
+    modules = flushed
     assert under(modules, "grpc") == []
     assert under(modules, "google.protobuf") == []  # no protobuf on the UDP path
     assert under(modules, "opentelemetry.exporter") == []
@@ -69,7 +88,9 @@ def test_the_default_lambda_path_imports_only_what_it_uses(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("collector", ["/opt/collector-config/config.yaml"])
 def test_with_a_collector_only_the_otlp_encoder_is_added(tmp_path: Path, collector: str) -> None:
-    modules = modules_at_start(tmp_path, OPENTELEMETRY_COLLECTOR_CONFIG_URI=collector)
+    modules = modules_at_start(
+        tmp_path, probe=PROBE_AFTER_FIRST_FLUSH, OPENTELEMETRY_COLLECTOR_CONFIG_URI=collector
+    )
     assert "otel_xray.export.otlp" in modules
     assert "otel_xray.export.xray_udp" not in modules
     assert under(modules, "grpc") == []
@@ -94,7 +115,7 @@ def test_the_otlp_paths_to_x_ray_import_no_protobuf_nor_botocore(
     """Issue 26: OTLP encoded by hand (otel_xray.export.otlp_proto), signed by hand
     (otel_xray.export.aws_auth): no protobuf runtime, no upstream exporter, and no
     botocore while the credentials are in the environment."""
-    modules = modules_at_start(tmp_path, **environ)
+    modules = modules_at_start(tmp_path, probe=PROBE_AFTER_FIRST_FLUSH, **environ)
     assert "otel_xray.export.otlp_proto" in modules
     if environ.get("OTEL_TRACES_EXPORTER") == "xray-otlp-udp":
         # Nothing of the HTTP path: http.client alone is ~11 ms (python -X importtime).
