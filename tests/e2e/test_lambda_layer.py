@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -203,3 +204,28 @@ def test_layer_zip_is_laid_out_as_lambda_mounts_it(arch: str) -> None:
             n: int.from_bytes(archive.read(n)[18:20], "little") for n in names if n.endswith(".so")
         }
     assert machines and set(machines.values()) == {expected_machine}, machines
+
+
+@pytest.mark.parametrize("how", ["absolute", "relative", "on PATH"])
+def test_the_exec_wrapper_finds_its_layer_however_it_is_run(how: str) -> None:
+    """Lambda runs ``/opt/otel-instrument`` by its absolute path (found without a
+    subprocess); a relative path and a bare name on PATH must find the layer too."""
+    layer = (ROOT / default_layer_dir()).resolve()
+    command = {
+        "absolute": [str(layer / "otel-instrument")],
+        "relative": ["./" + layer.name + "/otel-instrument"],
+        "on PATH": ["otel-instrument"],
+    }[how]
+    done = subprocess.run(
+        [*command, "/usr/bin/env"],
+        cwd=layer.parent,
+        env={"PATH": f"{layer}:/usr/bin:/bin", "_HANDLER": "app.handler"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    env = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    assert env["PYTHONPATH"].split(":")[0] == str(layer / "python")
+    assert env["_HANDLER"] == "otel_xray.awslambda.wrapper.handler"
+    assert env["ORIG_HANDLER"] == "app.handler"
