@@ -64,7 +64,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def configurations(only: str | None = None) -> list[Configuration]:
+def configurations(only: str | None = None, layers: list[str] | None = None) -> list[Configuration]:
     ours = ROOT / default_layer_dir()
     down = closed_port()
     found = [
@@ -89,6 +89,9 @@ def configurations(only: str | None = None) -> list[Configuration]:
     for name, (_, exporter) in PEERS.items():
         if not only or only in name:  # building a peer's layer takes a while
             found.append(Configuration(name, build_peer(name), exporter))
+    for spec in layers or []:  # NAME=DIR: another otel-xray layer, e.g. an older build
+        name, _, directory = spec.partition("=")
+        found.append(Configuration(name, Path(directory)))
     # Per runtime, as on Lambda's read-only /opt: no bytecode written at run time, so a
     # version the layer carries no bytecode for would compile it at every cold start.
     for version in ("3.11", "3.12", "3.13"):
@@ -179,11 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=11)
     parser.add_argument("--warm", type=int, default=20)
     parser.add_argument("--only", help="run the configurations whose name contains this")
+    parser.add_argument(
+        "--layer", action="append", default=[], metavar="NAME=DIR",
+        help="another unpacked otel-xray layer in the same batch, e.g. an older build",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     # The no-tracing baseline always runs: every overhead is against the same batch.
     configs = [
         c
-        for c in configurations(args.only)
+        for c in configurations(args.only, args.layer)
         if not args.only or args.only in c.name or c.name == BASELINE
     ]
     samples: dict[str, list[dict[str, float]]] = {c.name: [] for c in configs}

@@ -81,7 +81,10 @@ class Batch:
     samples: dict[str, list[dict[str, float]]] = field(default_factory=dict)
 
 
-def configurations(only: str | None, python: str) -> list[Configuration]:
+def configurations(
+    only: str | None, python: str, layers: list[str] | None = None
+) -> list[Configuration]:
+    """The baseline, otel-xray, the peers, and any ``NAME=DIR`` layers (an older build)."""
     ours = ROOT / default_layer_dir()
     if not (ours / "otel-instrument").exists():
         raise SystemExit(f"no layer at {ours}: run 'make layer'")
@@ -92,6 +95,9 @@ def configurations(only: str | None, python: str) -> list[Configuration]:
     for name, (_, exporter) in PEERS.items():
         if not only or only in name:  # building a peer's layer takes a while
             found.append(Configuration(name, build_peer(name), exporter, python=python))
+    for spec in layers or []:
+        name, _, directory = spec.partition("=")
+        found.append(Configuration(name, Path(directory), python=python))
     return [c for c in found if not only or only in c.name or c.name == BASELINE]
 
 
@@ -246,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=10, help="warm invocations per run")
     parser.add_argument("--only", help="run the configurations whose name contains this")
     parser.add_argument("--python", default="3.11", help="the local runtime (make runtime)")
+    parser.add_argument(
+        "--layer", action="append", default=[], metavar="NAME=DIR",
+        help="another unpacked otel-xray layer in the same batch, e.g. an older build",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if not RIE.exists():
         raise SystemExit(f"{RIE} is missing: run 'make rie'")
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{FUNCTION} is missing: run 'make bench-functions'")
     runtime = RuntimeEnv(runtime_root(args.python, ROOT / DEFAULT_DIR))
     runtime.check()
-    configs = configurations(args.only, args.python)
+    configs = configurations(args.only, args.python, args.layer)
     # The function as the local harness leaves it after its first run: with its bytecode
     # (a read-only /var/task caches nothing, so without it every run would compile).
     subprocess.run([str(runtime.python), "-m", "compileall", "-q", str(FUNCTION)], check=True)
