@@ -110,8 +110,7 @@ class _Http:
         self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
     ) -> tuple[int, dict[str, str], bytes]:
         if self._sock is None:
-            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._sock = self._connect()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self.address}"]
         lines += [f"{key}: {value}" for key, value in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
@@ -124,6 +123,27 @@ class _Http:
         if reply_headers.get("connection", "").lower() == "close":
             self.close()
         return status, reply_headers, reply
+
+    def _connect(self) -> socket.socket:
+        """A connection to the API; a numeric address (Lambda's ``127.0.0.1:9001``) is
+        connected to directly: ``create_connection`` resolves names through
+        ``getaddrinfo``, whose IDNA encoding of the host imports ``encodings.idna``,
+        ``stringprep`` and ``unicodedata`` at a cold start."""
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        try:
+            socket.inet_pton(family, self.host)
+        except OSError:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        else:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self.timeout)
+                sock.connect((self.host, self.port))
+            except BaseException:
+                sock.close()
+                raise
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     def _read_until(self, marker: bytes) -> bytes:
         while marker not in self._buffer:
