@@ -236,7 +236,7 @@ class RuntimeAPI(LoopbackServer):
                 if generation != self._generation or extension.identifier not in self.extensions:
                     break
                 self._phase.wait(0.1)
-                if not extension.queue and _peer_closed(connection):
+                if not extension.queue and (_peer_closed(connection) or self._stopped.is_set()):
                     return None
             else:
                 return extension.queue.pop(0)
