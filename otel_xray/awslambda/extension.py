@@ -210,6 +210,8 @@ class AfterResponse:
         self._thread: threading.Thread | None = None
         self._owner = os.getpid()
         self._given_up = False
+        self._stopping = False
+        self._http: _Http | None = None
         #: Invocations flushed by the thread (tests, benchmarks).
         self.flushes = 0
 
@@ -248,10 +250,23 @@ class AfterResponse:
         self._thread = threading.Thread(target=self._run, name="otel-xray-extension", daemon=True)
         self._thread.start()
 
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the thread quietly (tests; Lambda never needs it: the process ends)."""
+        self._stopping = True
+        http, thread = self._http, self._thread
+        if http is not None and http._sock is not None:
+            try:  # noqa: SIM105 (as in _Http.close)
+                http._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if thread is not None:
+            thread.join(timeout)
+
     def _run(self) -> None:
         http = _Http(self.address, None)  # next blocks until there is an event: no timeout
+        self._http = http
         failures = 0
-        while failures < MAX_NEXT_FAILURES:
+        while failures < MAX_NEXT_FAILURES and not self._stopping:
             try:
                 status, _, body = http.request(
                     "GET", NEXT_PATH, {"Lambda-Extension-Identifier": self.identifier}
@@ -260,6 +275,8 @@ class AfterResponse:
                     raise ExtensionError(f"next answered {status}: {body[:200]!r}")
                 event = json.loads(body)
             except Exception as error:
+                if self._stopping:
+                    return
                 failures += 1
                 logger.debug("otel-xray: extension next failed (%s): %s", failures, error)
                 time.sleep(0.01 * failures)
@@ -267,6 +284,8 @@ class AfterResponse:
             failures = 0
             if isinstance(event, dict) and event.get("eventType") == "INVOKE":
                 self._after_invoke(event)
+        if self._stopping:
+            return
         logger.warning(
             "otel-xray: the Lambda Extensions API failed %d times; spans are flushed before "
             "each response again",

@@ -64,10 +64,22 @@ def names(spans: list[ReadableSpan]) -> list[str]:
     return [span.name for span in spans]
 
 
+_threads: list[AfterResponse] = []
+
+
 def started(api: RuntimeAPI) -> AfterResponse:
     extension = AfterResponse(api.address, register(api.address))
     extension.start_thread()
+    _threads.append(extension)
     return extension
+
+
+@pytest.fixture(autouse=True)
+def _stop_threads() -> Iterator[None]:
+    """Each test's extension thread ends with it (no warning logged into a later test)."""
+    yield
+    while _threads:
+        _threads.pop().stop()
 
 
 def test_the_handlers_word_before_the_event(tracing: Tracing, exporter: InMemoryExporter) -> None:
