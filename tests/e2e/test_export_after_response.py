@@ -147,12 +147,12 @@ def test_a_deadline_shorter_than_the_export_is_honoured(code: Path, receiver: OT
     with function(code, receiver, timeout_seconds=1.0) as fn:
         results = [fn.invoke({"n": n}, collect=False) for n in range(2)]
         assert all(r.ok for r in results), [r.error for r in results]
+        assert fn.wait_idle(2)
         assert fn.api is not None
         for result in results:
             invocation = fn.api._by_id[result.request_id]
             assert invocation.extensions_done_at is not None
             assert invocation.extensions_done_at * 1000 < invocation.deadline_ms
-        assert fn.wait_idle(2)
         assert fn.process is not None and fn.process.poll() is None  # not reset
 
 
