@@ -24,10 +24,11 @@ What this module does, on on-demand, provisioned and SnapStart functions:
 * with an extension registered Lambda sends the runtime SIGTERM at shutdown, with
   500 ms before SIGKILL for "a runtime with an internal extension": the handler of
   :func:`otel_xray.configurator.flush_on_sigterm` flushes what is left within
-  :data:`SHUTDOWN_FLUSH_MS`, then does what SIGTERM did before. (Python runs signal
-  handlers on the main thread only: with awslambdaric on python3.11, whose main thread
-  waits for the next event inside C, the handler runs only if the process gets that
-  far; from python3.12 the runtime polls on a thread and it runs.)
+  :data:`SHUTDOWN_FLUSH_MS`, then does what SIGTERM did before. Python runs signal
+  handlers on the main thread only, and awslambdaric on python3.11 waits for the next
+  event inside C there: on 3.11 a thread woken through ``signal.set_wakeup_fd`` flushes
+  instead (:func:`_watch_sigterm`); from python3.12 the runtime polls on a thread and
+  the handler runs.
 
 Fallback, never a broken handler: when there is no Runtime API, registration fails
 (refused, extensions disabled, timeout) or ``OTEL_XRAY_EXPORT_AFTER_RESPONSE=false``,
@@ -55,6 +56,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -372,6 +374,8 @@ def start(tracing: Tracing | None) -> AfterResponse | None:
         extension.start_thread()
         _active = extension
     flush_on_sigterm(tracing, SHUTDOWN_FLUSH_MS)
+    if sys.version_info < (3, 12):
+        _watch_sigterm(tracing)
     if settings.lambda_env.initialization_type == "snap-start":
         _restart_after_restore(extension)
     return extension
@@ -393,6 +397,52 @@ def register(address: str) -> str:
     if status != 200 or not identifier:
         raise ExtensionError(f"register answered {status}: {body[:200]!r}")
     return identifier
+
+
+#: The wakeup socket pair of :func:`_watch_sigterm`, kept so that neither end is closed.
+_wakeup: tuple[socket.socket, socket.socket] | None = None
+
+
+def _watch_sigterm(tracing: Tracing) -> None:
+    """python3.11: awslambdaric waits for the next event inside C on the main thread, so
+    the Python SIGTERM handler cannot run before Lambda's SIGKILL; the interpreter's C
+    handler still writes the signal's number to the wakeup fd
+    (``signal.set_wakeup_fd``). A thread blocked on that fd flushes within
+    :data:`SHUTDOWN_FLUSH_MS`. Left alone when something else set a wakeup fd, or off
+    the main thread. (From python3.12 the runtime waits on a thread and the handler runs.)
+    """
+    global _wakeup
+    import signal  # noqa: PLC0415 (imported already by flush_on_sigterm)
+
+    if _wakeup is not None or threading.current_thread() is not threading.main_thread():
+        return
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except (ValueError, OSError):
+        previous = None
+    if previous != -1:
+        if previous is not None:
+            signal.set_wakeup_fd(previous)  # someone else's: theirs stays
+        reader.close()
+        writer.close()
+        return
+    _wakeup = (reader, writer)
+    bound = min(tracing.settings.flush_timeout_ms, SHUTDOWN_FLUSH_MS)
+
+    def watch() -> None:
+        while True:
+            try:
+                received = reader.recv(64)
+            except OSError:
+                return
+            if not received:
+                return
+            if signal.SIGTERM in received:
+                tracing.flush(Deadline.within_ms(bound))
+
+    threading.Thread(target=watch, name="otel-xray-sigterm", daemon=True).start()
 
 
 def _restart_after_restore(extension: AfterResponse) -> None:

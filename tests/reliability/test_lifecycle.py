@@ -30,8 +30,10 @@ def handler(event, context):
 """
 
 
-#: The sandbox's threads during an invocation: the runtime's, and the extension's.
-THREADS = ["MainThread", "otel-xray-extension"]
+#: The sandbox's threads during an invocation: the runtime's, the extension's, and on
+#: python3.11 (the default local runtime) the one SIGTERM's wakeup fd wakes (both in
+#: otel_xray/awslambda/extension.py); neither has a timer.
+THREADS = ["MainThread", "otel-xray-extension", "otel-xray-sigterm"]
 
 
 def sandbox(code: Path, **kwargs: Any) -> LocalFunction:
