@@ -337,7 +337,7 @@ def _build(
     if settings.lambda_env.initialization_type == "snap-start":
         _register_after_restore()
     if settings.in_lambda and settings.lambda_env.never_frozen and exporting is not None:
-        _flush_on_sigterm(tracing)
+        flush_on_sigterm(tracing)
     if set_global and not settings.in_lambda:
         _shutdown_on_sigterm()
     return tracing
@@ -349,17 +349,22 @@ def _make_redactor(settings: Settings) -> Redactor:
     return Redactor(settings.pii)
 
 
-def _flush_on_sigterm(tracing: Tracing) -> None:
-    """Managed Instances: spans wait in the background worker, so the SIGTERM that
-    comes at shutdown flushes them within ``OTEL_XRAY_FLUSH_TIMEOUT_MS``, then does
-    what the signal did before (the previous handler, or the default: exit)."""
-    # Cold start: signal is imported only on Managed Instances.
+def flush_on_sigterm(tracing: Tracing, budget_ms: int | None = None) -> None:
+    """The SIGTERM that comes at shutdown flushes what is left within
+    ``OTEL_XRAY_FLUSH_TIMEOUT_MS`` (and ``budget_ms``, the grace Lambda gives), then does
+    what the signal did before (the previous handler, or the default: exit). Managed
+    Instances (spans wait in the background worker), and functions that export after
+    the response (:mod:`otel_xray.awslambda.extension`)."""
+    # Cold start: signal is imported only where this is installed.
     import signal  # noqa: PLC0415
 
     previous = signal.getsignal(signal.SIGTERM)
+    bound = tracing.settings.flush_timeout_ms
+    if budget_ms is not None:
+        bound = min(bound, budget_ms)
 
     def on_sigterm(signum: int, frame: object) -> None:
-        tracing.flush(Deadline.within_ms(tracing.settings.flush_timeout_ms))
+        tracing.flush(Deadline.within_ms(bound))
         if callable(previous):
             previous(signum, frame)  # type: ignore[arg-type]
         elif previous != signal.SIG_IGN:

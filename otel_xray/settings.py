@@ -164,6 +164,8 @@ class LambdaEnvironment(NamedTuple):
     initialization_type: str | None = None
     #: Active tracing is on: Lambda set ``AWS_XRAY_DAEMON_ADDRESS``.
     active_tracing: bool = False
+    #: ``AWS_LAMBDA_RUNTIME_API``: the Runtime and Extensions APIs' ``host:port``.
+    runtime_api: str | None = None
 
     @property
     def never_frozen(self) -> bool:
@@ -189,6 +191,7 @@ class LambdaEnvironment(NamedTuple):
             memory_mb=int(memory) if memory.isdigit() else None,
             initialization_type=env.get("AWS_LAMBDA_INITIALIZATION_TYPE") or None,
             active_tracing=bool(env.get("AWS_XRAY_DAEMON_ADDRESS", "").strip()),
+            runtime_api=env.get("AWS_LAMBDA_RUNTIME_API", "").strip() or None,
         )
 
 
@@ -302,6 +305,10 @@ class Settings(NamedTuple):
     #: Run code written for the X-Ray SDK (and Powertools Tracer) on otel-xray's spans
     #: (:mod:`otel_xray.bridge.xray_sdk`); ``OTEL_XRAY_SDK_BRIDGE=false`` turns it off.
     xray_sdk_bridge: bool = True
+    #: ``OTEL_XRAY_EXPORT_AFTER_RESPONSE``: on Lambda, export on an internal extension's
+    #: thread after the response (:mod:`otel_xray.awslambda.extension`); ``false``
+    #: flushes before the handler returns.
+    export_after_response: bool = True
     errors: tuple[SettingError, ...] = ()
 
     @classmethod
@@ -372,6 +379,7 @@ class Settings(NamedTuple):
             capture_response=parser.boolean("OTEL_XRAY_CAPTURE_RESPONSE", False),
             tenant_id=parser.tenant_id(pii),
             xray_sdk_bridge=parser.boolean("OTEL_XRAY_SDK_BRIDGE", True),
+            export_after_response=parser.boolean("OTEL_XRAY_EXPORT_AFTER_RESPONSE", True),
             errors=tuple(parser.errors),
         )
         for error in settings.errors:

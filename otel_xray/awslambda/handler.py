@@ -22,7 +22,9 @@ purpose:
   PII hash mode: the PII hash of the whole id, ``[tenant:<16 hex>]``, the same for the
   same id and key), ``keep`` (the default otherwise; the value still passes the PII
   detectors like every value, so an email used as a tenant id is redacted) or ``off``;
-* spans are flushed before the handler returns within a bound taken from
+* spans are exported after the response, by an internal Lambda extension's thread
+  (:mod:`otel_xray.awslambda.extension`), or, where none is registered, flushed
+  before the handler returns; either way within a bound taken from
   ``context.get_remaining_time_in_millis()``, never the fixed 30 s upstream waits;
 * ``async def`` handlers are run to completion (the Lambda runtime client would
   otherwise try to serialize a coroutine).
@@ -45,6 +47,7 @@ import functools
 import importlib
 import inspect
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -54,7 +57,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_xray.annotations import claimed, metadata, reserve
-from otel_xray.awslambda import events
+from otel_xray.awslambda import events, extension
 from otel_xray.configurator import Tracing, configure, state
 from otel_xray.export import Deadline
 from otel_xray.ids import JOIN_TRACE_ID_KEY, format_xray_trace_id
@@ -79,6 +82,10 @@ def lambda_handler(handler: HandlerT) -> HandlerT:
     """
     if getattr(handler, "__otel_xray_wrapped__", False):
         return handler
+    if "AWS_LAMBDA_RUNTIME_API" in os.environ:
+        # Lambda's init: the last moment an extension may register (the wrapper's
+        # import is earlier; this is for a function that uses the decorator itself).
+        extension.start(configure())
 
     @functools.wraps(handler)
     def traced(event: Any, context: Any) -> Any:
@@ -98,10 +105,21 @@ def invoke(handler: Callable[..., Any], event: Any, context: Any) -> Any:
     except BaseException as error:
         if invocation is not None:
             invocation.finish(error=error)
+        else:
+            _untraced(context)
         raise
     if invocation is not None:
         invocation.finish(result=result)
+    else:
+        _untraced(context)
     return result
+
+
+def _untraced(context: Any) -> None:
+    """No span for this invocation: the extension, if any, has nothing to wait for."""
+    extension.handler_returned(
+        getattr(context, "aws_request_id", None), None, Deadline.within_ms(0)
+    )
 
 
 def _run_awaitable(awaitable: Any) -> Any:
@@ -220,9 +238,11 @@ class _Invocation:
         if self.tracing.settings.lambda_env.never_frozen:
             return  # the background worker exports; nothing waits on the request path
         try:
-            self.tracing.flush(
-                Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
-            )
+            deadline = Deadline.for_invocation(self.context, self.tracing.settings.flush_timeout_ms)
+            request_id = getattr(self.context, "aws_request_id", None)
+            if extension.handler_returned(request_id, self.tracing, deadline):
+                return  # exported after the response, by the extension's thread
+            self.tracing.flush(deadline)
         except Exception:
             logger.exception("otel-xray: flush failed")
 

@@ -6,7 +6,9 @@ the user's handler named in ``ORIG_HANDLER`` exactly as the runtime would
 No re-exec and no ``sitecustomize``: one process, one import of the SDK.
 
 An import error in the user's module is raised unchanged, so the function fails
-its init the same way it would without the layer. The runtime's X-Ray error cause
+its init the same way it would without the layer. Spans leave after the response,
+through the internal extension this module registers during init
+(:mod:`otel_xray.awslambda.extension`). The runtime's X-Ray error cause
 is redacted like every span (:mod:`otel_xray.awslambda.error_cause`).
 """
 
@@ -16,7 +18,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from otel_xray.awslambda import error_cause
+from otel_xray.awslambda import error_cause, extension
 from otel_xray.awslambda.handler import lambda_handler, load_handler
 from otel_xray.configurator import configure
 
@@ -34,6 +36,9 @@ def _wrapped_original() -> Callable[..., Any]:
 
 
 _tracing = configure()
+# During init, before the runtime's first poll: register the extension that exports
+# after the response (or fall back to flushing before it).
+extension.start(_tracing)
 if _tracing is not None and _tracing.redacts:
     # The runtime's own X-Ray error cause leaves through Lambda: redact it too (the
     # redactor is made when a cause first needs it).

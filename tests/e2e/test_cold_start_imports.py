@@ -213,3 +213,21 @@ def test_the_x_ray_sdk_bridge_costs_nothing_unless_the_function_imports_the_sdk(
     )
     assert "otel_xray.bridge.xray_sdk" in modules
     assert under(modules, "aws_lambda_powertools") == []  # only what the function imports
+
+
+def test_registering_the_extension_that_exports_after_the_response_imports_nothing(
+    tmp_path: Path,
+) -> None:
+    """The registration (otel_xray/awslambda/extension.py) is one loopback request on a raw
+    socket: no http.client (~11 ms), and no getaddrinfo, whose IDNA encoding of the host
+    imports encodings.idna, stringprep and unicodedata."""
+    from otel_xray.devtools.functions.runtime_api import RuntimeAPI  # noqa: PLC0415
+
+    (tmp_path / "without").mkdir()
+    (tmp_path / "with").mkdir()
+    without = modules_at_start(tmp_path / "without")
+    with RuntimeAPI("arn:aws:lambda:us-east-1:123456789012:function:probe") as api:
+        modules = modules_at_start(tmp_path / "with", AWS_LAMBDA_RUNTIME_API=api.address)
+        assert [extension.name for extension in api.extensions.values()] == ["otel-xray"]
+    assert sorted(modules - without) == []
+    assert under(modules, "http.client", "encodings.idna", "unicodedata") == []

@@ -10,6 +10,7 @@ UDP path (whose rules are the collector's awsxray exporter's).
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -29,7 +30,13 @@ SpanDict = dict[str, Any]
 class OTLPReceiver(LoopbackServer):
     """Collects spans POSTed to ``/v1/traces``; ``spans`` is the list so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        #: Seconds each export waits before it is answered (a slow or hung collector).
+        self.delay_seconds = delay_seconds
+        #: The next this many exports are answered 503 (a collector that is starting).
+        self.unavailable = 0
+        #: Epoch seconds at which each accepted export was answered.
+        self.answered_at: list[float] = []
         self.spans: list[SpanDict] = []
         #: Every request body as it arrived: what went over the wire, for privacy checks.
         self.raw: list[bytes] = []
@@ -63,6 +70,14 @@ class OTLPReceiver(LoopbackServer):
                 if self.path.rstrip("/") != "/v1/traces":
                     self._reply(404)
                     return
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
+                with receiver._lock:
+                    refuse = receiver.unavailable > 0
+                    receiver.unavailable -= refuse
+                if refuse:
+                    self._reply(503)
+                    return
                 try:
                     spans = decode_export_request(body)
                 except Exception:
@@ -72,6 +87,7 @@ class OTLPReceiver(LoopbackServer):
                     receiver.raw.append(body)
                     receiver.spans.extend(spans)
                     receiver.requests += 1
+                    receiver.answered_at.append(time.time())
                 self._reply(200)
 
             def _reply(self, status: int) -> None:

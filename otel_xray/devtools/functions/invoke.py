@@ -70,6 +70,8 @@ from otel_xray.devtools.loopback import Running, end_process_group
 from otel_xray.xray.segment import span_to_document
 
 EXPORTERS = ("xray-udp", "otlp", "xray-otlp-udp", "xray-otlp")
+#: Seconds from SIGTERM to SIGKILL at shutdown for a runtime with an internal extension.
+SHUTDOWN_GRACE_SECONDS = 0.5
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -128,6 +130,7 @@ class LocalFunction(Running):
         exporter: str = "xray-udp",
         snapstart: bool = False,
         max_concurrency: int | None = None,
+        extensions: bool = True,
     ) -> None:
         if exporter not in EXPORTERS:
             raise ValueError(f"exporter {exporter!r}: accepted values are {', '.join(EXPORTERS)}")
@@ -159,12 +162,17 @@ class LocalFunction(Running):
         if max_concurrency is not None and not 1 <= max_concurrency <= 64:
             raise ValueError(f"max_concurrency {max_concurrency}: accepted: 1 to 64")
         self.max_concurrency = max_concurrency
+        #: The Runtime API serves the Extensions API (False: 404, as AWS's emulator with
+        #: extensions disabled; the layer then flushes before each response).
+        self.extensions = extensions
         #: SnapStart: the initialized process every sandbox is restored from, and the
         #: pid of the current restored sandbox.
         self.snapshot: subprocess.Popen[bytes] | None = None
         self.restored_pid: int | None = None
         #: SnapStart: the pids of every sandbox restored so far, in order.
         self.restored_pids: list[int] = []
+        #: The latest invocation (its invoke phase may still be running: extensions).
+        self._last: Invocation | None = None
 
     # lifecycle ---------------------------------------------------------------
 
@@ -176,7 +184,12 @@ class LocalFunction(Running):
             )
         if not self.code_dir.is_dir():
             raise FileNotFoundError(f"--code {self.code_dir} is not a directory")
-        self.api = RuntimeAPI(self.function_arn, self.timeout_seconds).start()
+        self.api = RuntimeAPI(
+            self.function_arn,
+            self.timeout_seconds,
+            extensions=self.extensions,
+            managed_instances=self.max_concurrency is not None,
+        ).start()
         self.daemon = XRayDaemon().start()
         if self.exporter == "otlp" and self._otlp_endpoint is None:
             self.receiver = OTLPReceiver().start()
@@ -231,6 +244,8 @@ class LocalFunction(Running):
         before = _children(self.snapshot.pid)
         self.api.first_poll_at = None
         self._init_started = time.time()  # Restore begins
+        # The snapshot's extensions wait in next, frozen: the restored copy's answer.
+        self.api.retire_pollers(keep_extensions=True)
         self.api.request_restore()
         self.process = self.snapshot  # liveness: the copies live and die with it
         deadline = time.monotonic() + 10
@@ -331,6 +346,7 @@ class LocalFunction(Running):
         return env
 
     def stop(self) -> None:
+        self.shutdown()
         if self.snapshot is not None:
             self.stop_process()
             end_process_group(self.snapshot, grace=5)
@@ -378,6 +394,7 @@ class LocalFunction(Running):
         assert self.api is not None
         body = raw if raw is not None else json.dumps(event).encode()
         invocation = self.api.submit(body, trace_header=trace_header, tenant_id=tenant_id)
+        self._last = invocation
         if self.process is None:
             self._spawn()
         self._wait(invocation)
@@ -393,6 +410,10 @@ class LocalFunction(Running):
             result.response = _decode(invocation.response)
         if on_response is not None:
             on_response(result)
+        if collect:
+            # Spans may leave after the response (an extension): wait for the end of the
+            # invoke phase, bounded by the function's timeout.
+            self.api.wait_extensions(invocation, self._remaining(invocation))
         result.segments = (
             self._lambda_segments(invocation, event if raw is None else None, overhead=collect)
             if invocation.sampled
@@ -477,11 +498,18 @@ class LocalFunction(Running):
             init_finished=self.api.first_poll_at,
             init_phase="Restore" if self.snapshot is not None else "Initialization",
             next_poll=self._next_poll(invocation) if overhead else None,
+            extensions_done=invocation.extensions_done_at if overhead else None,
             error=invocation.error,
             xray_cause=invocation.xray_cause,
             upstream_parent=invocation.upstream_parent,
             links=sqs_links(event),
         )
+
+    def _remaining(self, invocation: Invocation) -> float:
+        """Seconds to the invocation's deadline (at least a little)."""
+        if not invocation.deadline_ms:
+            return self.timeout_seconds
+        return max(invocation.deadline_ms / 1000 - time.time(), 0.05)
 
     def _next_poll(self, invocation: Invocation) -> float | None:
         """When the runtime asked for its next event after this response (``Overhead``);
@@ -524,11 +552,42 @@ class LocalFunction(Running):
                 # it finishes the handler and posts a result no caller waits for.
                 return
 
+    def shutdown(self) -> None:
+        """Lambda's Shutdown phase for the current sandbox: with an extension registered,
+        SIGTERM to the runtime, then SIGKILL after the 500 ms Lambda gives "a runtime with
+        an internal extension" (runtimes-extensions-api, "Shutdown phase"; AWS's emulator
+        does the same, internal/lambda/rapid/shutdown.go). Without one, nothing here
+        (:meth:`stop` ends the process as before)."""
+        if self.api is None or not self.api.extensions or self.max_concurrency is not None:
+            return
+        if self.snapshot is not None:
+            pid = self.restored_pid
+            if pid is None:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.005)
+            return  # stop_process then SIGKILLs it if it is still there
+        if self.process is not None:
+            end_process_group(self.process, grace=SHUTDOWN_GRACE_SECONDS)
+            self.process = None
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until the sandbox may take the next event (the last invocation's invoke
+        phase is over: every extension called next); what a caller sees after a response."""
+        if self.api is None or self._last is None:
+            return True
+        return self.api.wait_extensions(
+            self._last, self.timeout_seconds + 1 if timeout is None else timeout
+        )
+
     def stop_process(self) -> None:
         """Kill the sandbox (as Lambda does after a timeout); the next invoke starts cold
         (SnapStart: the next invoke restores a new sandbox from the snapshot)."""
         if self.api is not None and self.process is not None:
-            self.api.retire_pollers()
+            self.api.retire_pollers(keep_extensions=self.snapshot is not None)
         if self.snapshot is None:
             end_process_group(self.process, grace=0)  # no grace: as Lambda kills it
             self.process = None
@@ -545,6 +604,15 @@ class LocalFunction(Running):
         if self.log_path and self.log_path.exists():
             return self.log_path.read_text(errors="replace")
         return ""
+
+
+def _alive(pid: int) -> bool:
+    """``pid`` runs (not gone, not a zombie)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
 
 
 def _children(pid: int) -> set[int]:

@@ -17,8 +17,21 @@ The shape follows the published ``BatchGetTraces`` example
 ``AWS::Lambda`` segment's), and ``Initialization`` carries ``aws.function_arn``;
 ``Invocation`` and ``Overhead`` (the time from the response to the runtime's next
 poll, when the harness saw one) carry it too, by analogy (unverified: the example
-predates them). The function's own subsegments hang directly under the function
-segment, as in that example; whether today's console nests them under
+predates them).
+
+An extension that works after the response (otel-xray's export, see
+:mod:`otel_xray.awslambda.extension`) lengthens the invoke phase, not the caller's
+wait: the ``AWS::Lambda`` segment still ends at the response, and the function segment
+ends when the last extension calls next. AWS's emulator (RAPID,
+``internal/lambda/rapid/handlers.go``, ``doInvoke``) captures ``Overhead`` around the
+runtime's next only and waits for the extensions after it, inside the function
+segment (reporting that wait as the ``extensionOverhead`` span; CloudWatch's metric is
+``PostRuntimeExtensionsDuration``); so here the extensions' time is the end of the
+function segment after ``Overhead``, not a subsegment of its own. Whether the X-Ray
+console draws it inside ``Overhead`` has no published source (unverified).
+
+The function's own subsegments hang directly under the function segment, as in the
+``BatchGetTraces`` example; whether today's console nests them under
 ``Invocation`` has no published source here, so they stay where the example puts
 them (unverified).
 
@@ -60,6 +73,7 @@ def lambda_segments(
     init_finished: float | None = None,
     init_phase: str = "Initialization",
     next_poll: float | None = None,
+    extensions_done: float | None = None,
     error: dict[str, Any] | None = None,
     xray_cause: dict[str, Any] | None = None,
     upstream_parent: str | None = None,
@@ -73,7 +87,9 @@ def lambda_segments(
     start; ``init_phase`` names that phase: ``Initialization``, or ``Restore`` for a
     sandbox restored from a SnapStart snapshot (snapstart-monitoring: "the Restore
     subsegment"; its start here is when the restore was asked for, its end the restored
-    runtime's first poll); ``next_poll`` the runtime's next poll after the response (``Overhead``).
+    runtime's first poll); ``next_poll`` the runtime's next poll after the response (``Overhead``);
+    ``extensions_done`` when the last extension called next after it (the invoke phase's
+    end, and the function segment's).
     ``error`` is the runtime's error body; ``xray_cause`` the X-Ray cause the
     runtime client sent in ``Lambda-Runtime-Function-XRay-Error-Cause``, from which
     Lambda builds the function segment's cause (a timeout has none: then the error
@@ -104,6 +120,8 @@ def lambda_segments(
     if account.isdigit():
         function_aws["account_id"] = account
     end = max(finished, next_poll) if next_poll is not None else finished
+    if extensions_done is not None:
+        end = max(end, extensions_done)
     function: dict[str, Any] = {
         "name": function_name,
         "id": parent,

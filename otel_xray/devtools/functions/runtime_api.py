@@ -16,6 +16,26 @@ runtime has gone (a sandbox killed at its timeout, or replaced) is dropped, so a
 event is only ever handed to a live runtime;
 ``POST /runtime/restore/error`` (a failed after-restore hook) fails that sandbox as an
 init error does.
+
+The Extensions API (2020-01-01, the Lambda guide's runtimes-extensions-api and AWS's
+emulator, aws-lambda-runtime-interface-emulator ``internal/lambda/rapi`` and
+``internal/lambda/rapid/handlers.go``), for internal extensions (a thread of the
+runtime; nothing here launches ``/opt/extensions``):
+
+* ``POST /2020-01-01/extension/register`` with ``Lambda-Extension-Name`` and
+  ``{"events": [...]}`` answers 200 with a ``Lambda-Extension-Identifier``, during init
+  only (403 ``Extension.RegistrationClosed`` once the runtime has asked for its first
+  event); ``SHUTDOWN`` is refused (internal extensions cannot have it), as are a missing
+  name, a second registration of a name, more than 10, and, on Managed Instances, any
+  event ("No events allowed for internal extensions"); ``extensions=False`` answers 404
+  like the emulator with extensions disabled;
+* ``GET /2020-01-01/extension/event/next`` blocks until the next ``INVOKE``, sent when
+  the runtime takes an event, with Lambda's fields (``eventType``, ``deadlineMs``,
+  ``requestId``, ``invokedFunctionArn``, ``tracing``);
+* the response goes back to the invoker as soon as the runtime posts it, and the next
+  event is held until the runtime and every extension have called next (the end of the
+  invoke phase, :attr:`Invocation.extensions_done_at`); init ends likewise when every
+  registered extension has called next once.
 """
 
 from __future__ import annotations
@@ -68,10 +88,36 @@ class Invocation:
     received_at: float = field(default_factory=time.time)
     started_at: float = 0.0
     finished_at: float = 0.0
+    #: Epoch seconds: the last extension called next after this invocation (the invoke
+    #: phase ended); None without extensions. :attr:`extensions_done` is its signal.
+    extensions_done_at: float | None = None
+    extensions_done: threading.Event = field(default_factory=threading.Event)
 
     @property
     def duration_ms(self) -> float:
         return (self.finished - self.started) * 1000 if self.finished else 0.0
+
+
+EXTENSIONS_PREFIX = "/2020-01-01/extension"
+#: Extensions a function may register (runtimes-extensions-api; the emulator's
+#: ``MaxAgentsAllowed``).
+MAX_EXTENSIONS = 10
+
+
+class Extension:
+    """One registered (internal) extension and where it is in the invoke phase."""
+
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name = name
+        self.events = events
+        self.identifier = str(uuid.uuid4())
+        #: Events not yet handed out.
+        self.queue: list[dict[str, Any]] = []
+        #: It has an event it has not answered with next yet (at registration: it has not
+        #: called next, so init is not over).
+        self.busy = True
+        #: How many times it called next (tests).
+        self.nexts = 0
 
 
 def new_trace_ids() -> tuple[str, str]:
@@ -83,9 +129,26 @@ def new_trace_ids() -> tuple[str, str]:
 class RuntimeAPI(LoopbackServer):
     """Serves the Runtime API for one sandbox; start with :meth:`start`, stop with :meth:`stop`."""
 
-    def __init__(self, function_arn: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        function_arn: str,
+        timeout_seconds: float = 30.0,
+        *,
+        extensions: bool = True,
+        managed_instances: bool = False,
+    ) -> None:
         self.function_arn = function_arn
         self.timeout_seconds = timeout_seconds
+        #: The Extensions API answers (False: 404, as the emulator with extensions off).
+        self.extensions_enabled = extensions
+        self.managed_instances = managed_instances
+        #: Registered extensions by identifier; their state is guarded by ``_phase``.
+        self.extensions: dict[str, Extension] = {}
+        self._phase = threading.Condition()
+        self._registration_open = True
+        #: The invocation whose invoke phase the extensions are in.
+        self._current: Invocation | None = None
+        self._stopped = threading.Event()
         self._pending: queue.Queue[Invocation] = queue.Queue()
         self._by_id: dict[str, Invocation] = {}
         self.init_error: dict[str, Any] | None = None
@@ -105,11 +168,87 @@ class RuntimeAPI(LoopbackServer):
         self._generation = 0
         super().__init__(self._handler_class())
 
-    def retire_pollers(self) -> None:
-        """The runtime that is polling now was killed: no event goes to its poll, even
-        if the kernel has not yet closed its connection (a killed process's threads
-        let go of its sockets after its main thread is already a zombie)."""
-        self._generation += 1
+    def retire_pollers(self, keep_extensions: bool = False) -> None:
+        """The runtime that is polling now was killed: no event goes to its poll (nor
+        to its extensions' polls), even if the kernel has not yet closed its connection
+        (a killed process's threads let go of its sockets after its main thread is
+        already a zombie). The next sandbox registers its extensions anew, unless
+        ``keep_extensions`` (SnapStart: every restore has the snapshot's extensions,
+        each waiting in next as when the snapshot was taken)."""
+        with self._phase:
+            self._generation += 1
+            if keep_extensions:
+                for extension in self.extensions.values():
+                    extension.queue.clear()
+                    extension.busy = False
+            else:
+                self.extensions.clear()
+                self._registration_open = True
+            self._current = None
+            self._phase.notify_all()
+
+    def _extensions_idle(self) -> bool:
+        return not any(extension.busy for extension in self.extensions.values())
+
+    def _hand_out(self, invocation: Invocation) -> None:
+        """The runtime takes ``invocation``: each extension subscribed gets its INVOKE."""
+        with self._phase:
+            self._registration_open = False
+            subscribed = [e for e in self.extensions.values() if "INVOKE" in e.events]
+            self._current = invocation if subscribed else None
+            for extension in subscribed:
+                extension.queue.append(
+                    {
+                        "eventType": "INVOKE",
+                        "deadlineMs": invocation.deadline_ms,
+                        "requestId": invocation.request_id,
+                        "invokedFunctionArn": invocation.function_arn,
+                        "tracing": {"type": "X-Amzn-Trace-Id", "value": invocation.trace_header},
+                    }
+                )
+                extension.busy = True
+            self._phase.notify_all()
+
+    def wait_extensions(self, invocation: Invocation, timeout: float) -> bool:
+        """Wait until ``invocation``'s invoke phase is over (every extension called next);
+        True at once when no extension takes part."""
+        with self._phase:
+            if self._current is not invocation:
+                return True
+        return invocation.extensions_done.wait(timeout)
+
+    def _extension_next(
+        self, extension: Extension, connection: socket.socket
+    ) -> dict[str, Any] | None:
+        """An extension's next: the end of its previous event, then its next event."""
+        with self._phase:
+            generation = self._generation
+            extension.nexts += 1
+            if not extension.queue:
+                extension.busy = False
+                current = self._current
+                if current is not None and self._extensions_idle():
+                    current.extensions_done_at = time.time()
+                    current.extensions_done.set()
+                    self._current = None
+                self._phase.notify_all()
+            while not extension.queue:
+                if generation != self._generation or extension.identifier not in self.extensions:
+                    break
+                self._phase.wait(0.1)
+                if not extension.queue and (_peer_closed(connection) or self._stopped.is_set()):
+                    return None
+            else:
+                return extension.queue.pop(0)
+        # A retired poll (a killed sandbox's, or the SnapStart snapshot's, which stays
+        # frozen in next) is never answered: an answer would only make it poll again.
+        while not self._stopped.is_set() and not _peer_closed(connection):
+            self._stopped.wait(0.1)
+        return None
+
+    def stop(self) -> None:
+        self._stopped.set()
+        super().stop()
 
     def request_restore(self) -> None:
         """SnapStart: answer the snapshot's ``restore/next``: restore one sandbox."""
@@ -120,15 +259,29 @@ class RuntimeAPI(LoopbackServer):
         gone (its event stays queued for a live one)."""
         generation = self._generation
         while generation == self._generation:
+            with self._phase:
+                # The previous invoke phase (or init) ends when every extension has
+                # called next: no event before that.
+                if not self._extensions_idle():
+                    self._phase.wait(0.1)
+                    if _peer_closed(connection):
+                        return None
+                    continue
             try:
                 invocation = self._pending.get(timeout=0.1)
             except queue.Empty:
                 if _peer_closed(connection):
                     return None
                 continue
-            if _peer_closed(connection) or generation != self._generation:
+            if (
+                _peer_closed(connection)
+                or generation != self._generation
+                or not self._extensions_idle()
+            ):
                 self._pending.put(invocation)
-                return None
+                if generation != self._generation or _peer_closed(connection):
+                    return None
+                continue
             return invocation
         return None
 
@@ -195,7 +348,12 @@ class RuntimeAPI(LoopbackServer):
                 return self.rfile.read(length) if length else b""
 
             def do_GET(self) -> None:
+                if self.path.startswith(EXTENSIONS_PREFIX):
+                    self._extension_get()
+                    return
                 if self.path == f"{PREFIX}/restore/next":
+                    with api._phase:
+                        api._registration_open = False
                     api.snapshot_taken.set()
                     api._restores.get()
                     self._reply(200)
@@ -205,6 +363,8 @@ class RuntimeAPI(LoopbackServer):
                     return
                 if api.first_poll_at is None:
                     api.first_poll_at = time.time()
+                    with api._phase:
+                        api._registration_open = False  # the runtime's init is over
                 api.last_poll_at = time.time()
                 api.polls += 1
                 api.polled.set()
@@ -216,6 +376,7 @@ class RuntimeAPI(LoopbackServer):
                 invocation.started = time.monotonic()
                 invocation.started_at = time.time()
                 invocation.deadline_ms = int((time.time() + api.timeout_seconds) * 1000)
+                api._hand_out(invocation)
                 headers = {
                     "Content-Type": "application/json",
                     "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
@@ -229,6 +390,9 @@ class RuntimeAPI(LoopbackServer):
 
             def do_POST(self) -> None:
                 body = self._body()
+                if self.path.startswith(EXTENSIONS_PREFIX):
+                    self._extension_post(body)
+                    return
                 if self.path in (f"{PREFIX}/init/error", f"{PREFIX}/restore/error"):
                     api.init_error = _json_or_text(body)
                     api.init_failed.set()
@@ -258,6 +422,93 @@ class RuntimeAPI(LoopbackServer):
                 invocation.finished_at = time.time()
                 self._reply(202, b'{"status":"OK"}')
                 invocation.done.set()
+
+            def _forbidden(self, error_type: str, message: str) -> None:
+                body = json.dumps({"errorMessage": message, "errorType": error_type})
+                self._reply(403, body.encode())
+
+            def _extension_post(self, body: bytes) -> None:
+                if not api.extensions_enabled:
+                    self._reply(404)
+                    return
+                if self.path != f"{EXTENSIONS_PREFIX}/register":
+                    self._reply(404, b'{"errorMessage":"unknown path"}')
+                    return
+                name = self.headers.get("Lambda-Extension-Name") or ""
+                if not name:
+                    self._forbidden("Extension.InvalidExtensionName", "Empty extension name")
+                    return
+                try:
+                    request = json.loads(body or b"{}")
+                    events = list(request.get("events") or [])
+                except (ValueError, AttributeError, TypeError) as bad:
+                    self._forbidden("InvalidRequestFormat", str(bad))
+                    return
+                for event in events:
+                    if event not in ("INVOKE", "SHUTDOWN"):
+                        self._forbidden("Extension.InvalidEventType", f"{event}: unknown")
+                        return
+                    if event == "SHUTDOWN" or api.managed_instances:
+                        self._forbidden(
+                            "Extension.InvalidEventType",
+                            f"{event}: not allowed for internal extensions",
+                        )
+                        return
+                error: tuple[str, str] | None
+                with api._phase:
+                    if not api._registration_open:
+                        error = ("Extension.RegistrationClosed", "Extension registration closed")
+                    elif any(e.name == name for e in api.extensions.values()):
+                        error = ("Extension.InvalidExtensionState", "already registered")
+                    elif len(api.extensions) >= MAX_EXTENSIONS:
+                        error = ("Extension.TooManyExtensions", "Extension limit (10) reached")
+                    else:
+                        extension = Extension(name, events)
+                        api.extensions[extension.identifier] = extension
+                        error = None
+                if error is not None:
+                    self._forbidden(*error)
+                    return
+                reply = {
+                    "functionName": api.function_arn.rsplit(":", 1)[-1],
+                    "functionVersion": "$LATEST",
+                    "handler": os.environ.get("_HANDLER", ""),
+                }
+                self._reply(
+                    200,
+                    json.dumps(reply).encode(),
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Extension-Identifier": extension.identifier,
+                    },
+                )
+
+            def _extension_get(self) -> None:
+                if not api.extensions_enabled:
+                    self._reply(404)
+                    return
+                if self.path != f"{EXTENSIONS_PREFIX}/event/next":
+                    self._reply(404, b'{"errorMessage":"unknown path"}')
+                    return
+                identifier = self.headers.get("Lambda-Extension-Identifier") or ""
+                extension = api.extensions.get(identifier)
+                if extension is None:
+                    self._forbidden(
+                        "Extension.UnknownExtensionIdentifier", "unknown extension identifier"
+                    )
+                    return
+                event = api._extension_next(extension, self.connection)
+                if event is None:
+                    self.close_connection = True
+                    return
+                self._reply(
+                    200,
+                    json.dumps(event).encode(),
+                    {
+                        "Content-Type": "application/json",
+                        "Lambda-Extension-Event-Identifier": str(uuid.uuid4()),
+                    },
+                )
 
         return Handler
 
