@@ -19,8 +19,13 @@ What this module does, on on-demand, provisioned and SnapStart functions:
 * a daemon thread loops on ``GET /2020-01-01/extension/event/next``; for each
   ``INVOKE`` (``requestId``, ``deadlineMs``) it waits until the handler wrapper says
   that invocation's handler returned (:func:`handler_returned`, before or after the
-  event arrived), flushes by ``min(OTEL_XRAY_FLUSH_TIMEOUT_MS, remaining time - 50 ms)``
-  (the same bound the inline flush has), then calls ``next`` again;
+  event arrived) and the runtime has posted the response (:func:`watch_posts` wraps the
+  runtime client's ``post_invocation_result`` and ``post_invocation_error``; without
+  them, or 200 ms on, it goes ahead), flushes by
+  ``min(OTEL_XRAY_FLUSH_TIMEOUT_MS, remaining time - 50 ms)`` (the same bound the inline
+  flush has), then calls ``next`` again. Waiting for the post keeps the export's CPU
+  work (the first one imports the exporter and the detectors) from taking the GIL while
+  the runtime serializes and sends the response;
 * with an extension registered Lambda sends the runtime SIGTERM at shutdown, with
   500 ms before SIGKILL for "a runtime with an internal extension": the handler of
   :func:`otel_xray.configurator.flush_on_sigterm` flushes what is left within
@@ -75,6 +80,14 @@ REGISTER_PATH = "/2020-01-01/extension/register"
 NEXT_PATH = "/2020-01-01/extension/event/next"
 #: Seconds the registration may take: one loopback request, answered at once by Lambda.
 REGISTER_TIMEOUT_S = 0.25
+#: The runtime client modules whose ``LambdaRuntimeClient`` posts the response
+#: (awslambdaric; a top-level module of the same name on older images, by inference).
+RUNTIME_CLIENT_MODULES = ("awslambdaric.lambda_runtime_client", "lambda_runtime_client")
+#: Its methods that post an invocation's outcome.
+POSTING_METHODS = ("post_invocation_result", "post_invocation_error")
+#: How long the thread waits for the runtime to post the response before it exports
+#: anyway (seconds): a response is posted within milliseconds of the handler's return.
+POSTED_WAIT_S = 0.2
 #: What the SIGTERM flush may use of the 500 ms Lambda grants a runtime with an internal
 #: extension (runtimes-extensions-api, "Shutdown phase").
 SHUTDOWN_FLUSH_MS = 400
@@ -216,6 +229,13 @@ class AfterResponse:
         self._http: _Http | None = None
         #: Invocations flushed by the thread (tests, benchmarks).
         self.flushes = 0
+        #: Responses the runtime posted (see :func:`watch_posts`), and how many it had
+        #: posted when each handler returned: the export of an invocation waits for the
+        #: count to pass that mark, so it never competes with the runtime for the GIL
+        #: while the response is serialized and sent.
+        self.posted = 0
+        self.posts_watched = False
+        self._posted_at_return: dict[str, int] = {}
 
     # the handler wrapper's side ------------------------------------------------
 
@@ -239,8 +259,15 @@ class AfterResponse:
             if len(self._returned) >= MAX_PENDING:
                 self._returned.pop(next(iter(self._returned)))
             self._returned[request_id] = _Returned(tracing, deadline, by_extension)
+            self._posted_at_return[request_id] = self.posted
             self._condition.notify_all()
         return by_extension
+
+    def response_posted(self) -> None:
+        """The runtime posted an invocation's response (or error)."""
+        with self._condition:
+            self.posted += 1
+            self._condition.notify_all()
 
     # the thread ------------------------------------------------------------------
 
@@ -311,6 +338,13 @@ class AfterResponse:
         with self._condition:
             self._condition.wait_for(lambda: request_id in self._returned, timeout=max(wait, 0))
             returned = self._returned.pop(request_id, None)
+            mark = self._posted_at_return.pop(request_id, None)
+            if returned is not None and returned.by_extension and self.posts_watched:
+                # After the response is out: the export then takes nothing from it.
+                self._condition.wait_for(
+                    lambda: mark is None or self.posted > mark,
+                    timeout=min(POSTED_WAIT_S, max(returned.deadline.remaining(), 0)),
+                )
         if returned is None:
             logger.debug("otel-xray: no handler result for %s by its deadline", request_id)
             return
@@ -371,6 +405,7 @@ def start(tracing: Tracing | None) -> AfterResponse | None:
             )
             return None
         extension = AfterResponse(address, identifier)
+        extension.posts_watched = watch_posts(extension) > 0
         extension.start_thread()
         _active = extension
     flush_on_sigterm(tracing, SHUTDOWN_FLUSH_MS)
@@ -379,6 +414,42 @@ def start(tracing: Tracing | None) -> AfterResponse | None:
     if settings.lambda_env.initialization_type == "snap-start":
         _restart_after_restore(extension)
     return extension
+
+
+def watch_posts(extension: AfterResponse, modules: list[Any] | None = None) -> int:
+    """Wrap the runtime client's posting methods so that ``extension`` hears when a
+    response is out; how many methods were wrapped (0: the thread exports as soon as
+    the handler returned). Lambda's runtime looks the methods up on its client's class
+    at each call, so replacing the class attributes is enough."""
+    found = (
+        [sys.modules[name] for name in RUNTIME_CLIENT_MODULES if name in sys.modules]
+        if modules is None
+        else modules
+    )
+    wrapped = 0
+    for module in found:
+        client = getattr(module, "LambdaRuntimeClient", None)
+        for name in POSTING_METHODS:
+            original = getattr(client, name, None)
+            if not callable(original) or getattr(original, "__otel_xray_posted__", False):
+                continue
+            setattr(client, name, _signalling(original, extension))
+            wrapped += 1
+    return wrapped
+
+
+def _signalling(original: Any, extension: AfterResponse) -> Any:
+    def post(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        finally:
+            current = _active if _active is not None else extension
+            current.response_posted()
+
+    post.__otel_xray_posted__ = True  # type: ignore[attr-defined]
+    post.__wrapped__ = original  # type: ignore[attr-defined]
+    post.__name__ = getattr(original, "__name__", "post")
+    return post
 
 
 def register(address: str) -> str:

@@ -16,10 +16,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from awslambdaric import lambda_runtime_client
 from opentelemetry.sdk.trace import ReadableSpan
 
 import otel_xray
-from otel_xray.awslambda.extension import AfterResponse, ExtensionError, register
+from otel_xray.awslambda.extension import (
+    POSTED_WAIT_S,
+    POSTING_METHODS,
+    AfterResponse,
+    ExtensionError,
+    register,
+    watch_posts,
+)
 from otel_xray.configurator import Tracing, reset
 from otel_xray.devtools.functions.runtime_api import Invocation, RuntimeAPI
 from otel_xray.export import Deadline
@@ -208,3 +216,75 @@ def test_registration_to_nothing_listening_fails_fast() -> None:
     with pytest.raises(OSError):
         register(f"127.0.0.1:{unused_port()}")
     assert time.monotonic() - began < 1
+
+
+class _RuntimeClientModule:
+    """A runtime client module the shape of awslambdaric.lambda_runtime_client."""
+
+    class LambdaRuntimeClient:
+        def post_invocation_result(self, invoke_id: str, data: bytes) -> str:
+            return f"posted {invoke_id}"
+
+        def post_invocation_error(self, invoke_id: str, data: bytes) -> str:
+            raise RuntimeError("the runtime API is gone")
+
+
+def test_the_export_waits_until_the_runtime_posted_the_response(
+    tracing: Tracing, exporter: InMemoryExporter
+) -> None:
+    """The export runs only once the response is out, so the thread never takes the GIL
+    from the runtime while it serializes and sends the response (inference: Python lets
+    a waiting thread take the GIL every switch interval, 5 ms, from a CPU-bound one)."""
+    module = _RuntimeClientModule()
+    with RuntimeAPI(ARN) as api:
+        extension = started(api)
+        assert watch_posts(extension, [module]) == 2
+        extension.posts_watched = True
+        client = module.LambdaRuntimeClient()
+        invocation = api.submit(b"{}")
+        assert take_event(api) == invocation.request_id
+        one_span(tracing, "work")
+        assert extension.handler_returned(invocation.request_id, tracing, Deadline.within_ms(2000))
+        time.sleep(0.05)
+        assert exporter.spans == []  # returned, but the response is not posted yet
+        assert client.post_invocation_result(invocation.request_id, b"{}") == (
+            f"posted {invocation.request_id}"
+        )
+        assert invocation.extensions_done.wait(5)
+    assert names(exporter.spans) == ["work"]
+
+
+def test_a_failed_post_or_none_at_all_still_lets_the_export_run(
+    tracing: Tracing, exporter: InMemoryExporter
+) -> None:
+    module = _RuntimeClientModule()
+    with RuntimeAPI(ARN) as api:
+        extension = started(api)
+        watch_posts(extension, [module])
+        assert watch_posts(extension, [module]) == 0  # wrapped once, not twice
+        extension.posts_watched = True
+        client = module.LambdaRuntimeClient()
+        first = api.submit(b"{}")
+        take_event(api)
+        one_span(tracing, "failed-post")
+        extension.handler_returned(first.request_id, tracing, Deadline.within_ms(2000))
+        with pytest.raises(RuntimeError):
+            client.post_invocation_error(first.request_id, b"{}")
+        assert first.extensions_done.wait(5)
+        second = api.submit(b"{}")
+        take_event(api)
+        one_span(tracing, "never-posted")
+        began = time.monotonic()
+        extension.handler_returned(second.request_id, tracing, Deadline.within_ms(2000))
+        assert second.extensions_done.wait(5)
+        assert time.monotonic() - began >= POSTED_WAIT_S * 0.9
+    assert names(exporter.spans) == ["failed-post", "never-posted"]
+
+
+def test_the_real_runtime_client_has_the_methods_that_are_watched() -> None:
+    """Reference: awslambdaric's lambda_runtime_client.LambdaRuntimeClient, the client
+    Lambda's Python runtimes use; should it rename them, the export would run as soon as
+    the handler returned, possibly while the response is still being sent;
+    this test says so."""
+    for name in POSTING_METHODS:
+        assert callable(getattr(lambda_runtime_client.LambdaRuntimeClient, name)), name
