@@ -126,8 +126,9 @@ soak: $(STAMP) layer runtime examples
 
 bench: $(STAMP) layer runtime rie examples bench-functions
 	$(PY) -m benchmarks.coldstart --runs $${BENCH_RUNS:-15}
-	$(PY) -m benchmarks.coldstart_rie --runs $${BENCH_RIE_RUNS:-10}
+	$(PY) -m benchmarks.coldstart_rie --runs $${BENCH_RIE_RUNS:-20}
 	$(PY) -m benchmarks.coldstart_cpu --runs $${BENCH_CPU_RUNS:-100}
+	$(PY) -m benchmarks.coldstart_profile --runs $${BENCH_PROFILE_RUNS:-21}
 	$(PY) -m benchmarks.pii
 	$(PY) -m benchmarks.library_calls
 	$(PY) -m benchmarks.xray_sdk_bridge
