@@ -58,6 +58,25 @@ print(time.process_time() * 1000)
 """
 
 
+def child_env(services: LocalServices) -> dict[str, str]:
+    """What Lambda would give the checkout function, with the loopback services."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **services.function_env(),
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": "order-api",
+        "OTEL_SERVICE_NAME": "order-api",
+        "ORIG_HANDLER": "app.handler",
+        # Active tracing: Lambda's daemon address (nothing listens; UDP does not wait).
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "PYTHONDONTWRITEBYTECODE": "1",  # as on Lambda's read-only /opt
+        "EVENT": json.dumps(EVENT),
+    }
+
+
 def one_start(env: dict[str, str], traced: bool, path: str) -> float:
     """CPU milliseconds of one cold start (init and first invocation); ``path`` is the
     function's, then the layer's (traced only), then the runtime's, as on Lambda."""
@@ -103,21 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = ROOT / DEFAULT_DIR / "runtime"
     samples: dict[str, list[float]] = {"no tracing": [], **{name: [] for name in layers}}
     with api, LocalServices() as services:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            **services.function_env(),
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_LAMBDA_FUNCTION_NAME": "order-api",
-            "OTEL_SERVICE_NAME": "order-api",
-            "ORIG_HANDLER": "app.handler",
-            # Active tracing: Lambda's daemon address (nothing listens; UDP does not wait).
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            "PYTHONDONTWRITEBYTECODE": "1",  # as on Lambda's read-only /opt
-            "EVENT": json.dumps(EVENT),
-        }
+        env = child_env(services)
         order = ["no tracing", *layers]
         for number in range(args.runs):
             random.shuffle(order)  # no configuration always runs first, or after another

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 from typing import Any
 
 from benchmarks import save
-from benchmarks.coldstart import EVENT, FUNCTION
+from benchmarks.coldstart import FUNCTION
+from benchmarks.coldstart_cpu import child_env
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.functions.invoke import default_layer_dir
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
@@ -155,21 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     traced_path = f"{FUNCTION}:{layer}:{runtime}"
     plain_path = f"{FUNCTION}:{runtime}"
     with LocalServices() as services:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            **services.function_env(),
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_LAMBDA_FUNCTION_NAME": "order-api",
-            "OTEL_SERVICE_NAME": "order-api",
-            "ORIG_HANDLER": "app.handler",
-            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "EVENT": json.dumps(EVENT),
-            "GROUPS": json.dumps(GROUPS),
-        }
+        env = {**child_env(services), "GROUPS": json.dumps(GROUPS)}
         untraced_modules = run_child({**env, "PRELOAD": "[]"}, False, plain_path, LIST="1")
         preload = [m for m in untraced_modules if m not in ("__main__", "app")]
         env["PRELOAD"] = json.dumps(preload)

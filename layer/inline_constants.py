@@ -77,6 +77,18 @@ def string_constants(source: str) -> dict[str, str]:
     return {name: text for name, text in found.items() if name not in bound_again}
 
 
+def _semconv_imports(tree: ast.Module) -> list[ast.ImportFrom]:
+    """The module's top-level ``from opentelemetry.semconv... import`` statements."""
+    return [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        and node.level == 0
+        and node.module is not None
+        and (node.module == PREFIX or node.module.startswith(PREFIX + "."))
+    ]
+
+
 def rewrite(source: str, constants_of: Callable[[str], dict[str, str] | None]) -> str:
     """``source`` with its semconv string-constant imports inlined.
 
@@ -86,14 +98,8 @@ def rewrite(source: str, constants_of: Callable[[str], dict[str, str] | None]) -
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     edits: list[tuple[int, int, str]] = []
-    for node in tree.body:
-        if not (
-            isinstance(node, ast.ImportFrom)
-            and node.level == 0
-            and node.module is not None
-            and (node.module == PREFIX or node.module.startswith(PREFIX + "."))
-        ):
-            continue
+    for node in _semconv_imports(tree):
+        assert node.module is not None
         constants = constants_of(node.module)
         if not constants:
             continue
@@ -192,14 +198,8 @@ def rewrite_namespaces(source: str, chains_of: Callable[[str], Chains | None]) -
     ):
         return source
     imported: dict[str, tuple[ast.ImportFrom, ast.alias, Chains, str]] = {}
-    for node in tree.body:
-        if not (
-            isinstance(node, ast.ImportFrom)
-            and node.level == 0
-            and node.module is not None
-            and (node.module == PREFIX or node.module.startswith(PREFIX + "."))
-        ):
-            continue
+    for node in _semconv_imports(tree):
+        assert node.module is not None
         module_chains = chains_of(node.module) or {}
         for alias in node.names:
             bound = alias.asname or alias.name
