@@ -153,22 +153,30 @@ class LocalServices:
     def start(self) -> LocalServices:
         self._aws.start()
         self.aws_endpoint = self._aws.endpoint
-        self.client("dynamodb").create_table(
-            TableName=self.ledger,
-            KeySchema=[{"AttributeName": "charge_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "charge_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        self.provision()
         self._payments = PaymentApi(self.aws_endpoint, self.ledger)
         self.payment_url = self._payments.start().url
-        self.client("dynamodb").create_table(
-            TableName=self.table,
-            KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        return self
+
+    def provision(self) -> LocalServices:
+        """Create the tables, the queue and the bucket that are missing (all of them at
+        start). moto keeps one store per process, which ``mock_aws()`` empties on leaving
+        and an in-process SAM app resets for a fresh stack, so a session-long instance (the
+        tests') provisions again before each use; what still exists is kept, items too."""
+        dynamodb = self.client("dynamodb")
+        existing = set(dynamodb.list_tables()["TableNames"])
+        for table, key in ((self.ledger, "charge_id"), (self.table, "order_id")):
+            if table not in existing:
+                dynamodb.create_table(
+                    TableName=table,
+                    KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
         self.queue_url = self.client("sqs").create_queue(QueueName=self.queue_name)["QueueUrl"]
-        self.client("s3").create_bucket(Bucket=self.bucket)
+        s3 = self.client("s3")
+        if self.bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=self.bucket)
         return self
 
     def client(self, service: str) -> Any:

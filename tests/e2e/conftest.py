@@ -46,3 +46,14 @@ def _built() -> None:
 def services() -> Iterator[LocalServices]:
     with LocalServices() as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _services_provisioned(request: pytest.FixtureRequest) -> None:
+    """Each test that uses the session's services finds their resources in place. moto
+    keeps one store per process, and a worker runs files in a random order: leaving a
+    ``mock_aws()`` block (tests/functional/test_pii_round3.py) or starting an in-process
+    SAM app (``aws.reset()``) empties it, tables and queue included. Found by CI: the
+    order API's PutItem met ResourceNotFoundException after such a file."""
+    if "services" in request.fixturenames:
+        request.getfixturevalue("services").provision()
