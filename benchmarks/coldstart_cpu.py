@@ -36,8 +36,8 @@ from otel_xray.devtools.components.xray_api import XRayAPI
 from otel_xray.devtools.functions.invoke import default_layer_dir
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
 
-CHILD = """
-import json, os, time
+#: The Lambda context the child processes pass the handler (the source of a class).
+CONTEXT = """
 class Context:
     aws_request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:order-api"
@@ -46,7 +46,9 @@ class Context:
     memory_limit_in_mb = 512
     def get_remaining_time_in_millis(self):
         return 30000
-if os.environ["TRACED"] == "1":
+"""
+
+CHILD = "import json, os, time" + CONTEXT + """if os.environ["TRACED"] == "1":
     from otel_xray.awslambda.wrapper import handler
 else:
     from app import handler

@@ -36,7 +36,7 @@ from typing import Any
 
 from benchmarks import save
 from benchmarks.coldstart import FUNCTION
-from benchmarks.coldstart_cpu import child_env
+from benchmarks.coldstart_cpu import CONTEXT, child_env
 from examples.local_services import ROOT, LocalServices
 from otel_xray.devtools.functions.invoke import default_layer_dir
 from otel_xray.devtools.functions.sandbox import DEFAULT_DIR
@@ -77,17 +77,7 @@ GROUPS: dict[str, list[str]] = {
     ],
 }
 
-CHILD = """
-import json, os, sys, time
-class Context:
-    aws_request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:order-api"
-    function_name = "order-api"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    def get_remaining_time_in_millis(self):
-        return 30000
-traced = os.environ["TRACED"] == "1"
+CHILD = "import json, os, sys, time" + CONTEXT + """traced = os.environ["TRACED"] == "1"
 if os.environ.get("LIST"):
     from app import handler
     handler(json.loads(os.environ["EVENT"]), Context())

@@ -21,10 +21,7 @@ OTLP receiver that answers slowly, refuses, or is fine. What each test rests on:
 
 from __future__ import annotations
 
-import json
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -239,54 +236,23 @@ def test_under_awss_emulator_the_extension_registers_and_the_spans_arrive(code: 
     server.go ``Invoke`` waits for ``AwaitRelease``), so under the RIE the caller does
     wait for the export: the response-first path is tested against the local Runtime
     API above, and here the RIE's own behaviour is what is asserted."""
-    from tests.e2e.test_runtimes import BOOTSTRAP, RIE, unused_port, wait_for_port  # noqa: PLC0415
+    from tests.e2e.test_runtimes import under_rie  # noqa: PLC0415
 
-    if not RIE.exists():
-        pytest.fail(f"{RIE} is missing: run 'make rie'")
     runtime = runtime_of("3.12")
-    api_port, rie_port = unused_port(), unused_port()
     with OTLPReceiver(delay_seconds=SLOW) as receiver:
         env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(code),
-            "_HANDLER": "app.handler",
-            "LAMBDA_TASK_ROOT": str(code),
-            "PYTHONPATH": str(runtime / "runtime"),
-            "AWS_LAMBDA_FUNCTION_NAME": "rie-function",
-            "AWS_REGION": "us-east-1",
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
             "OTEL_TRACES_EXPORTER": "otlp",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_XRAY_FLUSH_TIMEOUT_MS": "3000",
         }
-        command = [
-            str(RIE),
-            "--runtime-interface-emulator-address", f"127.0.0.1:{rie_port}",
-            "--runtime-api-address", f"127.0.0.1:{api_port}",
-            str(ROOT / default_layer_dir() / "otel-instrument"),
-            str(runtime / "lang" / "bin" / "python3"),
-            str(BOOTSTRAP),
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=code
-        )
-        try:
-            wait_for_port(rie_port, process)
-            url = f"http://127.0.0.1:{rie_port}/2015-03-31/functions/function/invocations"
+        with under_rie(code, runtime, env) as rie:
             waits = []
             for n in (1, 2):
                 began = time.monotonic()
-                request = urllib.request.Request(url, data=json.dumps({"n": n}).encode())
-                with urllib.request.urlopen(request, timeout=30) as reply:
-                    assert json.loads(reply.read()) == {"statusCode": 200, "body": "ok"}
+                assert rie.invoke({"n": n}) == {"statusCode": 200, "body": "ok"}
                 waits.append(time.monotonic() - began)
-        finally:
-            process.terminate()
-            try:
-                output = process.communicate(timeout=10)[0].decode(errors="replace")
-            except subprocess.TimeoutExpired:
-                process.kill()
-                output = process.communicate()[0].decode(errors="replace")
+    output = rie.output
     assert "Internal agent otel-xray" in output and "subscribed to [INVOKE]" in output, output
     assert "could not register" not in output
     assert receiver.requests == 2  # each invocation's spans, sent by the extension

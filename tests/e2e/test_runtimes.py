@@ -12,6 +12,7 @@ aws-sam-cli wheel ships; ``make rie``), a component nobody here wrote.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -48,6 +49,66 @@ external.SourceLoader.source_to_code = source_to_code
 import otel_xray.awslambda.wrapper
 print(json.dumps({"compiled": compiled, "version": "%d.%d" % sys.version_info[:2]}))
 """
+
+
+class RieRun:
+    """AWS's RIE running a function (see :func:`under_rie`)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        #: What the RIE and the runtime printed, once the RIE has stopped.
+        self.output = ""
+
+    def invoke(self, event: object) -> object:
+        """One invocation through the RIE's HTTP API: the reply's JSON."""
+        request = urllib.request.Request(self.url, data=json.dumps(event).encode())
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read())
+
+
+@contextlib.contextmanager
+def under_rie(task: Path, runtime: Path, env: dict[str, str]) -> Iterator[RieRun]:
+    """The RIE running ``task``'s ``app.handler`` on ``runtime`` as Lambda starts it with
+    the layer: RIE -> otel-instrument -> bootstrap (which reads ``_HANDLER``) ->
+    awslambdaric; ``env`` adds to Lambda's variables. Stopped by PID on leaving."""
+    if not RIE.exists():
+        pytest.fail(f"{RIE} is missing: run 'make rie'")
+    api_port, rie_port = unused_port(), unused_port()
+    lambda_env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(task),
+        "_HANDLER": "app.handler",
+        "LAMBDA_TASK_ROOT": str(task),
+        "PYTHONPATH": str(runtime / "runtime"),
+        "AWS_LAMBDA_FUNCTION_NAME": "rie-function",
+        "AWS_REGION": "us-east-1",
+    }
+    command = [
+        str(RIE),
+        "--runtime-interface-emulator-address", f"127.0.0.1:{rie_port}",
+        "--runtime-api-address", f"127.0.0.1:{api_port}",
+        str(ROOT / default_layer_dir() / "otel-instrument"),
+        str(runtime / "lang" / "bin" / "python3"),
+        str(BOOTSTRAP),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        env={**lambda_env, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=task,
+    )
+    run = RieRun(f"http://127.0.0.1:{rie_port}/2015-03-31/functions/function/invocations")
+    try:
+        wait_for_port(rie_port, process)
+        yield run
+    finally:
+        process.terminate()
+        try:
+            run.output = process.communicate(timeout=10)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            process.kill()
+            run.output = process.communicate()[0].decode(errors="replace")
 
 
 def read_only_copy(source: Path, target: Path) -> Path:
@@ -135,46 +196,14 @@ def test_the_layer_works_under_awss_runtime_interface_emulator(
         "def handler(event, context):\n"
         "    return {'echo': event['n'], 'python': '%d.%d' % sys.version_info[:2]}\n"
     )
-    api_port, rie_port = unused_port(), unused_port()
+    daemon_env = {"AWS_LAMBDA_FUNCTION_NAME": "rie-function"}
     with XRayDaemon() as daemon:
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(task),
-            "_HANDLER": "app.handler",
-            "LAMBDA_TASK_ROOT": str(task),
-            "PYTHONPATH": str(runtime / "runtime"),
-            "AWS_LAMBDA_FUNCTION_NAME": "rie-function",
-            "AWS_REGION": "us-east-1",
-            "AWS_XRAY_DAEMON_ADDRESS": f"{daemon.address[0]}:{daemon.address[1]}",
-        }
-        command = [
-            str(RIE),
-            "--runtime-interface-emulator-address", f"127.0.0.1:{rie_port}",
-            "--runtime-api-address", f"127.0.0.1:{api_port}",
-            str(ROOT / default_layer_dir() / "otel-instrument"),
-            str(runtime / "lang" / "bin" / "python3"),
-            str(BOOTSTRAP),
-        ]  # fmt: skip
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=task
-        )
-        try:
-            wait_for_port(rie_port, process)
-            url = f"http://127.0.0.1:{rie_port}/2015-03-31/functions/function/invocations"
-            responses = []
-            for n in (1, 2):
-                request = urllib.request.Request(url, data=json.dumps({"n": n}).encode())
-                with urllib.request.urlopen(request, timeout=30) as reply:
-                    responses.append(json.loads(reply.read()))
+        daemon_env["AWS_XRAY_DAEMON_ADDRESS"] = f"{daemon.address[0]}:{daemon.address[1]}"
+        with under_rie(task, runtime, daemon_env) as rie:
+            responses = [rie.invoke({"n": n}) for n in (1, 2)]
             daemon.wait_idle(0.3)
             documents = daemon.take()
-        finally:
-            process.terminate()
-            try:
-                output = process.communicate(timeout=10)[0].decode(errors="replace")
-            except subprocess.TimeoutExpired:
-                process.kill()
-                output = process.communicate()[0].decode(errors="replace")
+    output = rie.output
     assert responses == [{"echo": 1, "python": version}, {"echo": 2, "python": version}], output
     functions = [d for d in documents if d.get("name") == "rie-function"]
     assert len(functions) == 2, (documents, output)
