@@ -73,15 +73,17 @@ class Tracing:
         settings: Settings,
         provider: TracerProvider,
         exporting: ExportingProcessor | None,
-        processor: SpanProcessor | None,
+        redacting: RedactingSpanProcessor | None = None,
     ) -> None:
         self.settings = settings
         self.provider = provider
         #: The processor that exports (typed handle for flushes and its statistics); None
         #: when the exporter is ``none``.
         self.exporting = exporting
+        #: The PII redactor in front of ``exporting``; None with redaction off.
+        self.redacting = redacting
         #: What the provider calls: ``exporting`` behind the PII redactor, unless that is off.
-        self.processor = processor
+        self.processor: SpanProcessor | None = redacting if redacting is not None else exporting
         #: The instrumentations armed (see :func:`otel_xray.instrumentation.instrument`).
         self.instrumented: list[str] = []
         #: The X-Ray SDK bridge is armed (:mod:`otel_xray.bridge.xray_sdk`).
@@ -89,16 +91,10 @@ class Tracing:
         self._tracer: trace.Tracer | None = None
 
     @property
-    def redacts(self) -> bool:
-        """Redaction is on (without making the redactor)."""
-        return _redacting_processor(self.processor) is not None
-
-    @property
     def redactor(self) -> Redactor | None:
         """The redactor of every exported value (None with redaction off), made on first
         use; also what the Lambda integration gives the runtime's X-Ray error cause."""
-        redacting = _redacting_processor(self.processor)
-        return None if redacting is None else redacting.redactor
+        return None if self.redacting is None else self.redacting.redactor
 
     def tracer(self) -> trace.Tracer:
         """The tracer of otel-xray's own spans, made once: the SDK's ``get_tracer`` looks
@@ -123,14 +119,6 @@ class Tracing:
         if self.bridged:
             _disarm_bridge()
         self.provider.shutdown()
-
-
-def _redacting_processor(processor: SpanProcessor | None) -> RedactingSpanProcessor | None:
-    # By module: with redaction off, the PII package is never imported.
-    module = sys.modules.get("otel_xray.pii.processor")
-    if module is None or not isinstance(processor, module.RedactingSpanProcessor):
-        return None
-    return processor  # type: ignore[no-any-return]
 
 
 class _TracerProvider(TracerProvider):
@@ -298,7 +286,7 @@ def _build(
     settings = Settings.from_env(os.environ if environ is None else environ)
     if settings.sdk_disabled:
         return None
-    redacting = settings.pii.enabled
+    redacting_on = settings.pii.enabled
     provider = _TracerProvider(
         resource=build_resource(settings),
         id_generator=XRayIdGenerator(),
@@ -308,24 +296,24 @@ def _build(
         span_limits=SpanLimits(
             max_attribute_length=SpanLimits.UNSET, max_span_attribute_length=SpanLimits.UNSET
         )
-        if redacting
+        if redacting_on
         else None,
     )
     exporting = _build_processor(settings, exporter)
-    processor: SpanProcessor | None = exporting
-    if exporting is not None and redacting:
+    redacting = None
+    if exporting is not None and redacting_on:
         # Cold start: imported only with redaction on; the redactor (the detectors and
         # their patterns) is made on first use, on Lambda at the first flush.
         from otel_xray.pii.processor import RedactingSpanProcessor  # noqa: PLC0415
 
-        processor = RedactingSpanProcessor(
+        redacting = RedactingSpanProcessor(
             exporting,
             functools.partial(_make_redactor, settings),
             value_length_limit=settings.attribute_value_length_limit,
         )
-    if processor is not None:
-        provider.add_span_processor(processor)
-    tracing = Tracing(settings, provider, exporting, processor)
+    tracing = Tracing(settings, provider, exporting, redacting)
+    if tracing.processor is not None:
+        provider.add_span_processor(tracing.processor)
     if set_global:
         _set_global_provider(provider)
         propagate.set_global_textmap(build_propagator(settings.propagators))

@@ -443,8 +443,7 @@ def _signalling(original: Any, extension: AfterResponse) -> Any:
         try:
             return original(*args, **kwargs)
         finally:
-            current = _active if _active is not None else extension
-            current.response_posted()
+            extension.response_posted()
 
     post.__otel_xray_posted__ = True  # type: ignore[attr-defined]
     post.__wrapped__ = original  # type: ignore[attr-defined]

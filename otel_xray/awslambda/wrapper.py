@@ -39,7 +39,7 @@ _tracing = configure()
 # During init, before the runtime's first poll: register the extension that exports
 # after the response (or fall back to flushing before it).
 extension.start(_tracing)
-if _tracing is not None and _tracing.redacts:
+if _tracing is not None and _tracing.redacting is not None:
     # The runtime's own X-Ray error cause leaves through Lambda: redact it too (the
     # redactor is made when a cause first needs it).
     error_cause.install(lambda: None if _tracing is None else _tracing.redactor)
