@@ -257,3 +257,30 @@ def test_under_awss_emulator_the_extension_registers_and_the_spans_arrive(code: 
     assert "could not register" not in output
     assert receiver.requests == 2  # each invocation's spans, sent by the extension
     assert min(waits) >= SLOW * 0.9  # the RIE answers after the invoke phase
+
+
+def test_the_export_starts_only_once_the_runtime_posted_the_response(
+    tmp_path: Path, receiver: OTLPReceiver
+) -> None:
+    """A 4 MB response keeps awslambdaric serializing and posting for milliseconds after
+    the handler returned; each export's request reaches the collector only after the
+    Runtime API got that response (``Invocation.finished_at``), through the real runtime
+    client. Checked to fail with ``OTEL_XRAY_EXPORT_AFTER_RESPONSE=false`` (the inline
+    flush's export comes first). It does not tell the wait for ``post_invocation_result``
+    apart from none: the layer built before that wait also passed, since json's encoding
+    and the runtime client's post hold the interpreter here."""
+    (tmp_path / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    return {'statusCode': 200, 'body': 'x' * (4 * 1024 * 1024 + event['n'])}\n"
+    )
+    with function(tmp_path, receiver) as fn:
+        finished = []
+        for n in range(4):
+            result = fn.invoke({"n": n}, collect=False)
+            assert result.ok, result.error
+            assert fn.wait_idle(10)
+            assert fn.api is not None
+            finished.append(fn.api._by_id[result.request_id].finished_at)
+    assert len(receiver.arrived_at) == 4
+    for posted, exported in zip(finished, receiver.arrived_at, strict=True):
+        assert exported >= posted, (exported - posted, finished, receiver.arrived_at)

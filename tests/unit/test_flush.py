@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from otel_xray.export import Deadline, ExportOutcome
@@ -99,3 +101,55 @@ def test_an_exporter_that_raises_is_contained() -> None:
     _spans(processor, 2)
     assert processor.flush(Deadline.within_ms(1000)) is True
     assert processor.stats.dropped == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rounds=st.lists(
+        st.tuples(
+            st.integers(0, 12),  # spans ended before this flush
+            st.sampled_from(list(ExportOutcome)),  # what the exporter answers
+            st.sets(st.integers(0, 40)),  # which span numbers the preparation rejects
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    queue=st.integers(1, 30),
+)
+def test_each_span_is_prepared_once_and_only_prepared_spans_leave(
+    rounds: list[tuple[int, ExportOutcome, set[int]]], queue: int
+) -> None:
+    """prepare_at_flush (the redaction's hook): whatever the exporter answers, a span is
+    prepared at most once (a retried span is not redacted again), what leaves is only
+    what preparation returned, a rejected span never leaves, and every ended span is
+    accounted for: sent, dropped, or still queued."""
+    exporter = InMemoryExporter()
+    processor = InvocationSpanProcessor(exporter, max_queue_size=queue)
+    prepared: list[str] = []
+    rejected: set[str] = set()
+
+    def prepare(span: ReadableSpan) -> ReadableSpan | None:
+        prepared.append(span.name)
+        if span.name in rejected:
+            return None
+        return ReadableSpan(name="prepared " + span.name, context=span.context)
+
+    processor.prepare_at_flush(prepare)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    number = 0
+    for ended, outcome, rejects in rounds:
+        for _ in range(ended):
+            if number in rejects:
+                rejected.add(f"s{number}")
+            tracer.start_span(f"s{number}").end()
+            number += 1
+        exporter.outcome = outcome
+        processor.flush(Deadline.within_ms(1000))
+    assert len(prepared) == len(set(prepared))
+    sent = [s.name for s in exporter.spans]
+    assert all(name.startswith("prepared ") for name in sent)
+    assert not {name.removeprefix("prepared ") for name in sent} & rejected
+    stats = processor.stats
+    assert stats.sent + stats.dropped + processor.queued == number

@@ -35,7 +35,9 @@ class OTLPReceiver(LoopbackServer):
         self.delay_seconds = delay_seconds
         #: The next this many exports are answered 503 (a collector that is starting).
         self.unavailable = 0
-        #: Epoch seconds at which each accepted export was answered.
+        #: Epoch seconds at which each export arrived (its body read), and at which each
+        #: accepted export was answered.
+        self.arrived_at: list[float] = []
         self.answered_at: list[float] = []
         self.spans: list[SpanDict] = []
         #: Every request body as it arrived: what went over the wire, for privacy checks.
@@ -67,6 +69,7 @@ class OTLPReceiver(LoopbackServer):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                receiver.arrived_at.append(time.time())
                 if self.path.rstrip("/") != "/v1/traces":
                     self._reply(404)
                     return
